@@ -1,0 +1,107 @@
+// The public API: EventStore, the error classes, wasmMemoryBytes.
+//
+// A thin layer over the engine: it checks what only JavaScript can check
+// (validate.js), sends each call across as JSON text, and turns the engine's
+// answer or error back into objects. The engine never calls JavaScript, so
+// no user code can run while it is busy.
+
+import { Engine } from "./wasm/hindcast.js";
+import { loadWasm } from "./loader.js";
+import { fromWire, invalid } from "./errors.js";
+import { checkOptions, checkRequest, checkSelector } from "./validate.js";
+
+export {
+  HindcastError,
+  ConstraintViolationError,
+  InvalidInputError,
+  StorageError,
+  HandlerError,
+} from "./errors.js";
+export { wasmMemoryBytes } from "./loader.js";
+
+const { stringify, parse } = JSON;
+const PRIVATE = Symbol("EventStore");
+/** JSON text of an optional argument; "" stands for undefined. */
+const text = (v) => (v === undefined ? "" : stringify(v));
+/** JSON text of a stream name, checked to be a string. */
+function streamName(stream) {
+  if (typeof stream !== "string") throw invalid("stream", "expected the stream's name, a non-empty string");
+  return stringify(stream);
+}
+
+export class EventStore {
+  #engine;
+
+  /** Use `EventStore.memory()`. */
+  constructor(engine, key) {
+    if (key !== PRIVATE) throw new TypeError("Use `await EventStore.memory()` to create a store.");
+    this.#engine = engine;
+  }
+
+  /** A store that lives in memory only. */
+  static async memory() {
+    await loadWasm();
+    return new EventStore(new Engine(), PRIVATE);
+  }
+
+  /** The head: the revision of the newest event, 0 when empty. */
+  get revision() {
+    return this.#engine.head();
+  }
+
+  /** Appends a batch atomically if every expectation and constraint holds. */
+  async transact(request) {
+    checkRequest(request);
+    let commit;
+    try {
+      commit = this.#engine.transact(stringify(request), Date.now());
+    } catch (e) {
+      throw fromWire(e);
+    }
+    return parse(commit);
+  }
+
+  /** The events matching `selector` (default: all), oldest first. */
+  read(selector, options) {
+    checkSelector(selector, "selector");
+    checkOptions(options);
+    try {
+      return parse(this.#engine.read(text(selector), text(options)));
+    } catch (e) {
+      throw fromWire(e);
+    }
+  }
+
+  /** One stream's events, by version. */
+  readStream(stream, options) {
+    const name = streamName(stream);
+    checkOptions(options);
+    try {
+      return parse(this.#engine.readStream(name, text(options)));
+    } catch (e) {
+      throw fromWire(e);
+    }
+  }
+
+  /** The revision of the newest event matching `selector`, 0 if none. */
+  lastRevision(selector) {
+    checkSelector(selector, "selector");
+    try {
+      return this.#engine.lastRevision(text(selector));
+    } catch (e) {
+      throw fromWire(e);
+    }
+  }
+
+  /** The version and revision of a stream's last event, or null. */
+  stream(stream) {
+    const name = streamName(stream);
+    let pos;
+    try {
+      pos = this.#engine.stream(name);
+    } catch (e) {
+      throw fromWire(e);
+    }
+    return pos.length === 0 ? null : { version: pos[0], revision: pos[1] };
+  }
+}

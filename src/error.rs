@@ -1,0 +1,253 @@
+//! Errors the core reports, and their JSON form for the binding layer.
+//!
+//! Every failure a caller can cause is an [`Error`]; the core never panics on
+//! input. The JSON form (`{"code": …}`) is what the JavaScript wrapper turns
+//! into its `HindcastError` subclasses, so its field names are the contract's.
+
+use std::fmt;
+
+use crate::json::{write_str, write_uuid};
+
+/// The position of a stream's last event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StreamPosition {
+    pub version: u64,
+    pub revision: u64,
+}
+
+/// One expectation or constraint that did not hold, or a stored event id.
+///
+/// `expected` and `constraint` hold the caller's JSON text exactly as given,
+/// so a violation echoes back what was asked.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Violation {
+    VersionMismatch {
+        stream: String,
+        expected: String,
+        actual: Option<StreamPosition>,
+    },
+    MinRevisionNotMet {
+        constraint: String,
+        expected: u64,
+        actual: u64,
+    },
+    MaxRevisionExceeded {
+        constraint: String,
+        max: u64,
+        found: u64,
+    },
+    RangeNotSatisfied {
+        constraint: String,
+        start: u64,
+        end: u64,
+        actual: u64,
+    },
+    DuplicateEventId {
+        id: u128,
+        revision: u64,
+    },
+}
+
+impl Violation {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Violation::VersionMismatch { .. } => "version_mismatch",
+            Violation::MinRevisionNotMet { .. } => "min_revision_not_met",
+            Violation::MaxRevisionExceeded { .. } => "max_revision_exceeded",
+            Violation::RangeNotSatisfied { .. } => "range_not_satisfied",
+            Violation::DuplicateEventId { .. } => "duplicate_event_id",
+        }
+    }
+
+    fn write_json(&self, out: &mut String) {
+        use std::fmt::Write;
+        out.push_str("{\"kind\":\"");
+        out.push_str(self.kind());
+        out.push('"');
+        match self {
+            Violation::VersionMismatch {
+                stream,
+                expected,
+                actual,
+            } => {
+                out.push_str(",\"stream\":");
+                write_str(out, stream);
+                let _ = write!(out, ",\"expected\":{expected},\"actual\":");
+                match actual {
+                    Some(p) => {
+                        let _ = write!(
+                            out,
+                            "{{\"version\":{},\"revision\":{}}}",
+                            p.version, p.revision
+                        );
+                    }
+                    None => out.push_str("null"),
+                }
+            }
+            Violation::MinRevisionNotMet {
+                constraint,
+                expected,
+                actual,
+            } => {
+                let _ = write!(
+                    out,
+                    ",\"constraint\":{constraint},\"expected\":{expected},\"actual\":{actual}"
+                );
+            }
+            Violation::MaxRevisionExceeded {
+                constraint,
+                max,
+                found,
+            } => {
+                let _ = write!(
+                    out,
+                    ",\"constraint\":{constraint},\"max\":{max},\"found\":{found}"
+                );
+            }
+            Violation::RangeNotSatisfied {
+                constraint,
+                start,
+                end,
+                actual,
+            } => {
+                let _ = write!(
+                    out,
+                    ",\"constraint\":{constraint},\"start\":{start},\"end\":{end},\"actual\":{actual}"
+                );
+            }
+            Violation::DuplicateEventId { id, revision } => {
+                out.push_str(",\"id\":");
+                write_uuid(out, *id);
+                let _ = write!(out, ",\"revision\":{revision}");
+            }
+        }
+        out.push('}');
+    }
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Violation::VersionMismatch {
+                stream,
+                expected,
+                actual,
+            } => {
+                write!(f, "stream {stream:?} expected {expected} but ")?;
+                match actual {
+                    Some(p) => write!(
+                        f,
+                        "its last event has version {} at revision {}",
+                        p.version, p.revision
+                    ),
+                    None => write!(f, "it has no events"),
+                }
+            }
+            Violation::MinRevisionNotMet {
+                constraint,
+                expected,
+                actual,
+            } => write!(f, "{constraint}: needs revision ≥ {expected}, found {actual}"),
+            Violation::MaxRevisionExceeded {
+                constraint,
+                max,
+                found,
+            } => write!(f, "{constraint}: needs revision ≤ {max}, found {found}"),
+            Violation::RangeNotSatisfied {
+                constraint,
+                start,
+                end,
+                actual,
+            } => write!(
+                f,
+                "{constraint}: needs revision in [{start}, {end}], found {actual}"
+            ),
+            Violation::DuplicateEventId { id, revision } => write!(
+                f,
+                "event id {} is already stored at revision {revision}",
+                uuid::Uuid::from_u128(*id).hyphenated()
+            ),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Error {
+    /// The request is malformed; `path` names the bad field (`events[2].type`).
+    InvalidInput { path: String, message: String },
+    /// Expectations or constraints failed; nothing was written.
+    Violations(Vec<Violation>),
+    /// The platform could not serve the request (no random source).
+    Unavailable(String),
+}
+
+impl Error {
+    pub fn invalid(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The JSON form the JavaScript wrapper decodes into an error class.
+    pub fn to_json(&self) -> String {
+        let mut out = String::with_capacity(128);
+        let message = self.to_string();
+        match self {
+            Error::InvalidInput { path, .. } => {
+                out.push_str("{\"code\":\"INVALID_INPUT\",\"path\":");
+                write_str(&mut out, path);
+            }
+            Error::Violations(violations) => {
+                out.push_str("{\"code\":\"CONSTRAINT_VIOLATION\",\"violations\":[");
+                for (i, v) in violations.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    v.write_json(&mut out);
+                }
+                out.push(']');
+            }
+            Error::Unavailable(_) => {
+                out.push_str("{\"code\":\"STORAGE\",\"reason\":\"unavailable\"");
+            }
+        }
+        out.push_str(",\"message\":");
+        write_str(&mut out, &message);
+        out.push('}');
+        out
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidInput { path, message } if path.is_empty() => {
+                write!(f, "Invalid input: {message}")
+            }
+            Error::InvalidInput { path, message } => {
+                write!(f, "Invalid input at {path}: {message}")
+            }
+            Error::Violations(violations) => {
+                write!(
+                    f,
+                    "Nothing was written: {} check{} failed (",
+                    violations.len(),
+                    if violations.len() == 1 { "" } else { "s" }
+                )?;
+                for (i, v) in violations.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str("; ")?;
+                    }
+                    write!(f, "{v}")?;
+                }
+                f.write_str("). Read the current state and decide again.")
+            }
+            Error::Unavailable(why) => write!(f, "Unavailable: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,463 @@
+//! Parsing and validating requests: the transact request and read options.
+//!
+//! Everything a caller can get wrong is caught here, before the store is
+//! looked at, with the path of the bad field. The request arrives as JSON
+//! text; event `data` and `metadata` stay JSON text (borrowed, never parsed
+//! into a tree), which is what the log stores.
+
+use std::borrow::Cow;
+
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::json::{index_path, is_rfc3339, key_path, parse_uuid};
+use crate::selector::Selector;
+
+/// The largest integer JavaScript represents exactly (2⁵³ − 1).
+pub const MAX_SAFE: u64 = (1 << 53) - 1;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RequestIn<'a> {
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    events: Vec<EventIn<'a>>,
+    #[serde(borrow, default)]
+    expect: Option<Entries<'a>>,
+    #[serde(borrow, default)]
+    constraints: Option<Vec<&'a RawValue>>,
+    #[serde(borrow, default)]
+    correlation_id: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventIn<'a> {
+    #[serde(borrow)]
+    stream: Cow<'a, str>,
+    #[serde(borrow, rename = "type")]
+    type_: Cow<'a, str>,
+    #[serde(borrow, default)]
+    data: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    subject: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    tags: Option<Vec<Cow<'a, str>>>,
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    time: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    metadata: Option<&'a RawValue>,
+}
+
+/// Keeps an explicit JSON `null` as `Some("null")` (so it can be rejected)
+/// instead of letting `Option` swallow it.
+fn present<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
+}
+
+/// A JSON object's entries in the order given (for `expect`, whose
+/// violations are reported in that order).
+struct Entries<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Entries<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Entries<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object mapping stream names to expectations")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Self::Value, A::Error> {
+                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(1));
+                while let Some(entry) = map.next_entry::<Cow<'a, str>, &'a RawValue>()? {
+                    entries.push(entry);
+                }
+                Ok(Entries(entries))
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
+}
+
+/// A stream expectation (Hindsight's `ExpectedVersion`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Expectation {
+    Any,
+    NoStream,
+    StreamExists,
+    /// The stream's last event has exactly this global revision (0: no events).
+    Revision(u64),
+    /// The stream's last event has exactly this version.
+    Version(u64),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConstraintKind {
+    Min(u64),
+    Max(u64),
+    Range(u64, u64),
+}
+
+/// A batch constraint; `selector: None` means the head.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Constraint {
+    pub kind: ConstraintKind,
+    pub selector: Option<Selector>,
+    /// The constraint as given, echoed in violations.
+    pub text: String,
+}
+
+#[derive(Debug)]
+pub struct EventSpec<'a> {
+    pub stream: Cow<'a, str>,
+    pub type_: Cow<'a, str>,
+    /// JSON text; `null` when omitted.
+    pub data: &'a str,
+    pub subject: Option<Cow<'a, str>>,
+    pub tags: Vec<Cow<'a, str>>,
+    pub id: Option<u128>,
+    pub time: Option<Cow<'a, str>>,
+    pub metadata: Option<&'a str>,
+}
+
+#[derive(Debug)]
+pub struct Request<'a> {
+    pub id: Option<u128>,
+    pub events: Vec<EventSpec<'a>>,
+    /// Stream name, expectation, and the expectation's JSON text as given.
+    pub expect: Vec<(Cow<'a, str>, Expectation, &'a str)>,
+    pub constraints: Vec<Constraint>,
+    pub correlation_id: Option<Cow<'a, str>>,
+}
+
+/// Parses and validates a transact request given as JSON text.
+pub fn parse_request(text: &str) -> Result<Request<'_>> {
+    let de = &mut serde_json::Deserializer::from_str(text);
+    let raw: RequestIn = serde_path_to_error::deserialize(de).map_err(serde_error)?;
+    if raw.events.is_empty() {
+        return Err(Error::invalid("events", "a batch needs at least one event"));
+    }
+    let id = raw.id.as_deref().map(|s| uuid_field(s, "id")).transpose()?;
+    let correlation_id = raw.correlation_id;
+    if correlation_id.as_deref() == Some("") {
+        return Err(Error::invalid("correlationId", "must not be an empty string"));
+    }
+    let mut events = Vec::with_capacity(raw.events.len());
+    let mut ids = std::collections::HashSet::new();
+    for (i, e) in raw.events.into_iter().enumerate() {
+        let path = index_path("events", i);
+        let event = event_spec(e, &path)?;
+        if let Some(id) = event.id {
+            if !ids.insert(id) {
+                return Err(Error::invalid(
+                    key_path(&path, "id"),
+                    "the same event id appears twice in this batch; every event needs its own id",
+                ));
+            }
+        }
+        events.push(event);
+    }
+    let expect = match raw.expect {
+        None => Vec::new(),
+        Some(Entries(entries)) => entries
+            .into_iter()
+            .map(|(stream, value)| {
+                let path = key_path("expect", &stream);
+                if stream.is_empty() {
+                    return Err(Error::invalid(path, "a stream name must not be empty"));
+                }
+                let expectation = parse_expectation(value.get(), &path)?;
+                Ok((stream, expectation, value.get()))
+            })
+            .collect::<Result<_>>()?,
+    };
+    let constraints = raw
+        .constraints
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .map(|(i, c)| parse_constraint(c.get(), &index_path("constraints", i)))
+        .collect::<Result<_>>()?;
+    Ok(Request {
+        id,
+        events,
+        expect,
+        constraints,
+        correlation_id,
+    })
+}
+
+fn event_spec<'a>(e: EventIn<'a>, path: &str) -> Result<EventSpec<'a>> {
+    non_empty(&e.stream, path, "stream")?;
+    non_empty(&e.type_, path, "type")?;
+    if let Some(s) = &e.subject {
+        non_empty(s, path, "subject")?;
+    }
+    let tags = e.tags.unwrap_or_default();
+    for (j, tag) in tags.iter().enumerate() {
+        let p = || index_path(&key_path(path, "tags"), j);
+        if tag.is_empty() {
+            return Err(Error::invalid(p(), "a tag must not be an empty string"));
+        }
+        if tags[..j].contains(tag) {
+            return Err(Error::invalid(p(), "tags must be distinct; this one is given twice"));
+        }
+    }
+    let id = e.id.as_deref().map(|s| uuid_field(s, &key_path(path, "id"))).transpose()?;
+    if let Some(t) = &e.time {
+        if !is_rfc3339(t) {
+            return Err(Error::invalid(
+                key_path(path, "time"),
+                "expected an RFC 3339 date-time such as \"2026-11-23T10:00:00Z\"",
+            ));
+        }
+    }
+    let metadata = e.metadata.map(RawValue::get);
+    if let Some(m) = metadata {
+        if !m.starts_with('{') {
+            return Err(Error::invalid(key_path(path, "metadata"), "expected a JSON object"));
+        }
+    }
+    Ok(EventSpec {
+        stream: e.stream,
+        type_: e.type_,
+        data: e.data.map_or("null", RawValue::get),
+        subject: e.subject,
+        tags,
+        id,
+        time: e.time,
+        metadata,
+    })
+}
+
+fn non_empty(value: &str, path: &str, key: &str) -> Result<()> {
+    if value.is_empty() {
+        return Err(Error::invalid(key_path(path, key), "must be a non-empty string"));
+    }
+    Ok(())
+}
+
+fn uuid_field(s: &str, path: &str) -> Result<u128> {
+    parse_uuid(s).ok_or_else(|| {
+        Error::invalid(
+            path,
+            format!("{s:?} is not a UUID; use the form xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, e.g. from crypto.randomUUID()"),
+        )
+    })
+}
+
+/// Turns a serde error into an `InvalidInputError` with a JavaScript path.
+fn serde_error(err: serde_path_to_error::Error<serde_json::Error>) -> Error {
+    use serde_path_to_error::Segment;
+    let mut path = String::new();
+    for seg in err.path().iter() {
+        path = match seg {
+            Segment::Seq { index } => index_path(&path, *index),
+            Segment::Map { key } => key_path(&path, key),
+            Segment::Enum { variant } => key_path(&path, variant),
+            Segment::Unknown => path,
+        };
+    }
+    let inner = err.inner();
+    let msg = inner.to_string();
+    // serde_json appends " at line 1 column N"; the path says where.
+    let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+    if let Some(field) = backticked(&msg, "missing field `") {
+        return Error::invalid(key_path(&path, field), "is required");
+    }
+    if backticked(&msg, "unknown field `").is_some() {
+        // The path already ends at the unknown key.
+        let expected = msg.split(", expected").nth(1).unwrap_or("").trim();
+        let expected = expected.trim_start_matches("one of ").replace('`', "");
+        return Error::invalid(path, format!("unknown key; expected one of {expected}"));
+    }
+    if inner.is_syntax() || inner.is_eof() {
+        return Error::invalid(path, format!("not valid JSON ({msg})"));
+    }
+    Error::invalid(path, msg)
+}
+
+fn backticked<'m>(msg: &'m str, prefix: &str) -> Option<&'m str> {
+    msg.strip_prefix(prefix)?.split('`').next()
+}
+
+fn parse_expectation(text: &str, path: &str) -> Result<Expectation> {
+    match text {
+        "\"any\"" => return Ok(Expectation::Any),
+        "\"no_stream\"" => return Ok(Expectation::NoStream),
+        "\"stream_exists\"" => return Ok(Expectation::StreamExists),
+        _ => {}
+    }
+    let shape = "expected \"any\", \"no_stream\", \"stream_exists\", { revision: n } or { version: n }";
+    let Ok(Value::Object(map)) = serde_json::from_str::<Value>(text) else {
+        return Err(Error::invalid(path, shape));
+    };
+    let mut entries = map.iter();
+    match (entries.next(), entries.next()) {
+        (Some((k, v)), None) if k == "revision" => Ok(Expectation::Revision(integer(v, &key_path(path, k))?)),
+        (Some((k, v)), None) if k == "version" => Ok(Expectation::Version(integer(v, &key_path(path, k))?)),
+        (Some((k, _)), None) => Err(Error::invalid(key_path(path, k), format!("unknown key; {shape}"))),
+        _ => Err(Error::invalid(path, shape)),
+    }
+}
+
+/// A non-negative safe integer.
+pub fn integer(v: &Value, path: &str) -> Result<u64> {
+    match v.as_u64() {
+        Some(n) if n <= MAX_SAFE => Ok(n),
+        _ => match v.as_f64() {
+            Some(f) if f.fract() == 0.0 && f >= 0.0 && f <= MAX_SAFE as f64 => Ok(f as u64),
+            _ => Err(Error::invalid(path, "expected a non-negative integer")),
+        },
+    }
+}
+
+const CONSTRAINT_SHAPES: &str = "expected { minRevision }, { maxRevision }, { revisionRange: [a, b] } (each with an optional selector) or { failIfEventsMatch, after? }";
+
+fn parse_constraint(text: &str, path: &str) -> Result<Constraint> {
+    let value: Value = serde_json::from_str(text).map_err(|e| Error::invalid(path, e.to_string()))?;
+    let Value::Object(map) = &value else {
+        return Err(Error::invalid(path, CONSTRAINT_SHAPES));
+    };
+    let kinds = ["minRevision", "maxRevision", "revisionRange", "failIfEventsMatch"];
+    let present: Vec<&str> = kinds.iter().copied().filter(|k| map.contains_key(*k)).collect();
+    let kind_key = match present.as_slice() {
+        [one] => *one,
+        [] => return Err(Error::invalid(path, CONSTRAINT_SHAPES)),
+        [_, second, ..] => {
+            return Err(Error::invalid(
+                key_path(path, second),
+                "a constraint has exactly one kind; write two constraints instead",
+            ))
+        }
+    };
+    let allowed: &[&str] = if kind_key == "failIfEventsMatch" { &["after"] } else { &["selector"] };
+    if let Some(k) = map.keys().find(|k| k.as_str() != kind_key && !allowed.contains(&k.as_str())) {
+        return Err(Error::invalid(key_path(path, k), format!("unknown key; {CONSTRAINT_SHAPES}")));
+    }
+    let kpath = key_path(path, kind_key);
+    let kind_value = &map[kind_key];
+    let selector = |key: &str| {
+        map.get(key)
+            .map(|s| Selector::parse(s, &key_path(path, key)))
+            .transpose()
+    };
+    let (kind, selector) = match kind_key {
+        "minRevision" => (ConstraintKind::Min(integer(kind_value, &kpath)?), selector("selector")?),
+        "maxRevision" => (ConstraintKind::Max(integer(kind_value, &kpath)?), selector("selector")?),
+        "revisionRange" => {
+            let range = match kind_value {
+                Value::Array(pair) if pair.len() == 2 => pair,
+                _ => return Err(Error::invalid(kpath, "expected [start, end]")),
+            };
+            let start = integer(&range[0], &index_path(&kpath, 0))?;
+            let end = integer(&range[1], &index_path(&kpath, 1))?;
+            if start > end {
+                return Err(Error::invalid(kpath, format!("start {start} is after end {end}; no revision can satisfy it")));
+            }
+            (ConstraintKind::Range(start, end), selector("selector")?)
+        }
+        _ => {
+            let after = match map.get("after") {
+                Some(v) => integer(v, &key_path(path, "after"))?,
+                None => 0,
+            };
+            (ConstraintKind::Max(after), selector("failIfEventsMatch")?)
+        }
+    };
+    Ok(Constraint {
+        kind,
+        selector,
+        text: text.to_string(),
+    })
+}
+
+/// Options of `read`: `{ from?, to?, limit?, backwards? }`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadOptions {
+    pub from: u64,
+    pub to: u64,
+    pub limit: usize,
+    pub backwards: bool,
+}
+
+/// Options of `readStream`: `{ fromVersion?, limit?, backwards? }`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StreamReadOptions {
+    pub from_version: u64,
+    pub limit: usize,
+    pub backwards: bool,
+}
+
+/// Parsed read options: the integer ones by key, and `backwards`.
+struct Options {
+    ints: Vec<(String, u64)>,
+    backwards: bool,
+}
+
+impl Options {
+    /// Parses options given as JSON text ("" when absent); `keys` are the
+    /// allowed integer keys.
+    fn parse(text: &str, keys: &[&str]) -> Result<Self> {
+        let mut opts = Options { ints: Vec::new(), backwards: false };
+        if text.is_empty() {
+            return Ok(opts);
+        }
+        let Ok(Value::Object(map)) = serde_json::from_str::<Value>(text) else {
+            return Err(Error::invalid("options", "expected an options object"));
+        };
+        for (k, v) in map {
+            let p = key_path("options", &k);
+            if k == "backwards" {
+                opts.backwards = v.as_bool().ok_or_else(|| Error::invalid(&p, "expected true or false"))?;
+            } else if keys.contains(&k.as_str()) {
+                opts.ints.push((k, integer(&v, &p)?));
+            } else {
+                return Err(Error::invalid(p, format!("unknown option; expected one of {}, backwards", keys.join(", "))));
+            }
+        }
+        Ok(opts)
+    }
+
+    fn get(&self, key: &str) -> Option<u64> {
+        self.ints.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
+    }
+
+    fn limit(&self) -> usize {
+        self.get("limit").map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX))
+    }
+}
+
+pub fn parse_read_options(text: &str) -> Result<ReadOptions> {
+    let opts = Options::parse(text, &["from", "to", "limit"])?;
+    Ok(ReadOptions {
+        from: opts.get("from").unwrap_or(1),
+        to: opts.get("to").unwrap_or(u64::MAX),
+        limit: opts.limit(),
+        backwards: opts.backwards,
+    })
+}
+
+pub fn parse_stream_read_options(text: &str) -> Result<StreamReadOptions> {
+    let opts = Options::parse(text, &["fromVersion", "limit"])?;
+    Ok(StreamReadOptions {
+        from_version: opts.get("fromVersion").unwrap_or(0),
+        limit: opts.limit(),
+        backwards: opts.backwards,
+    })
+}
+
+/// Parses a stream name given as JSON text (`readStream`, `stream`).
+pub fn parse_stream_name(text: &str) -> Result<String> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::String(s)) if !s.is_empty() => Ok(s),
+        _ if text.is_empty() => Err(Error::invalid("stream", "is required: give the stream's name")),
+        _ => Err(Error::invalid("stream", "expected a non-empty string")),
+    }
+}

@@ -1,0 +1,178 @@
+//! The store: the log, plus what writing needs around it (ids, the clock,
+//! batch-id replay). Free of JavaScript; the binding layer wraps it.
+
+use std::collections::HashMap;
+use std::fmt::Write;
+
+use crate::constraint::check;
+use crate::error::{Error, Result};
+use crate::input::{parse_request, EventSpec, Request};
+use crate::ids::IdPool;
+use crate::json::{index_path, key_path, write_uuid};
+use crate::log::{Log, NewEvent, Rev};
+
+#[derive(Default)]
+pub struct Store {
+    log: Log,
+    ids: IdPool,
+}
+
+/// The result of a transact: the batch's place in the log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Commit {
+    pub batch_id: u128,
+    pub first_revision: u64,
+    pub revision: u64,
+    /// Per stream written, in order of first appearance: (stream id, version
+    /// and revision of its last event in the batch).
+    pub streams: Vec<(u32, u64, u64)>,
+    pub replayed: bool,
+}
+
+impl Store {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn log(&self) -> &Log {
+        &self.log
+    }
+
+    /// Checks and, if everything holds, appends one batch given as JSON
+    /// text. `now` is the wall clock in ms since the epoch.
+    ///
+    /// On any error nothing changes: all checks run before the first write.
+    pub fn transact(&mut self, request: &str, now: f64) -> Result<Commit> {
+        let req = parse_request(request)?;
+        if let Some(id) = req.id {
+            if let Some(batch) = self.log.batch_by_id(id) {
+                same_batch(&self.log, batch.first, batch.last, batch.correlation_id.as_deref(), &req)?;
+                return Ok(self.commit_of(batch.first, batch.last, true));
+            }
+        }
+        let violations = check(&self.log, &req);
+        if !violations.is_empty() {
+            return Err(Error::Violations(violations));
+        }
+        let batch_id = match req.id {
+            Some(id) => id,
+            None => self.ids.v4()?,
+        };
+        let tags: Vec<Vec<&str>> = req.events.iter().map(|e| e.tags.iter().map(|t| &**t).collect()).collect();
+        let mut events = Vec::with_capacity(req.events.len());
+        for (e, tags) in req.events.iter().zip(&tags) {
+            events.push(NewEvent {
+                id: match e.id {
+                    Some(id) => id,
+                    None => self.ids.v4()?,
+                },
+                stream: &e.stream,
+                type_: &e.type_,
+                data: e.data,
+                subject: e.subject.as_deref(),
+                tags,
+                time: e.time.as_deref(),
+                metadata: e.metadata,
+            });
+        }
+        // recordedAt never decreases, even if the wall clock steps back.
+        let recorded_at = self.log.last_recorded_at().map_or(now, |last| last.max(now));
+        let batch = self.log.append(batch_id, req.correlation_id.as_deref(), recorded_at, &events);
+        let (first, last) = (batch.first, batch.last);
+        Ok(self.commit_of(first, last, false))
+    }
+
+    fn commit_of(&self, first: Rev, last: Rev, replayed: bool) -> Commit {
+        let log = &self.log;
+        let mut streams: Vec<(u32, u64, u64)> = Vec::new();
+        let mut position: HashMap<u32, usize> = HashMap::new();
+        for rev in first..=last {
+            let e = log.event(rev);
+            let entry = (e.stream, e.version as u64, rev as u64);
+            match streams.last_mut() {
+                Some(last) if last.0 == e.stream => *last = entry,
+                _ => match position.get(&e.stream) {
+                    Some(&i) => streams[i] = entry,
+                    None => {
+                        position.insert(e.stream, streams.len());
+                        streams.push(entry);
+                    }
+                },
+            }
+        }
+        Commit {
+            batch_id: log.batch(log.event(first).batch).id,
+            first_revision: first as u64,
+            revision: last as u64,
+            streams,
+            replayed,
+        }
+    }
+
+    /// The commit as the JSON object `transact` resolves with.
+    pub fn commit_json(&self, c: &Commit) -> String {
+        let mut out = String::with_capacity(160);
+        out.push_str("{\"batchId\":");
+        write_uuid(&mut out, c.batch_id);
+        let _ = write!(out, ",\"firstRevision\":{},\"revision\":{},\"streams\":{{", c.first_revision, c.revision);
+        for (i, &(stream, version, revision)) in c.streams.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(self.log.streams.json(stream));
+            let _ = write!(out, ":{{\"version\":{version},\"revision\":{revision}}}");
+        }
+        let _ = write!(out, "}},\"replayed\":{}}}", c.replayed);
+        out
+    }
+}
+
+/// A replayed batch id must carry the same events: otherwise the caller has
+/// reused an id for a different batch, which is a bug to report.
+fn same_batch(log: &Log, first: Rev, last: Rev, correlation_id: Option<&str>, req: &Request) -> Result<()> {
+    let differs = |path: String| {
+        Err(Error::invalid(
+            "id",
+            format!("this batch id was already committed with different events ({path} differs); give a different batch a new id"),
+        ))
+    };
+    let stored = (last - first + 1) as usize;
+    if stored != req.events.len() {
+        return differs(format!("the number of events ({stored} stored)"));
+    }
+    if correlation_id != req.correlation_id.as_deref() {
+        return differs("correlationId".into());
+    }
+    for (i, (rev, spec)) in (first..=last).zip(&req.events).enumerate() {
+        if let Some(field) = event_difference(log, rev, spec) {
+            return differs(key_path(&index_path("events", i), field));
+        }
+    }
+    Ok(())
+}
+
+/// The first field in which the stored event differs from `spec`.
+fn event_difference(log: &Log, rev: Rev, spec: &EventSpec) -> Option<&'static str> {
+    let e = log.event(rev);
+    let tags_equal = e.tags.len() == spec.tags.len()
+        && e.tags.iter().zip(&spec.tags).all(|(&t, s)| log.tags.get(s) == Some(t));
+    if log.streams.get(&spec.stream) != Some(e.stream) {
+        Some("stream")
+    } else if log.types.get(&spec.type_) != Some(e.type_) {
+        Some("type")
+    } else if *e.data != *spec.data {
+        Some("data")
+    } else if e.subject() != spec.subject.as_deref().and_then(|s| log.subjects.get(s)) || e.subject().is_some() != spec.subject.is_some() {
+        Some("subject")
+    } else if !tags_equal {
+        Some("tags")
+    } else if e.time.as_deref() != spec.time.as_deref() {
+        Some("time")
+    } else if e.metadata.as_deref() != spec.metadata {
+        Some("metadata")
+    } else if spec.id.is_some_and(|id| id != e.id) {
+        Some("id")
+    } else {
+        None
+    }
+}
