@@ -29,6 +29,49 @@ function streamName(stream) {
   return stringify(stream);
 }
 
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+const hex32 = (w) => HEX[w >>> 24] + HEX[(w >>> 16) & 255] + HEX[(w >>> 8) & 255] + HEX[w & 255];
+
+/** A UUID's text from its four 32-bit words, high first. */
+function uuidText(a, b, c, d) {
+  const x = hex32(b);
+  const y = hex32(c);
+  return `${hex32(a)}-${x.slice(0, 4)}-${x.slice(4)}-${y.slice(0, 4)}-${y.slice(4)}${hex32(d)}`;
+}
+
+/**
+ * The commit object from the engine's numbers (see Engine.transact) and the
+ * request's events, whose streams it lists in order of first appearance.
+ */
+function commitOf(words, events) {
+  const streams = {};
+  const put = (stream, j) => {
+    const at = { version: words[j], revision: words[j + 1] };
+    // A stream named "__proto__" must become a key, not a prototype.
+    if (stream === "__proto__") Object.defineProperty(streams, stream, { value: at, enumerable: true, writable: true, configurable: true });
+    else streams[stream] = at;
+  };
+  if (events.length === 1) {
+    put(events[0].stream, 7);
+  } else {
+    const seen = new Set();
+    let j = 7;
+    for (const { stream } of events) {
+      if (seen.has(stream)) continue;
+      seen.add(stream);
+      put(stream, j);
+      j += 2;
+    }
+  }
+  return {
+    batchId: uuidText(words[3], words[4], words[5], words[6]),
+    firstRevision: words[0],
+    revision: words[1],
+    streams,
+    replayed: words[2] === 1,
+  };
+}
+
 export class EventStore {
   #engine;
 
@@ -52,13 +95,13 @@ export class EventStore {
   /** Appends a batch atomically if every expectation and constraint holds. */
   async transact(request) {
     checkRequest(request);
-    let commit;
+    let words;
     try {
-      commit = this.#engine.transact(stringify(request), Date.now());
+      words = this.#engine.transact(stringify(request), Date.now());
     } catch (e) {
       throw fromWire(e);
     }
-    return parse(commit);
+    return commitOf(words, request.events);
   }
 
   /** The events matching `selector` (default: all), oldest first. */

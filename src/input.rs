@@ -120,7 +120,8 @@ pub struct EventSpec<'a> {
     /// JSON text; `null` when omitted.
     pub data: &'a str,
     pub subject: Option<Cow<'a, str>>,
-    pub tags: Vec<Cow<'a, str>>,
+    /// `None` when not given; `Some([])` reads back as `tags: []`.
+    pub tags: Option<Vec<Cow<'a, str>>>,
     pub id: Option<u128>,
     pub time: Option<Cow<'a, str>>,
     pub metadata: Option<&'a str>,
@@ -138,8 +139,17 @@ pub struct Request<'a> {
 
 /// Parses and validates a transact request given as JSON text.
 pub fn parse_request(text: &str) -> Result<Request<'_>> {
-    let de = &mut serde_json::Deserializer::from_str(text);
-    let raw: RequestIn = serde_path_to_error::deserialize(de).map_err(serde_error)?;
+    // The fast parse; on failure, parse again tracking the path for the error.
+    let raw: RequestIn = match serde_json::from_str(text) {
+        Ok(raw) => raw,
+        Err(first) => {
+            let de = &mut serde_json::Deserializer::from_str(text);
+            return Err(match serde_path_to_error::deserialize::<_, RequestIn>(de) {
+                Err(err) => serde_error(err),
+                Ok(_) => Error::invalid("", first.to_string()),
+            });
+        }
+    };
     if raw.events.is_empty() {
         return Err(Error::invalid("events", "a batch needs at least one event"));
     }
@@ -149,7 +159,7 @@ pub fn parse_request(text: &str) -> Result<Request<'_>> {
         return Err(Error::invalid("correlationId", "must not be an empty string"));
     }
     let mut events = Vec::with_capacity(raw.events.len());
-    let mut ids = std::collections::HashSet::new();
+    let mut ids = rustc_hash::FxHashSet::default();
     for (i, e) in raw.events.into_iter().enumerate() {
         let path = index_path("events", i);
         let event = event_spec(e, &path)?;
@@ -199,13 +209,13 @@ fn event_spec<'a>(e: EventIn<'a>, path: &str) -> Result<EventSpec<'a>> {
     if let Some(s) = &e.subject {
         non_empty(s, path, "subject")?;
     }
-    let tags = e.tags.unwrap_or_default();
-    for (j, tag) in tags.iter().enumerate() {
+    let tags = e.tags;
+    for (j, tag) in tags.iter().flatten().enumerate() {
         let p = || index_path(&key_path(path, "tags"), j);
         if tag.is_empty() {
             return Err(Error::invalid(p(), "a tag must not be an empty string"));
         }
-        if tags[..j].contains(tag) {
+        if tags.as_ref().is_some_and(|t| t[..j].contains(tag)) {
             return Err(Error::invalid(p(), "tags must be distinct; this one is given twice"));
         }
     }
@@ -293,6 +303,15 @@ fn parse_expectation(text: &str, path: &str) -> Result<Expectation> {
         "\"no_stream\"" => return Ok(Expectation::NoStream),
         "\"stream_exists\"" => return Ok(Expectation::StreamExists),
         _ => {}
+    }
+    // The common shapes, as JSON.stringify writes them, without a JSON tree.
+    for (prefix, make) in [("{\"version\":", Expectation::Version as fn(u64) -> Expectation), ("{\"revision\":", Expectation::Revision)] {
+        if let Some(n) = text.strip_prefix(prefix).and_then(|t| t.strip_suffix('}')) {
+            // `text` is valid JSON (serde checked it), so digits are a number.
+            if let Some(n) = n.parse::<u64>().ok().filter(|&n| n <= MAX_SAFE) {
+                return Ok(make(n));
+            }
+        }
     }
     let shape = "expected \"any\", \"no_stream\", \"stream_exists\", { revision: n } or { version: n }";
     let Ok(Value::Object(map)) = serde_json::from_str::<Value>(text) else {

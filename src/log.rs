@@ -9,7 +9,7 @@
 //! - The log only changes in [`Log::append`], and only with a whole batch that
 //!   already passed its checks: a reader never sees part of a batch.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::error::StreamPosition;
 use crate::json::{quoted, write_str, write_uuid};
@@ -77,7 +77,8 @@ pub struct Event {
     pub time: Option<Box<str>>,
     /// JSON text of the metadata object, as given.
     pub metadata: Option<Box<str>>,
-    pub tags: Box<[u32]>,
+    /// `None` when the event was given no tags at all.
+    pub tags: Option<Box<[u32]>>,
     pub stream: u32,
     pub version: u32,
     pub type_: u32,
@@ -108,7 +109,7 @@ pub struct NewEvent<'a> {
     pub type_: &'a str,
     pub data: &'a str,
     pub subject: Option<&'a str>,
-    pub tags: &'a [&'a str],
+    pub tags: Option<&'a [&'a str]>,
     pub time: Option<&'a str>,
     pub metadata: Option<&'a str>,
 }
@@ -166,7 +167,7 @@ impl Log {
             let stream = self.streams.intern(e.stream);
             let type_ = self.types.intern(e.type_);
             let subject = e.subject.map_or(NO_SUBJECT, |s| self.subjects.intern(s));
-            let tags: Box<[u32]> = e.tags.iter().map(|t| self.tags.intern(t)).collect();
+            let tags: Option<Box<[u32]>> = e.tags.map(|tags| tags.iter().map(|t| self.tags.intern(t)).collect());
             let versions = &mut self.streams.postings[stream as usize];
             let version = versions.len() as u32;
             versions.push(rev);
@@ -174,7 +175,7 @@ impl Log {
             if subject != NO_SUBJECT {
                 self.subjects.postings[subject as usize].push(rev);
             }
-            for &t in tags.iter() {
+            for &t in tags.iter().flatten() {
                 self.tags.postings[t as usize].push(rev);
             }
             self.event_ids.insert(e.id, rev);
@@ -296,7 +297,7 @@ impl Log {
                 && item
                     .tags
                     .iter()
-                    .all(|t| self.tags.get(t).is_some_and(|id| e.tags.contains(&id)))
+                    .all(|t| self.tags.get(t).is_some_and(|id| e.tags.as_deref().unwrap_or_default().contains(&id)))
         })
     }
 
@@ -317,9 +318,9 @@ impl Log {
             out.push_str(",\"subject\":");
             out.push_str(self.subjects.json(s));
         }
-        if !e.tags.is_empty() {
+        if let Some(tags) = &e.tags {
             out.push_str(",\"tags\":[");
-            for (i, &t) in e.tags.iter().enumerate() {
+            for (i, &t) in tags.iter().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }

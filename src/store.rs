@@ -1,20 +1,24 @@
 //! The store: the log, plus what writing needs around it (ids, the clock,
 //! batch-id replay). Free of JavaScript; the binding layer wraps it.
 
-use std::collections::HashMap;
-use std::fmt::Write;
-
 use crate::constraint::check;
 use crate::error::{Error, Result};
 use crate::input::{parse_request, EventSpec, Request};
 use crate::ids::IdPool;
-use crate::json::{index_path, key_path, write_uuid};
+use crate::json::{index_path, key_path};
 use crate::log::{Log, NewEvent, Rev};
 
+/// Holds the log and its id source; `Debug` shows the log's head.
 #[derive(Default)]
 pub struct Store {
     log: Log,
     ids: IdPool,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("head", &self.log.head()).finish_non_exhaustive()
+    }
 }
 
 /// The result of a transact: the batch's place in the log.
@@ -58,7 +62,11 @@ impl Store {
             Some(id) => id,
             None => self.ids.v4()?,
         };
-        let tags: Vec<Vec<&str>> = req.events.iter().map(|e| e.tags.iter().map(|t| &**t).collect()).collect();
+        let tags: Vec<Option<Vec<&str>>> = req
+            .events
+            .iter()
+            .map(|e| e.tags.as_ref().map(|tags| tags.iter().map(|t| &**t).collect()))
+            .collect();
         let mut events = Vec::with_capacity(req.events.len());
         for (e, tags) in req.events.iter().zip(&tags) {
             events.push(NewEvent {
@@ -70,7 +78,7 @@ impl Store {
                 type_: &e.type_,
                 data: e.data,
                 subject: e.subject.as_deref(),
-                tags,
+                tags: tags.as_deref(),
                 time: e.time.as_deref(),
                 metadata: e.metadata,
             });
@@ -84,20 +92,19 @@ impl Store {
 
     fn commit_of(&self, first: Rev, last: Rev, replayed: bool) -> Commit {
         let log = &self.log;
+        // Per stream, its last event in the batch. Most batches name few
+        // streams, where a linear search beats hashing.
         let mut streams: Vec<(u32, u64, u64)> = Vec::new();
-        let mut position: HashMap<u32, usize> = HashMap::new();
         for rev in first..=last {
             let e = log.event(rev);
             let entry = (e.stream, e.version as u64, rev as u64);
-            match streams.last_mut() {
-                Some(last) if last.0 == e.stream => *last = entry,
-                _ => match position.get(&e.stream) {
-                    Some(&i) => streams[i] = entry,
-                    None => {
-                        position.insert(e.stream, streams.len());
-                        streams.push(entry);
-                    }
-                },
+            if streams.len() < 16 {
+                match streams.iter_mut().find(|s| s.0 == e.stream) {
+                    Some(s) => *s = entry,
+                    None => streams.push(entry),
+                }
+            } else {
+                return self.commit_of_many(first, last, replayed);
             }
         }
         Commit {
@@ -109,21 +116,27 @@ impl Store {
         }
     }
 
-    /// The commit as the JSON object `transact` resolves with.
-    pub fn commit_json(&self, c: &Commit) -> String {
-        let mut out = String::with_capacity(160);
-        out.push_str("{\"batchId\":");
-        write_uuid(&mut out, c.batch_id);
-        let _ = write!(out, ",\"firstRevision\":{},\"revision\":{},\"streams\":{{", c.first_revision, c.revision);
-        for (i, &(stream, version, revision)) in c.streams.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push_str(self.log.streams.json(stream));
-            let _ = write!(out, ":{{\"version\":{version},\"revision\":{revision}}}");
+    /// [`Self::commit_of`] for a batch that names many streams.
+    fn commit_of_many(&self, first: Rev, last: Rev, replayed: bool) -> Commit {
+        let log = &self.log;
+        let mut streams: Vec<(u32, u64, u64)> = Vec::new();
+        let mut index = rustc_hash::FxHashMap::default();
+        for rev in first..=last {
+            let e = log.event(rev);
+            let entry = (e.stream, e.version as u64, rev as u64);
+            let i = *index.entry(e.stream).or_insert_with(|| {
+                streams.push(entry);
+                streams.len() - 1
+            });
+            streams[i] = entry;
         }
-        let _ = write!(out, "}},\"replayed\":{}}}", c.replayed);
-        out
+        Commit {
+            batch_id: log.batch(log.event(first).batch).id,
+            first_revision: first as u64,
+            revision: last as u64,
+            streams,
+            replayed,
+        }
     }
 }
 
@@ -154,8 +167,13 @@ fn same_batch(log: &Log, first: Rev, last: Rev, correlation_id: Option<&str>, re
 /// The first field in which the stored event differs from `spec`.
 fn event_difference(log: &Log, rev: Rev, spec: &EventSpec) -> Option<&'static str> {
     let e = log.event(rev);
-    let tags_equal = e.tags.len() == spec.tags.len()
-        && e.tags.iter().zip(&spec.tags).all(|(&t, s)| log.tags.get(s) == Some(t));
+    let tags_equal = match (&e.tags, &spec.tags) {
+        (None, None) => true,
+        (Some(stored), Some(given)) => {
+            stored.len() == given.len() && stored.iter().zip(given).all(|(&t, s)| log.tags.get(s) == Some(t))
+        }
+        _ => false,
+    };
     if log.streams.get(&spec.stream) != Some(e.stream) {
         Some("stream")
     } else if log.types.get(&spec.type_) != Some(e.type_) {

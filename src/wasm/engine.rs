@@ -39,10 +39,20 @@ impl Engine {
     }
 
     /// Checks and appends a batch given as the JSON text of a transact
-    /// request; returns the commit's JSON text. `now`: `Date.now()`.
-    pub fn transact(&mut self, request: &str, now: f64) -> Result<String, JsValue> {
-        let commit = self.store.transact(request, now).map_err(thrown)?;
-        Ok(self.store.commit_json(&commit))
+    /// request. `now`: `Date.now()`. Returns the commit as numbers, which the
+    /// wrapper turns into the commit object (cheaper than JSON text):
+    /// `[firstRevision, revision, replayed (0 or 1), batch id as four 32-bit
+    /// words, high first, then per stream written, in order of first
+    /// appearance: version, revision]`.
+    pub fn transact(&mut self, request: &str, now: f64) -> Result<Vec<f64>, JsValue> {
+        let c = self.store.transact(request, now).map_err(thrown)?;
+        let mut out = Vec::with_capacity(7 + 2 * c.streams.len());
+        out.extend([c.first_revision as f64, c.revision as f64, c.replayed as u8 as f64]);
+        out.extend((0..4).rev().map(|i| f64::from((c.batch_id >> (32 * i)) as u32)));
+        for &(_, version, revision) in &c.streams {
+            out.extend([version as f64, revision as f64]);
+        }
+        Ok(out)
     }
 
     /// `read(selector, options)`: JSON text of the recorded events.

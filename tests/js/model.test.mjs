@@ -239,6 +239,14 @@ test("each optional field appears only on the events that were given it", async 
   assert.deepEqual(extra, [["subject"], ["tags"], ["time"], ["metadata"], []]);
 });
 
+test("empty tags and empty metadata, when given, read back as given", async () => {
+  const store = await newStore();
+  await store.transact({ events: [event("a", "t", {}, { tags: [], metadata: {} })] });
+  const [e] = store.read();
+  assert.deepEqual(e.tags, []);
+  assert.deepEqual(e.metadata, {});
+});
+
 test("the correlation id is on every event of its batch and on no other", async () => {
   const store = await newStore();
   await store.transact({ correlationId: "c-1", events: [event("a"), event("b")] });

@@ -1,0 +1,46 @@
+//! Helpers shared by the native test files.
+#![allow(dead_code)]
+
+use hindcast::log::{Log, Rev};
+use hindcast::selector::Item;
+use hindcast::{Error, Selector, Store};
+use serde_json::{json, Value};
+
+pub fn transact(store: &mut Store, request: Value) -> Result<hindcast::Commit, Error> {
+    store.transact(&request.to_string(), 1_000.0)
+}
+
+pub fn event(stream: &str, type_: &str) -> Value {
+    json!({ "stream": stream, "type": type_ })
+}
+
+pub fn selector(v: Value) -> Selector {
+    Selector::parse(&v, "selector").expect("a valid selector")
+}
+
+/// The reference matcher: a selector tested field by field on one event.
+pub fn naive_matches(log: &Log, rev: Rev, sel: &Selector) -> bool {
+    let e = log.event(rev);
+    let stream = log.streams.name(e.stream);
+    let type_ = log.types.name(e.type_);
+    let subject = e.subject().map(|s| log.subjects.name(s));
+    let tags: Vec<String> = e.tags.iter().flatten().map(|&t| log.tags.name(t)).collect();
+    let one_of = |values: &Option<Vec<String>>, v: Option<&String>| match values {
+        None => true,
+        Some(values) => v.is_some_and(|v| values.contains(v)),
+    };
+    sel.items.iter().any(|item: &Item| {
+        one_of(&item.streams, Some(&stream))
+            && one_of(&item.types, Some(&type_))
+            && one_of(&item.subjects, subject.as_ref())
+            && item.tags.iter().all(|t| tags.contains(t))
+    })
+}
+
+/// sel_rev by scanning the whole log.
+pub fn naive_last_revision(log: &Log, sel: &Selector) -> u64 {
+    (1..=log.head() as Rev)
+        .rev()
+        .find(|&r| naive_matches(log, r, sel))
+        .map_or(0, |r| r as u64)
+}
