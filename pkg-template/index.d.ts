@@ -1,0 +1,191 @@
+// Type declarations for hindcast. See README.md for a tour and SPEC.md for
+// the contract these shapes follow.
+
+/** Any JSON value; event data round-trips exactly. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/** A UUID in the 36-character hyphenated form. */
+export type Uuid = string;
+
+/**
+ * Picks events. Every given field must match (AND); `stream`, `subject` and
+ * `type` match one of their values, `tags` all of them. `{}` matches every
+ * event.
+ */
+export interface SelectorObject {
+  stream?: string | string[];
+  subject?: string | string[];
+  type?: string | string[];
+  /** The DCB spelling of `type` (an empty list places no condition). Not with `type`. */
+  types?: string[];
+  tags?: string[];
+}
+
+/** A selector, or a non-empty array of them matching any (OR); a DCB query is such an array. */
+export type Selector = SelectorObject | SelectorObject[];
+
+/** An event to write. */
+export interface EventInput {
+  stream: string;
+  type: string;
+  /** Reads back as `null` when omitted. */
+  data?: Json;
+  subject?: string;
+  /** Distinct, non-empty. */
+  tags?: string[];
+  /** The event's id; one is made (UUID v4) when omitted. */
+  id?: Uuid;
+  /** Effective time, RFC 3339; reads back exactly as given. */
+  time?: string;
+  metadata?: { [key: string]: Json };
+}
+
+/** A committed event, as reads and subscriptions return it. */
+export interface RecordedEvent<D extends Json = Json> {
+  /** Global, 1-based, gapless, in commit order. */
+  revision: number;
+  stream: string;
+  /** 0-based within its stream. */
+  version: number;
+  id: Uuid;
+  type: string;
+  data: D;
+  subject?: string;
+  tags?: string[];
+  time?: string;
+  metadata?: { [key: string]: Json };
+  correlationId?: string;
+  batchId: Uuid;
+  /** Milliseconds since the epoch; non-decreasing with revision. */
+  recordedAt: number;
+}
+
+/** A stream expectation (Hindsight's ExpectedVersion). */
+export type StreamExpectation =
+  | "any"
+  | "no_stream"
+  | "stream_exists"
+  /** The stream's last event has exactly this global revision (0: no events). */
+  | { revision: number }
+  /** The stream's last event has exactly this version. */
+  | { version: number };
+
+/** A batch constraint (EvidentSource), checked atomically with the write. */
+export type Constraint =
+  | { minRevision: number; selector?: Selector }
+  | { maxRevision: number; selector?: Selector }
+  | { revisionRange: [start: number, end: number]; selector?: Selector }
+  /** DCB append condition: no event matching the query after `after` (default 0). */
+  | { failIfEventsMatch: Selector; after?: number };
+
+export interface TransactRequest {
+  /** Batch id: a batch whose id was already committed is replayed, not written again. */
+  id?: Uuid;
+  events: EventInput[];
+  expect?: { [stream: string]: StreamExpectation };
+  constraints?: Constraint[];
+  correlationId?: string;
+}
+
+export interface StreamPosition {
+  version: number;
+  revision: number;
+}
+
+export interface Commit {
+  batchId: Uuid;
+  firstRevision: number;
+  /** The batch's last revision. */
+  revision: number;
+  /** For each stream written, its last event in this batch. */
+  streams: { [stream: string]: StreamPosition };
+  /** True when the batch id had already been committed: this is that commit. */
+  replayed: boolean;
+}
+
+export interface ReadOptions {
+  /** Inclusive lower bound (default 1). */
+  from?: number;
+  /** Inclusive upper bound (default the head). */
+  to?: number;
+  /** At most this many, counted from the end the read starts at. */
+  limit?: number;
+  /** Newest first. */
+  backwards?: boolean;
+}
+
+export interface StreamReadOptions {
+  /** Inclusive lower bound on the version (default 0). */
+  fromVersion?: number;
+  limit?: number;
+  backwards?: boolean;
+}
+
+export declare class EventStore {
+  private constructor();
+  /** A store that lives in memory. */
+  static memory(): Promise<EventStore>;
+  /** The head: the revision of the newest event, 0 when empty. */
+  readonly revision: number;
+  /**
+   * Appends a batch atomically if every expectation and constraint holds.
+   * Rejects with ConstraintViolationError (listing every violation) or
+   * InvalidInputError; on rejection nothing was written.
+   */
+  transact(request: TransactRequest): Promise<Commit>;
+  /** Events matching the selector (default: all) within the options' range. Throws InvalidInputError. */
+  read(selector?: Selector, options?: ReadOptions): RecordedEvent[];
+  /** One stream's events by version. */
+  readStream(stream: string, options?: StreamReadOptions): RecordedEvent[];
+  /** The revision of the newest event matching the selector (default: the head), 0 if none. */
+  lastRevision(selector?: Selector): number;
+  /** The position of a stream's last event, or null if it has none. */
+  stream(stream: string): StreamPosition | null;
+}
+
+export type Violation =
+  | { kind: "version_mismatch"; stream: string; expected: StreamExpectation; actual: StreamPosition | null }
+  | { kind: "min_revision_not_met"; constraint: Constraint; expected: number; actual: number }
+  | { kind: "max_revision_exceeded"; constraint: Constraint; max: number; found: number }
+  | { kind: "range_not_satisfied"; constraint: Constraint; start: number; end: number; actual: number }
+  | { kind: "duplicate_event_id"; id: Uuid; revision: number };
+
+export type ErrorCode = "CONSTRAINT_VIOLATION" | "INVALID_INPUT" | "STORAGE" | "HANDLER";
+
+/** The base of every error Hindcast reports. */
+export declare class HindcastError extends Error {
+  readonly code: ErrorCode;
+}
+
+/** An expectation or constraint failed; nothing was written. */
+export declare class ConstraintViolationError extends HindcastError {
+  readonly code: "CONSTRAINT_VIOLATION";
+  readonly violations: Violation[];
+}
+
+/** The input is malformed; nothing was changed. */
+export declare class InvalidInputError extends HindcastError {
+  readonly code: "INVALID_INPUT";
+  /** The bad field, e.g. `events[2].type`. */
+  readonly path: string;
+}
+
+export type StorageErrorReason = "quota" | "aborted" | "closed" | "unavailable" | "corrupt";
+
+/** Storage failed; no part of the batch is visible. */
+export declare class StorageError extends HindcastError {
+  constructor(message: string, reason: StorageErrorReason, options?: ErrorOptions);
+  readonly code: "STORAGE";
+  readonly reason: StorageErrorReason;
+}
+
+/** A subscription handler threw or rejected. */
+export declare class HandlerError extends HindcastError {
+  constructor(message: string, cause: unknown, event: RecordedEvent);
+  readonly code: "HANDLER";
+  readonly cause: unknown;
+  readonly event: RecordedEvent;
+}
+
+/** Bytes of WebAssembly memory in use (a diagnostic; grows, never shrinks). */
+export declare function wasmMemoryBytes(): number;

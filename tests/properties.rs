@@ -1,3 +1,4 @@
+#![cfg(not(target_arch = "wasm32"))]
 //! Property tests of the engine's algebra: for random logs, the indexed
 //! answers equal a naive scan; each stream expectation equals its constraint
 //! form; a failing batch leaves the log exactly as it was.

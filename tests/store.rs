@@ -1,3 +1,4 @@
+#![cfg(not(target_arch = "wasm32"))]
 //! The store's semantics, natively: the contract's §3 and §4 cases.
 
 mod common;
