@@ -153,7 +153,10 @@ pub fn parse_request(text: &str) -> Result<Request<'_>> {
     if raw.events.is_empty() {
         return Err(Error::invalid("events", "a batch needs at least one event"));
     }
-    let id = raw.id.as_deref().map(|s| uuid_field(s, "id")).transpose()?;
+    let id = match raw.id.as_deref() {
+        Some(s) => Some(parse_uuid(s).ok_or_else(|| bad_uuid(s, "id".into()))?),
+        None => None,
+    };
     let correlation_id = raw.correlation_id;
     if correlation_id.as_deref() == Some("") {
         return Err(Error::invalid("correlationId", "must not be an empty string"));
@@ -161,12 +164,11 @@ pub fn parse_request(text: &str) -> Result<Request<'_>> {
     let mut events = Vec::with_capacity(raw.events.len());
     let mut ids = rustc_hash::FxHashSet::default();
     for (i, e) in raw.events.into_iter().enumerate() {
-        let path = index_path("events", i);
-        let event = event_spec(e, &path)?;
+        let event = event_spec(e, i)?;
         if let Some(id) = event.id {
             if !ids.insert(id) {
                 return Err(Error::invalid(
-                    key_path(&path, "id"),
+                    key_path(&index_path("events", i), "id"),
                     "the same event id appears twice in this batch; every event needs its own id",
                 ));
             }
@@ -178,11 +180,11 @@ pub fn parse_request(text: &str) -> Result<Request<'_>> {
         Some(Entries(entries)) => entries
             .into_iter()
             .map(|(stream, value)| {
-                let path = key_path("expect", &stream);
+                let path = || key_path("expect", &stream);
                 if stream.is_empty() {
-                    return Err(Error::invalid(path, "a stream name must not be empty"));
+                    return Err(Error::invalid(path(), "a stream name must not be empty"));
                 }
-                let expectation = parse_expectation(value.get(), &path)?;
+                let expectation = parse_expectation(value.get(), path)?;
                 Ok((stream, expectation, value.get()))
             })
             .collect::<Result<_>>()?,
@@ -203,15 +205,23 @@ pub fn parse_request(text: &str) -> Result<Request<'_>> {
     })
 }
 
-fn event_spec<'a>(e: EventIn<'a>, path: &str) -> Result<EventSpec<'a>> {
-    non_empty(&e.stream, path, "stream")?;
-    non_empty(&e.type_, path, "type")?;
+/// Validates event `i`; its paths are built only for an error.
+fn event_spec(e: EventIn<'_>, i: usize) -> Result<EventSpec<'_>> {
+    let field = |key: &str| key_path(&index_path("events", i), key);
+    let non_empty = |value: &str, key: &str| {
+        if value.is_empty() {
+            return Err(Error::invalid(field(key), "must be a non-empty string"));
+        }
+        Ok(())
+    };
+    non_empty(&e.stream, "stream")?;
+    non_empty(&e.type_, "type")?;
     if let Some(s) = &e.subject {
-        non_empty(s, path, "subject")?;
+        non_empty(s, "subject")?;
     }
     let tags = e.tags;
     for (j, tag) in tags.iter().flatten().enumerate() {
-        let p = || index_path(&key_path(path, "tags"), j);
+        let p = || index_path(&field("tags"), j);
         if tag.is_empty() {
             return Err(Error::invalid(p(), "a tag must not be an empty string"));
         }
@@ -219,11 +229,14 @@ fn event_spec<'a>(e: EventIn<'a>, path: &str) -> Result<EventSpec<'a>> {
             return Err(Error::invalid(p(), "tags must be distinct; this one is given twice"));
         }
     }
-    let id = e.id.as_deref().map(|s| uuid_field(s, &key_path(path, "id"))).transpose()?;
+    let id = match e.id.as_deref() {
+        Some(s) => Some(parse_uuid(s).ok_or_else(|| bad_uuid(s, field("id")))?),
+        None => None,
+    };
     if let Some(t) = &e.time {
         if !is_rfc3339(t) {
             return Err(Error::invalid(
-                key_path(path, "time"),
+                field("time"),
                 "expected an RFC 3339 date-time such as \"2026-11-23T10:00:00Z\"",
             ));
         }
@@ -231,7 +244,7 @@ fn event_spec<'a>(e: EventIn<'a>, path: &str) -> Result<EventSpec<'a>> {
     let metadata = e.metadata.map(RawValue::get);
     if let Some(m) = metadata {
         if !m.starts_with('{') {
-            return Err(Error::invalid(key_path(path, "metadata"), "expected a JSON object"));
+            return Err(Error::invalid(field("metadata"), "expected a JSON object"));
         }
     }
     Ok(EventSpec {
@@ -246,20 +259,11 @@ fn event_spec<'a>(e: EventIn<'a>, path: &str) -> Result<EventSpec<'a>> {
     })
 }
 
-fn non_empty(value: &str, path: &str, key: &str) -> Result<()> {
-    if value.is_empty() {
-        return Err(Error::invalid(key_path(path, key), "must be a non-empty string"));
-    }
-    Ok(())
-}
-
-fn uuid_field(s: &str, path: &str) -> Result<u128> {
-    parse_uuid(s).ok_or_else(|| {
-        Error::invalid(
-            path,
-            format!("{s:?} is not a UUID; use the form xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, e.g. from crypto.randomUUID()"),
-        )
-    })
+fn bad_uuid(s: &str, path: String) -> Error {
+    Error::invalid(
+        path,
+        format!("{s:?} is not a UUID; use the form xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, e.g. from crypto.randomUUID()"),
+    )
 }
 
 /// Turns a serde error into an `InvalidInputError` with a JavaScript path.
@@ -297,7 +301,7 @@ fn backticked<'m>(msg: &'m str, prefix: &str) -> Option<&'m str> {
     msg.strip_prefix(prefix)?.split('`').next()
 }
 
-fn parse_expectation(text: &str, path: &str) -> Result<Expectation> {
+fn parse_expectation(text: &str, path: impl Fn() -> String) -> Result<Expectation> {
     match text {
         "\"any\"" => return Ok(Expectation::Any),
         "\"no_stream\"" => return Ok(Expectation::NoStream),
@@ -315,14 +319,14 @@ fn parse_expectation(text: &str, path: &str) -> Result<Expectation> {
     }
     let shape = "expected \"any\", \"no_stream\", \"stream_exists\", { revision: n } or { version: n }";
     let Ok(Value::Object(map)) = serde_json::from_str::<Value>(text) else {
-        return Err(Error::invalid(path, shape));
+        return Err(Error::invalid(path(), shape));
     };
     let mut entries = map.iter();
     match (entries.next(), entries.next()) {
-        (Some((k, v)), None) if k == "revision" => Ok(Expectation::Revision(integer(v, &key_path(path, k))?)),
-        (Some((k, v)), None) if k == "version" => Ok(Expectation::Version(integer(v, &key_path(path, k))?)),
-        (Some((k, _)), None) => Err(Error::invalid(key_path(path, k), format!("unknown key; {shape}"))),
-        _ => Err(Error::invalid(path, shape)),
+        (Some((k, v)), None) if k == "revision" => Ok(Expectation::Revision(integer(v, &key_path(&path(), k))?)),
+        (Some((k, v)), None) if k == "version" => Ok(Expectation::Version(integer(v, &key_path(&path(), k))?)),
+        (Some((k, _)), None) => Err(Error::invalid(key_path(&path(), k), format!("unknown key; {shape}"))),
+        _ => Err(Error::invalid(path(), shape)),
     }
 }
 

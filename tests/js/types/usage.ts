@@ -1,0 +1,48 @@
+// Type-checks the declarations as a TypeScript user writes against them
+// (`tsc --noEmit`, strict). Lines marked @ts-expect-error must fail to compile.
+import {
+  EventStore,
+  ConstraintViolationError,
+  InvalidInputError,
+  HindcastError,
+  type Commit,
+  type RecordedEvent,
+  type Selector,
+  type TransactRequest,
+} from "hindcast";
+
+export async function tour(): Promise<number> {
+  const store: EventStore = await EventStore.memory();
+  const request: TransactRequest = {
+    events: [{ stream: "acc-1", type: "account_opened", data: { owner: "Ann" }, tags: ["account:acc-1"] }],
+    expect: { "acc-1": "no_stream" },
+    constraints: [
+      { maxRevision: 0, selector: { subject: "acc-1" } },
+      { revisionRange: [0, 5] },
+      { failIfEventsMatch: [{ types: ["account_opened"], tags: ["account:acc-1"] }], after: 0 },
+    ],
+  };
+  const commit: Commit = await store.transact(request);
+  const selector: Selector = [{ stream: ["acc-1", "acc-2"] }, { type: "x" }];
+  const events: RecordedEvent[] = store.read(selector, { from: 1, backwards: true, limit: 2 });
+  const position = store.stream("acc-1");
+  const version: number | undefined = position?.version;
+  try {
+    await store.transact({ events: [{ stream: "acc-1", type: "x" }], expect: { "acc-1": { version: 7 } } });
+  } catch (e) {
+    if (e instanceof ConstraintViolationError) {
+      for (const v of e.violations) if (v.kind === "version_mismatch") console.log(v.stream, v.actual?.revision);
+    } else if (e instanceof InvalidInputError) {
+      console.log(e.path satisfies string);
+    } else if (e instanceof HindcastError) {
+      console.log(e.code);
+    }
+  }
+  // @ts-expect-error: an event needs a type
+  await store.transact({ events: [{ stream: "acc-1" }] });
+  // @ts-expect-error: unknown expectation
+  await store.transact({ events: [{ stream: "a", type: "t" }], expect: { a: "nostream" } });
+  // @ts-expect-error: data must be JSON
+  await store.transact({ events: [{ stream: "a", type: "t", data: () => 1 }] });
+  return commit.revision + events.length + (version ?? 0) + store.lastRevision({ tags: ["account:acc-1"] });
+}
