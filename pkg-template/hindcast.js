@@ -6,7 +6,7 @@
 // no user code can run while it is busy.
 
 import { Engine } from "./wasm/hindcast.js";
-import { loadWasm } from "./loader.js";
+import { loadWasm, memoryF64 } from "./loader.js";
 import { fromWire, invalid } from "./errors.js";
 import { checkOptions, checkRequest, checkSelector } from "./validate.js";
 
@@ -40,22 +40,26 @@ function uuidText(a, b, c, d) {
 }
 
 /**
- * The commit object from the engine's numbers (see Engine.transact) and the
- * request's events, whose streams it lists in order of first appearance.
+ * The commit object from the engine's words (see Engine.transact), found at
+ * `words[at]`, and the request's events, whose streams it lists in order of
+ * first appearance.
  */
-function commitOf(words, events) {
+function commitOf(words, at, events) {
   const streams = {};
   const put = (stream, j) => {
-    const at = { version: words[j], revision: words[j + 1] };
+    const pos = { version: words[j], revision: words[j + 1] };
     // A stream named "__proto__" must become a key, not a prototype.
-    if (stream === "__proto__") Object.defineProperty(streams, stream, { value: at, enumerable: true, writable: true, configurable: true });
-    else streams[stream] = at;
+    if (stream === "__proto__") {
+      Object.defineProperty(streams, stream, { value: pos, enumerable: true, writable: true, configurable: true });
+    } else {
+      streams[stream] = pos;
+    }
   };
   if (events.length === 1) {
-    put(events[0].stream, 7);
+    put(events[0].stream, at + 7);
   } else {
     const seen = new Set();
-    let j = 7;
+    let j = at + 7;
     for (const { stream } of events) {
       if (seen.has(stream)) continue;
       seen.add(stream);
@@ -64,11 +68,11 @@ function commitOf(words, events) {
     }
   }
   return {
-    batchId: uuidText(words[3], words[4], words[5], words[6]),
-    firstRevision: words[0],
-    revision: words[1],
+    batchId: uuidText(words[at + 3], words[at + 4], words[at + 5], words[at + 6]),
+    firstRevision: words[at],
+    revision: words[at + 1],
     streams,
-    replayed: words[2] === 1,
+    replayed: words[at + 2] === 1,
   };
 }
 
@@ -95,13 +99,13 @@ export class EventStore {
   /** Appends a batch atomically if every expectation and constraint holds. */
   async transact(request) {
     checkRequest(request);
-    let words;
+    let at;
     try {
-      words = this.#engine.transact(stringify(request), Date.now());
+      at = this.#engine.transact(stringify(request), Date.now());
     } catch (e) {
       throw fromWire(e);
     }
-    return commitOf(words, request.events);
+    return commitOf(memoryF64(), at >>> 3, request.events);
   }
 
   /** The events matching `selector` (default: all), oldest first. */

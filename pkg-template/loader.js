@@ -20,6 +20,15 @@ export function loadWasm() {
   return ready;
 }
 
+let f64 = null;
+
+/** A Float64Array over the module's memory (a new one after memory grows). */
+export function memoryF64() {
+  const buffer = exports.memory.buffer;
+  if (f64 === null || f64.buffer !== buffer) f64 = new Float64Array(buffer);
+  return f64;
+}
+
 /** Bytes of WebAssembly linear memory in use (grows, never shrinks); 0 before loading. */
 export function wasmMemoryBytes() {
   return exports ? exports.memory.buffer.byteLength : 0;

@@ -9,6 +9,8 @@
 //! - The log only changes in [`Log::append`], and only with a whole batch that
 //!   already passed its checks: a reader never sees part of a batch.
 
+use std::borrow::Cow;
+
 use rustc_hash::FxHashMap as HashMap;
 
 use crate::error::StreamPosition;
@@ -69,14 +71,21 @@ impl Names {
     }
 }
 
+/// Where a text lives in [`Log::text`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Span {
+    start: u32,
+    len: u32,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Event {
     pub id: u128,
     /// JSON text of the data, as given.
-    pub data: Box<str>,
-    pub time: Option<Box<str>>,
+    data: Span,
+    time: Option<Span>,
     /// JSON text of the metadata object, as given.
-    pub metadata: Option<Box<str>>,
+    metadata: Option<Span>,
     /// `None` when the event was given no tags at all.
     pub tags: Option<Box<[u32]>>,
     pub stream: u32,
@@ -109,7 +118,7 @@ pub struct NewEvent<'a> {
     pub type_: &'a str,
     pub data: &'a str,
     pub subject: Option<&'a str>,
-    pub tags: Option<&'a [&'a str]>,
+    pub tags: Option<&'a [Cow<'a, str>]>,
     pub time: Option<&'a str>,
     pub metadata: Option<&'a str>,
 }
@@ -117,6 +126,9 @@ pub struct NewEvent<'a> {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Log {
     events: Vec<Event>,
+    /// The events' texts (data, time, metadata) end to end: one allocation
+    /// for all of them instead of one or more per event.
+    text: String,
     batches: Vec<Batch>,
     batch_ids: HashMap<u128, u32>,
     event_ids: HashMap<u128, Rev>,
@@ -134,6 +146,33 @@ impl Log {
 
     pub fn event(&self, rev: Rev) -> &Event {
         &self.events[rev as usize - 1]
+    }
+
+    fn span(&self, span: Span) -> &str {
+        &self.text[span.start as usize..(span.start + span.len) as usize]
+    }
+
+    /// The event's data as JSON text.
+    pub fn data(&self, e: &Event) -> &str {
+        self.span(e.data)
+    }
+
+    pub fn time(&self, e: &Event) -> Option<&str> {
+        e.time.map(|s| self.span(s))
+    }
+
+    /// The event's metadata as JSON text.
+    pub fn metadata(&self, e: &Event) -> Option<&str> {
+        e.metadata.map(|s| self.span(s))
+    }
+
+    fn keep(&mut self, text: &str) -> Span {
+        let span = Span {
+            start: self.text.len() as u32,
+            len: text.len() as u32,
+        };
+        self.text.push_str(text);
+        span
     }
 
     pub fn batch(&self, index: u32) -> &Batch {
@@ -179,11 +218,14 @@ impl Log {
                 self.tags.postings[t as usize].push(rev);
             }
             self.event_ids.insert(e.id, rev);
+            let data = self.keep(e.data);
+            let time = e.time.map(|t| self.keep(t));
+            let metadata = e.metadata.map(|m| self.keep(m));
             self.events.push(Event {
                 id: e.id,
-                data: e.data.into(),
-                time: e.time.map(Into::into),
-                metadata: e.metadata.map(Into::into),
+                data,
+                time,
+                metadata,
                 tags,
                 stream,
                 version,
@@ -313,7 +355,7 @@ impl Log {
         out.push_str(",\"type\":");
         out.push_str(self.types.json(e.type_));
         out.push_str(",\"data\":");
-        out.push_str(&e.data);
+        out.push_str(self.data(e));
         if let Some(s) = e.subject() {
             out.push_str(",\"subject\":");
             out.push_str(self.subjects.json(s));
@@ -328,11 +370,11 @@ impl Log {
             }
             out.push(']');
         }
-        if let Some(time) = &e.time {
+        if let Some(time) = self.time(e) {
             out.push_str(",\"time\":");
             write_str(out, time);
         }
-        if let Some(m) = &e.metadata {
+        if let Some(m) = self.metadata(e) {
             out.push_str(",\"metadata\":");
             out.push_str(m);
         }

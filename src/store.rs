@@ -62,13 +62,8 @@ impl Store {
             Some(id) => id,
             None => self.ids.v4()?,
         };
-        let tags: Vec<Option<Vec<&str>>> = req
-            .events
-            .iter()
-            .map(|e| e.tags.as_ref().map(|tags| tags.iter().map(|t| &**t).collect()))
-            .collect();
         let mut events = Vec::with_capacity(req.events.len());
-        for (e, tags) in req.events.iter().zip(&tags) {
+        for e in &req.events {
             events.push(NewEvent {
                 id: match e.id {
                     Some(id) => id,
@@ -78,7 +73,7 @@ impl Store {
                 type_: &e.type_,
                 data: e.data,
                 subject: e.subject.as_deref(),
-                tags: tags.as_deref(),
+                tags: e.tags.as_deref(),
                 time: e.time.as_deref(),
                 metadata: e.metadata,
             });
@@ -178,15 +173,15 @@ fn event_difference(log: &Log, rev: Rev, spec: &EventSpec) -> Option<&'static st
         Some("stream")
     } else if log.types.get(&spec.type_) != Some(e.type_) {
         Some("type")
-    } else if *e.data != *spec.data {
+    } else if log.data(e) != spec.data {
         Some("data")
     } else if e.subject() != spec.subject.as_deref().and_then(|s| log.subjects.get(s)) || e.subject().is_some() != spec.subject.is_some() {
         Some("subject")
     } else if !tags_equal {
         Some("tags")
-    } else if e.time.as_deref() != spec.time.as_deref() {
+    } else if log.time(e) != spec.time.as_deref() {
         Some("time")
-    } else if e.metadata.as_deref() != spec.metadata {
+    } else if log.metadata(e) != spec.metadata {
         Some("metadata")
     } else if spec.id.is_some_and(|id| id != e.id) {
         Some("id")

@@ -24,6 +24,8 @@ fn selector(text: &str) -> Result<Selector, JsValue> {
 #[derive(Default)]
 pub struct Engine {
     store: Store,
+    /// The last commit's words (see [`Engine::transact`]).
+    commit: Vec<f64>,
 }
 
 #[wasm_bindgen]
@@ -39,20 +41,24 @@ impl Engine {
     }
 
     /// Checks and appends a batch given as the JSON text of a transact
-    /// request. `now`: `Date.now()`. Returns the commit as numbers, which the
-    /// wrapper turns into the commit object (cheaper than JSON text):
-    /// `[firstRevision, revision, replayed (0 or 1), batch id as four 32-bit
-    /// words, high first, then per stream written, in order of first
-    /// appearance: version, revision]`.
-    pub fn transact(&mut self, request: &str, now: f64) -> Result<Vec<f64>, JsValue> {
+    /// request. `now`: `Date.now()`.
+    ///
+    /// Returns the address of the commit, written as `f64`s into a buffer
+    /// the engine keeps (valid until the next call), which the wrapper reads
+    /// through a view of the module's memory: cheaper than handing over a new
+    /// array or JSON text. The words: `[firstRevision, revision, replayed
+    /// (0 or 1), the batch id as four 32-bit words, high first, then per
+    /// stream written, in order of first appearance: version, revision]`.
+    pub fn transact(&mut self, request: &str, now: f64) -> Result<u32, JsValue> {
         let c = self.store.transact(request, now).map_err(thrown)?;
-        let mut out = Vec::with_capacity(7 + 2 * c.streams.len());
+        let out = &mut self.commit;
+        out.clear();
         out.extend([c.first_revision as f64, c.revision as f64, c.replayed as u8 as f64]);
         out.extend((0..4).rev().map(|i| f64::from((c.batch_id >> (32 * i)) as u32)));
         for &(_, version, revision) in &c.streams {
             out.extend([version as f64, revision as f64]);
         }
-        Ok(out)
+        Ok(out.as_ptr() as u32)
     }
 
     /// `read(selector, options)`: JSON text of the recorded events.
