@@ -1,14 +1,21 @@
 // The public API: EventStore, the error classes, wasmMemoryBytes.
 //
-// A thin layer over the engine: it checks what only JavaScript can check
-// (validate.js), sends each call across as JSON text, and turns the engine's
-// answer or error back into objects. The engine never calls JavaScript, so
-// no user code can run while it is busy.
+// The engine (Rust, in wasm) holds the log's indexes and checks every
+// expectation and constraint; this layer holds the recorded events
+// themselves, frozen, in revision order. A transact sends the engine one
+// JSON text without the events' data; the engine answers with numbers (the
+// commit, the new event ids), from which the recorded events are built here.
+// Reads ask the engine for revisions and return the stored events.
+//
+// Invariant: `#events[r - 1]` is the event at revision r, for every r up to
+// the engine's head; both change only together, in `transact`. The engine
+// never calls JavaScript, so no user code runs while it is busy.
 
 import { Engine } from "./wasm/hindcast.js";
 import { loadWasm, memoryF64 } from "./loader.js";
 import { fromWire, invalid } from "./errors.js";
-import { checkOptions, checkRequest, checkSelector } from "./validate.js";
+import { checkJsonSafe, checkSelector, sameJson, setOwn } from "./json.js";
+import { prepare } from "./request.js";
 
 export {
   HindcastError,
@@ -19,65 +26,37 @@ export {
 } from "./errors.js";
 export { wasmMemoryBytes } from "./loader.js";
 
-const { stringify, parse } = JSON;
+const { stringify } = JSON;
 const PRIVATE = Symbol("EventStore");
+
 /** JSON text of an optional argument; "" stands for undefined. */
 const text = (v) => (v === undefined ? "" : stringify(v));
+
+function optionsText(options) {
+  if (options !== undefined) checkJsonSafe(options, ["options"]);
+  return text(options);
+}
+
 /** JSON text of a stream name, checked to be a string. */
 function streamName(stream) {
   if (typeof stream !== "string") throw invalid("stream", "expected the stream's name, a non-empty string");
   return stringify(stream);
 }
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
-const hex32 = (w) => HEX[w >>> 24] + HEX[(w >>> 16) & 255] + HEX[(w >>> 8) & 255] + HEX[w & 255];
-
-/** A UUID's text from its four 32-bit words, high first. */
-function uuidText(a, b, c, d) {
-  const x = hex32(b);
-  const y = hex32(c);
-  return `${hex32(a)}-${x.slice(0, 4)}-${x.slice(4)}-${y.slice(0, 4)}-${y.slice(4)}${hex32(d)}`;
-}
-
-/**
- * The commit object from the engine's words (see Engine.transact), found at
- * `words[at]`, and the request's events, whose streams it lists in order of
- * first appearance.
- */
-function commitOf(words, at, events) {
-  const streams = {};
-  const put = (stream, j) => {
-    const pos = { version: words[j], revision: words[j + 1] };
-    // A stream named "__proto__" must become a key, not a prototype.
-    if (stream === "__proto__") {
-      Object.defineProperty(streams, stream, { value: pos, enumerable: true, writable: true, configurable: true });
-    } else {
-      streams[stream] = pos;
-    }
-  };
-  if (events.length === 1) {
-    put(events[0].stream, at + 7);
-  } else {
-    const seen = new Set();
-    let j = at + 7;
-    for (const { stream } of events) {
-      if (seen.has(stream)) continue;
-      seen.add(stream);
-      put(stream, j);
-      j += 2;
-    }
-  }
-  return {
-    batchId: uuidText(words[at + 3], words[at + 4], words[at + 5], words[at + 6]),
-    firstRevision: words[at],
-    revision: words[at + 1],
-    streams,
-    replayed: words[at + 2] === 1,
-  };
+// UUID text from 32-bit words, through a table of every 16-bit hex pair.
+const HEX4 = Array.from({ length: 65536 }, (_, i) => i.toString(16).padStart(4, "0"));
+function uuidAt(w, j) {
+  const a = w[j];
+  const b = w[j + 1];
+  const c = w[j + 2];
+  const d = w[j + 3];
+  return `${HEX4[a >>> 16]}${HEX4[a & 0xffff]}-${HEX4[b >>> 16]}-${HEX4[b & 0xffff]}-${HEX4[c >>> 16]}-${HEX4[c & 0xffff]}${HEX4[d >>> 16]}${HEX4[d & 0xffff]}`;
 }
 
 export class EventStore {
   #engine;
+  /** The recorded events, frozen; index r - 1 holds revision r. */
+  #events = [];
 
   /** Use `EventStore.memory()`. */
   constructor(engine, key) {
@@ -93,27 +72,78 @@ export class EventStore {
 
   /** The head: the revision of the newest event, 0 when empty. */
   get revision() {
-    return this.#engine.head();
+    return this.#events.length;
   }
 
   /** Appends a batch atomically if every expectation and constraint holds. */
   async transact(request) {
-    checkRequest(request);
+    const { wire, kept } = prepare(request);
     let at;
     try {
-      at = this.#engine.transact(stringify(request), Date.now());
+      at = this.#engine.transact(wire, Date.now()) >>> 3;
     } catch (e) {
       throw fromWire(e);
     }
-    return commitOf(memoryF64(), at >>> 3, request.events);
+    const w = memoryF64();
+    const first = w[at];
+    const last = w[at + 1];
+    const replayed = w[at + 2] === 1;
+    const batchId = uuidAt(w, at + 4);
+    const correlationId = request.correlationId;
+    // Per stream, in order of first appearance: its count in this batch.
+    const counts = new Map();
+    for (const k of kept) counts.set(k.stream, (counts.get(k.stream) ?? 0) + 1);
+    const streams = {};
+    let j = at + 8 + (replayed ? 0 : 4 * kept.length);
+    const lastVersion = new Map();
+    for (const stream of counts.keys()) {
+      setOwn(streams, stream, { version: w[j], revision: w[j + 1] });
+      lastVersion.set(stream, w[j]);
+      j += 2;
+    }
+    if (replayed) {
+      this.#checkReplay(first, kept, correlationId);
+    } else {
+      const recordedAt = w[at + 3];
+      for (let i = 0; i < kept.length; i++) {
+        const k = kept[i];
+        const left = counts.get(k.stream) - 1; // events of this stream still to come
+        counts.set(k.stream, left);
+        this.#events.push(
+          recorded(first + i, k, lastVersion.get(k.stream) - left, uuidAt(w, at + 8 + 4 * i), correlationId, batchId, recordedAt),
+        );
+      }
+    }
+    return { batchId, firstRevision: first, revision: last, streams, replayed };
+  }
+
+  /** A replayed batch id must come with the same events as its first commit. */
+  #checkReplay(first, kept, correlationId) {
+    const differs = (field) =>
+      invalid("id", `this batch id was already committed with different events (${field} differs); give a different batch a new id`);
+    if (this.#events[first - 1].correlationId !== correlationId) throw differs("correlationId");
+    for (let i = 0; i < kept.length; i++) {
+      const stored = this.#events[first - 1 + i];
+      for (const field of ["data", "time", "metadata"]) {
+        if (!sameJson(stored[field], kept[i][field])) throw differs(`events[${i}].${field}`);
+      }
+    }
+  }
+
+  /** The stored events at the given revisions. */
+  #at(revisions) {
+    const events = this.#events;
+    const out = new Array(revisions.length);
+    for (let i = 0; i < revisions.length; i++) out[i] = events[revisions[i] - 1];
+    return out;
   }
 
   /** The events matching `selector` (default: all), oldest first. */
   read(selector, options) {
-    checkSelector(selector, "selector");
-    checkOptions(options);
+    checkSelector(selector, ["selector"]);
+    const opts = optionsText(options);
     try {
-      return parse(this.#engine.read(text(selector), text(options)));
+      return this.#at(this.#engine.read(text(selector), opts));
     } catch (e) {
       throw fromWire(e);
     }
@@ -122,9 +152,9 @@ export class EventStore {
   /** One stream's events, by version. */
   readStream(stream, options) {
     const name = streamName(stream);
-    checkOptions(options);
+    const opts = optionsText(options);
     try {
-      return parse(this.#engine.readStream(name, text(options)));
+      return this.#at(this.#engine.readStream(name, opts));
     } catch (e) {
       throw fromWire(e);
     }
@@ -132,7 +162,7 @@ export class EventStore {
 
   /** The revision of the newest event matching `selector`, 0 if none. */
   lastRevision(selector) {
-    checkSelector(selector, "selector");
+    checkSelector(selector, ["selector"]);
     try {
       return this.#engine.lastRevision(text(selector));
     } catch (e) {
@@ -151,4 +181,17 @@ export class EventStore {
     }
     return pos.length === 0 ? null : { version: pos[0], revision: pos[1] };
   }
+}
+
+/** A recorded event, frozen; optional fields only when given. */
+function recorded(revision, k, version, id, correlationId, batchId, recordedAt) {
+  const e = { revision, stream: k.stream, version, id, type: k.type, data: k.data };
+  if (k.subject !== undefined) e.subject = k.subject;
+  if (k.tags !== undefined) e.tags = k.tags;
+  if (k.time !== undefined) e.time = k.time;
+  if (k.metadata !== undefined) e.metadata = k.metadata;
+  if (correlationId !== undefined) e.correlationId = correlationId;
+  e.batchId = batchId;
+  e.recordedAt = recordedAt;
+  return Object.freeze(e);
 }

@@ -2,8 +2,9 @@
 //!
 //! Everything a caller can get wrong is caught here, before the store is
 //! looked at, with the path of the bad field. The request arrives as JSON
-//! text; event `data` and `metadata` stay JSON text (borrowed, never parsed
-//! into a tree), which is what the log stores.
+//! text holding what the engine checks and indexes; event `data` and
+//! `metadata` are not part of it: the JavaScript layer keeps them (see
+//! `pkg-template/hindcast.js`).
 
 use std::borrow::Cow;
 
@@ -30,6 +31,7 @@ struct RequestIn<'a> {
     expect: Option<Entries<'a>>,
     #[serde(borrow, default)]
     constraints: Option<Vec<&'a RawValue>>,
+    /// Checked here, kept by the JavaScript layer.
     #[serde(borrow, default)]
     correlation_id: Option<Cow<'a, str>>,
 }
@@ -42,23 +44,14 @@ struct EventIn<'a> {
     #[serde(borrow, rename = "type")]
     type_: Cow<'a, str>,
     #[serde(borrow, default)]
-    data: Option<&'a RawValue>,
-    #[serde(borrow, default)]
     subject: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     tags: Option<Vec<Cow<'a, str>>>,
     #[serde(borrow, default)]
     id: Option<Cow<'a, str>>,
+    /// Checked here, kept by the JavaScript layer.
     #[serde(borrow, default)]
     time: Option<Cow<'a, str>>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    metadata: Option<&'a RawValue>,
-}
-
-/// Keeps an explicit JSON `null` as `Some("null")` (so it can be rejected)
-/// instead of letting `Option` swallow it.
-fn present<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<&'de RawValue>, D::Error> {
-    <&RawValue>::deserialize(d).map(Some)
 }
 
 /// A JSON object's entries in the order given (for `expect`, whose
@@ -117,14 +110,10 @@ pub struct Constraint {
 pub struct EventSpec<'a> {
     pub stream: Cow<'a, str>,
     pub type_: Cow<'a, str>,
-    /// JSON text; `null` when omitted.
-    pub data: &'a str,
     pub subject: Option<Cow<'a, str>>,
     /// `None` when not given; `Some([])` reads back as `tags: []`.
     pub tags: Option<Vec<Cow<'a, str>>>,
     pub id: Option<u128>,
-    pub time: Option<Cow<'a, str>>,
-    pub metadata: Option<&'a str>,
 }
 
 #[derive(Debug)]
@@ -134,7 +123,6 @@ pub struct Request<'a> {
     /// Stream name, expectation, and the expectation's JSON text as given.
     pub expect: Vec<(Cow<'a, str>, Expectation, &'a str)>,
     pub constraints: Vec<Constraint>,
-    pub correlation_id: Option<Cow<'a, str>>,
 }
 
 /// Parses and validates a transact request given as JSON text.
@@ -157,8 +145,7 @@ pub fn parse_request(text: &str) -> Result<Request<'_>> {
         Some(s) => Some(parse_uuid(s).ok_or_else(|| bad_uuid(s, "id".into()))?),
         None => None,
     };
-    let correlation_id = raw.correlation_id;
-    if correlation_id.as_deref() == Some("") {
+    if raw.correlation_id.as_deref() == Some("") {
         return Err(Error::invalid("correlationId", "must not be an empty string"));
     }
     let mut events = Vec::with_capacity(raw.events.len());
@@ -201,7 +188,6 @@ pub fn parse_request(text: &str) -> Result<Request<'_>> {
         events,
         expect,
         constraints,
-        correlation_id,
     })
 }
 
@@ -241,21 +227,12 @@ fn event_spec(e: EventIn<'_>, i: usize) -> Result<EventSpec<'_>> {
             ));
         }
     }
-    let metadata = e.metadata.map(RawValue::get);
-    if let Some(m) = metadata {
-        if !m.starts_with('{') {
-            return Err(Error::invalid(field("metadata"), "expected a JSON object"));
-        }
-    }
     Ok(EventSpec {
         stream: e.stream,
         type_: e.type_,
-        data: e.data.map_or("null", RawValue::get),
         subject: e.subject,
         tags,
         id,
-        time: e.time,
-        metadata,
     })
 }
 

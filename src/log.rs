@@ -14,7 +14,7 @@ use std::borrow::Cow;
 use rustc_hash::FxHashMap as HashMap;
 
 use crate::error::StreamPosition;
-use crate::json::{quoted, write_str, write_uuid};
+use crate::json::quoted;
 use crate::selector::{Item, Selector};
 
 /// Revisions inside the log (an in-memory log never reaches 2³² events).
@@ -71,21 +71,9 @@ impl Names {
     }
 }
 
-/// Where a text lives in [`Log::text`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Span {
-    start: u32,
-    len: u32,
-}
-
 #[derive(Clone, Debug, PartialEq)]
 pub struct Event {
     pub id: u128,
-    /// JSON text of the data, as given.
-    data: Span,
-    time: Option<Span>,
-    /// JSON text of the metadata object, as given.
-    metadata: Option<Span>,
     /// `None` when the event was given no tags at all.
     pub tags: Option<Box<[u32]>>,
     pub stream: u32,
@@ -106,7 +94,6 @@ pub struct Batch {
     pub id: u128,
     pub first: Rev,
     pub last: Rev,
-    pub correlation_id: Option<Box<str>>,
     pub recorded_at: f64,
 }
 
@@ -116,19 +103,13 @@ pub struct NewEvent<'a> {
     pub id: u128,
     pub stream: &'a str,
     pub type_: &'a str,
-    pub data: &'a str,
     pub subject: Option<&'a str>,
     pub tags: Option<&'a [Cow<'a, str>]>,
-    pub time: Option<&'a str>,
-    pub metadata: Option<&'a str>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Log {
     events: Vec<Event>,
-    /// The events' texts (data, time, metadata) end to end: one allocation
-    /// for all of them instead of one or more per event.
-    text: String,
     batches: Vec<Batch>,
     batch_ids: HashMap<u128, u32>,
     event_ids: HashMap<u128, Rev>,
@@ -146,33 +127,6 @@ impl Log {
 
     pub fn event(&self, rev: Rev) -> &Event {
         &self.events[rev as usize - 1]
-    }
-
-    fn span(&self, span: Span) -> &str {
-        &self.text[span.start as usize..(span.start + span.len) as usize]
-    }
-
-    /// The event's data as JSON text.
-    pub fn data(&self, e: &Event) -> &str {
-        self.span(e.data)
-    }
-
-    pub fn time(&self, e: &Event) -> Option<&str> {
-        e.time.map(|s| self.span(s))
-    }
-
-    /// The event's metadata as JSON text.
-    pub fn metadata(&self, e: &Event) -> Option<&str> {
-        e.metadata.map(|s| self.span(s))
-    }
-
-    fn keep(&mut self, text: &str) -> Span {
-        let span = Span {
-            start: self.text.len() as u32,
-            len: text.len() as u32,
-        };
-        self.text.push_str(text);
-        span
     }
 
     pub fn batch(&self, index: u32) -> &Batch {
@@ -197,7 +151,7 @@ impl Log {
     }
 
     /// Appends one batch. The caller has checked it: this cannot fail.
-    pub fn append(&mut self, batch_id: u128, correlation_id: Option<&str>, recorded_at: f64, events: &[NewEvent]) -> &Batch {
+    pub fn append(&mut self, batch_id: u128, recorded_at: f64, events: &[NewEvent]) -> &Batch {
         let batch = self.batches.len() as u32;
         let first = self.events.len() as Rev + 1;
         self.events.reserve(events.len());
@@ -218,14 +172,8 @@ impl Log {
                 self.tags.postings[t as usize].push(rev);
             }
             self.event_ids.insert(e.id, rev);
-            let data = self.keep(e.data);
-            let time = e.time.map(|t| self.keep(t));
-            let metadata = e.metadata.map(|m| self.keep(m));
             self.events.push(Event {
                 id: e.id,
-                data,
-                time,
-                metadata,
                 tags,
                 stream,
                 version,
@@ -239,7 +187,6 @@ impl Log {
             id: batch_id,
             first,
             last: self.events.len() as Rev,
-            correlation_id: correlation_id.map(Into::into),
             recorded_at,
         });
         &self.batches[batch as usize]
@@ -343,63 +290,6 @@ impl Log {
         })
     }
 
-    /// Appends the recorded event at `rev` as a JSON object.
-    pub fn write_event(&self, out: &mut String, rev: Rev) {
-        use std::fmt::Write;
-        let e = self.event(rev);
-        let batch = self.batch(e.batch);
-        let _ = write!(out, "{{\"revision\":{rev},\"stream\":");
-        out.push_str(self.streams.json(e.stream));
-        let _ = write!(out, ",\"version\":{},\"id\":", e.version);
-        write_uuid(out, e.id);
-        out.push_str(",\"type\":");
-        out.push_str(self.types.json(e.type_));
-        out.push_str(",\"data\":");
-        out.push_str(self.data(e));
-        if let Some(s) = e.subject() {
-            out.push_str(",\"subject\":");
-            out.push_str(self.subjects.json(s));
-        }
-        if let Some(tags) = &e.tags {
-            out.push_str(",\"tags\":[");
-            for (i, &t) in tags.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(self.tags.json(t));
-            }
-            out.push(']');
-        }
-        if let Some(time) = self.time(e) {
-            out.push_str(",\"time\":");
-            write_str(out, time);
-        }
-        if let Some(m) = self.metadata(e) {
-            out.push_str(",\"metadata\":");
-            out.push_str(m);
-        }
-        if let Some(c) = &batch.correlation_id {
-            out.push_str(",\"correlationId\":");
-            write_str(out, c);
-        }
-        out.push_str(",\"batchId\":");
-        write_uuid(out, batch.id);
-        let _ = write!(out, ",\"recordedAt\":{}}}", batch.recorded_at as i64);
-    }
-
-    /// The recorded events at `revs` as one JSON array.
-    pub fn events_json(&self, revs: &[Rev]) -> String {
-        let mut out = String::with_capacity(2 + revs.len() * 256);
-        out.push('[');
-        for (i, &rev) in revs.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            self.write_event(&mut out, rev);
-        }
-        out.push(']');
-        out
-    }
 }
 
 /// A selector resolved against the log's indexes: an OR of items, each an AND

@@ -50,7 +50,7 @@ impl Store {
         let req = parse_request(request)?;
         if let Some(id) = req.id {
             if let Some(batch) = self.log.batch_by_id(id) {
-                same_batch(&self.log, batch.first, batch.last, batch.correlation_id.as_deref(), &req)?;
+                same_batch(&self.log, batch.first, batch.last, &req)?;
                 return Ok(self.commit_of(batch.first, batch.last, true));
             }
         }
@@ -71,16 +71,13 @@ impl Store {
                 },
                 stream: &e.stream,
                 type_: &e.type_,
-                data: e.data,
                 subject: e.subject.as_deref(),
                 tags: e.tags.as_deref(),
-                time: e.time.as_deref(),
-                metadata: e.metadata,
             });
         }
         // recordedAt never decreases, even if the wall clock steps back.
         let recorded_at = self.log.last_recorded_at().map_or(now, |last| last.max(now));
-        let batch = self.log.append(batch_id, req.correlation_id.as_deref(), recorded_at, &events);
+        let batch = self.log.append(batch_id, recorded_at, &events);
         let (first, last) = (batch.first, batch.last);
         Ok(self.commit_of(first, last, false))
     }
@@ -136,8 +133,9 @@ impl Store {
 }
 
 /// A replayed batch id must carry the same events: otherwise the caller has
-/// reused an id for a different batch, which is a bug to report.
-fn same_batch(log: &Log, first: Rev, last: Rev, correlation_id: Option<&str>, req: &Request) -> Result<()> {
+/// reused an id for a different batch, which is a bug to report. (What the
+/// engine does not hold, such as data, the JavaScript layer compares.)
+fn same_batch(log: &Log, first: Rev, last: Rev, req: &Request) -> Result<()> {
     let differs = |path: String| {
         Err(Error::invalid(
             "id",
@@ -147,9 +145,6 @@ fn same_batch(log: &Log, first: Rev, last: Rev, correlation_id: Option<&str>, re
     let stored = (last - first + 1) as usize;
     if stored != req.events.len() {
         return differs(format!("the number of events ({stored} stored)"));
-    }
-    if correlation_id != req.correlation_id.as_deref() {
-        return differs("correlationId".into());
     }
     for (i, (rev, spec)) in (first..=last).zip(&req.events).enumerate() {
         if let Some(field) = event_difference(log, rev, spec) {
@@ -173,16 +168,10 @@ fn event_difference(log: &Log, rev: Rev, spec: &EventSpec) -> Option<&'static st
         Some("stream")
     } else if log.types.get(&spec.type_) != Some(e.type_) {
         Some("type")
-    } else if log.data(e) != spec.data {
-        Some("data")
     } else if e.subject() != spec.subject.as_deref().and_then(|s| log.subjects.get(s)) || e.subject().is_some() != spec.subject.is_some() {
         Some("subject")
     } else if !tags_equal {
         Some("tags")
-    } else if log.time(e) != spec.time.as_deref() {
-        Some("time")
-    } else if log.metadata(e) != spec.metadata {
-        Some("metadata")
     } else if spec.id.is_some_and(|id| id != e.id) {
         Some("id")
     } else {

@@ -29,7 +29,7 @@ fn arb_event() -> impl Strategy<Value = Value> {
         prop::sample::subsequence(TAGS, 0..=2),
     )
         .prop_map(|(stream, type_, subject, tags)| {
-            let mut e = json!({"stream": stream, "type": type_, "data": {"n": 1}});
+            let mut e = json!({"stream": stream, "type": type_});
             if let Some(s) = subject {
                 e["subject"] = json!(s);
             }

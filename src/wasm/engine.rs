@@ -20,6 +20,11 @@ fn selector(text: &str) -> Result<Selector, JsValue> {
     Selector::parse_json(text, "selector").map_err(thrown)
 }
 
+/// Appends a UUID as four 32-bit words, high first.
+fn push_uuid(out: &mut Vec<f64>, id: u128) {
+    out.extend((0..4).rev().map(|i| f64::from((id >> (32 * i)) as u32)));
+}
+
 #[wasm_bindgen]
 #[derive(Default)]
 pub struct Engine {
@@ -41,47 +46,53 @@ impl Engine {
     }
 
     /// Checks and appends a batch given as the JSON text of a transact
-    /// request. `now`: `Date.now()`.
+    /// request without the events' `data` and `metadata` (which the wrapper
+    /// keeps). `now`: `Date.now()`.
     ///
     /// Returns the address of the commit, written as `f64`s into a buffer
-    /// the engine keeps (valid until the next call), which the wrapper reads
-    /// through a view of the module's memory: cheaper than handing over a new
-    /// array or JSON text. The words: `[firstRevision, revision, replayed
-    /// (0 or 1), the batch id as four 32-bit words, high first, then per
-    /// stream written, in order of first appearance: version, revision]`.
+    /// the engine keeps until its next call, which the wrapper reads through
+    /// a view of the module's memory: cheaper than a new array or JSON text.
+    /// The words: `[firstRevision, revision, replayed (0 or 1), recordedAt,
+    /// batch id (4 words)]`, then, unless replayed, each event's id (4
+    /// words), then per stream written, in order of first appearance,
+    /// `version, revision`. A UUID's 4 words are 32 bits each, high first.
     pub fn transact(&mut self, request: &str, now: f64) -> Result<u32, JsValue> {
         let c = self.store.transact(request, now).map_err(thrown)?;
+        let log = self.store.log();
+        let batch = log.batch(log.event(c.first_revision as u32).batch);
         let out = &mut self.commit;
         out.clear();
-        out.extend([c.first_revision as f64, c.revision as f64, c.replayed as u8 as f64]);
-        out.extend((0..4).rev().map(|i| f64::from((c.batch_id >> (32 * i)) as u32)));
+        out.extend([c.first_revision as f64, c.revision as f64, c.replayed as u8 as f64, batch.recorded_at]);
+        push_uuid(out, c.batch_id);
+        if !c.replayed {
+            for rev in c.first_revision..=c.revision {
+                push_uuid(out, log.event(rev as u32).id);
+            }
+        }
         for &(_, version, revision) in &c.streams {
             out.extend([version as f64, revision as f64]);
         }
         Ok(out.as_ptr() as u32)
     }
 
-    /// `read(selector, options)`: JSON text of the recorded events.
-    pub fn read(&self, selector_json: &str, options_json: &str) -> Result<String, JsValue> {
+    /// `read(selector, options)`: the revisions of the matching events.
+    pub fn read(&self, selector_json: &str, options_json: &str) -> Result<Vec<u32>, JsValue> {
         let sel = selector(selector_json)?;
         let o = parse_read_options(options_json).map_err(thrown)?;
-        let log = self.store.log();
-        Ok(log.events_json(&log.select(&sel, o.from, o.to, o.limit, o.backwards)))
+        Ok(self.store.log().select(&sel, o.from, o.to, o.limit, o.backwards))
     }
 
-    /// `readStream(stream, options)`: JSON text of the recorded events.
+    /// `readStream(stream, options)`: the revisions of the stream's events.
     #[wasm_bindgen(js_name = readStream)]
-    pub fn read_stream(&self, stream_json: &str, options_json: &str) -> Result<String, JsValue> {
+    pub fn read_stream(&self, stream_json: &str, options_json: &str) -> Result<Vec<u32>, JsValue> {
         let stream = parse_stream_name(stream_json).map_err(thrown)?;
         let o = parse_stream_read_options(options_json).map_err(thrown)?;
-        let log = self.store.log();
-        let revs = log.select_stream(&stream, o.from_version, o.limit, o.backwards);
-        if o.backwards {
-            let revs: Vec<_> = revs.iter().rev().copied().collect();
-            Ok(log.events_json(&revs))
+        let revs = self.store.log().select_stream(&stream, o.from_version, o.limit, o.backwards);
+        Ok(if o.backwards {
+            revs.iter().rev().copied().collect()
         } else {
-            Ok(log.events_json(revs))
-        }
+            revs.to_vec()
+        })
     }
 
     /// sel_rev(selector).

@@ -1,6 +1,7 @@
 // SPEC §1 and §3: event data (and metadata) round-trips exactly, including
 // keys that could touch prototypes; reading never changes any prototype, and
-// every read returns fresh objects.
+// recorded events are immutable: frozen all the way down, so no reader can
+// change what another reads.
 
 import { test, afterEach } from "node:test";
 import assert from "node:assert/strict";
@@ -202,42 +203,53 @@ test("__proto__ data reads back the same through read, readStream and after othe
   assertSameJson(store.read({ stream: "s" }, { limit: 1 })[0].data, data);
 });
 
-// --- fresh objects ------------------------------------------------------------
+// --- immutable events -------------------------------------------------------
 
-test("every read returns fresh objects", async () => {
+/** Every object reachable from `v`, with its path. */
+function* objectsIn(v, path = "event") {
+  if (v === null || typeof v !== "object") return;
+  yield [path, v];
+  for (const k of Object.keys(v)) yield* objectsIn(v[k], `${path}.${k}`);
+}
+
+test("recorded events are frozen all the way down", async () => {
   const store = await newStore();
-  await store.transact({ events: [event("s", "t", { a: { b: 1 } }, { tags: ["x"], metadata: { m: { n: 1 } } })] });
-  const r1 = store.read()[0];
-  const r2 = store.read()[0];
-  const r3 = store.readStream("s")[0];
-  assert.notEqual(r1, r2);
-  assert.notEqual(r1, r3);
-  assert.notEqual(r1.data, r2.data);
-  assert.notEqual(r1.data.a, r2.data.a);
-  assert.notEqual(r1.tags, r2.tags);
-  assert.notEqual(r1.metadata, r2.metadata);
-  assert.deepEqual(r1, r2);
-  assert.deepEqual(r1, r3);
+  await store.transact({ events: [event("s", "t", { a: { b: [1, { c: 2 }] } }, { tags: ["x"], metadata: { m: { n: 1 } } })] });
+  const [e] = store.read();
+  let seen = 0;
+  for (const [path, obj] of objectsIn(e)) {
+    assert.ok(Object.isFrozen(obj), `${path} is frozen`);
+    seen++;
+  }
+  assert.equal(seen, 8); // event, data, a, b, b[1], tags, metadata, m
 });
 
-test("mutating a read event changes neither the store nor other reads", async () => {
+test("mutating a read event throws and changes neither the store nor other reads", async () => {
   const store = await newStore();
   await store.transact({ events: [event("s", "t", { a: { b: 1 }, list: [1] }, { tags: ["x"], metadata: { m: 1 } })] });
-  const pristine = store.read()[0];
+  const pristine = structuredClone(store.read()[0]);
   const mutated = store.read()[0];
-  mutated.data.a.b = 99;
-  mutated.data.list.push(2);
-  mutated.tags.push("y");
-  mutated.metadata.m = 2;
-  mutated.type = "changed";
-  mutated.revision = 100;
-  delete mutated.stream;
-  const again = store.read()[0];
-  assert.deepEqual(again, pristine);
+  // Modules run in strict mode: writing to a frozen object throws.
+  assert.throws(() => { mutated.data.a.b = 99; }, TypeError);
+  assert.throws(() => mutated.data.list.push(2), TypeError);
+  assert.throws(() => mutated.tags.push("y"), TypeError);
+  assert.throws(() => { mutated.metadata.m = 2; }, TypeError);
+  assert.throws(() => { mutated.type = "changed"; }, TypeError);
+  assert.throws(() => { delete mutated.stream; }, TypeError);
+  assert.deepEqual(store.read()[0], pristine);
   assert.deepEqual(store.readStream("s")[0], pristine);
-  assert.equal(pristine.data.a.b, 1);
   assert.equal(store.revision, 1);
   assert.deepEqual(store.read({ type: "t" }).length, 1);
+});
+
+test("each read returns a new array", async () => {
+  const store = await newStore();
+  await store.transact({ events: [event("s", "t", 1)] });
+  const a = store.read();
+  const b = store.read();
+  assert.notEqual(a, b);
+  a.pop();
+  assert.equal(store.read().length, 1);
 });
 
 test("mutating the input after transact does not change the stored event", async () => {

@@ -1,0 +1,164 @@
+// JSON values as Hindcast keeps them: checked, copied and frozen.
+//
+// Event data and metadata stay on the JavaScript side (the engine indexes
+// and checks everything else). On the way in, a value is checked to be
+// exactly a JSON value (what JSON.stringify would drop, change or reject is
+// an error naming its path) and copied into frozen plain objects, so neither
+// the caller's later changes nor a reader's can alter a stored event.
+//
+// Paths are kept as a stack of segments and joined only for an error: these
+// functions run on every transact.
+
+import { invalid } from "./errors.js";
+
+const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+
+/** `events[2].type`, `expect["acc-1"]`: the path as JavaScript reaches it. */
+export function joinPath(segments) {
+  let path = "";
+  for (const s of segments) {
+    if (typeof s === "number") path += `[${s}]`;
+    else if (IDENT.test(s)) path += path ? `.${s}` : s;
+    else path += `[${JSON.stringify(s)}]`;
+  }
+  return path;
+}
+
+function describe(v) {
+  if (typeof v === "number") return String(v);
+  if (typeof v === "object") return `a ${Object.prototype.toString.call(v).slice(8, -1)} object`;
+  return `a ${typeof v}`;
+}
+
+const notJson = (v, path) =>
+  invalid(joinPath(path), `${describe(v)} is not JSON; use strings, numbers, booleans, null, arrays and plain objects`);
+
+/** Throws unless `v` is a plain object or array that is not among `parents`. */
+function checkContainer(v, path, parents) {
+  if (parents.includes(v)) {
+    throw invalid(joinPath(path), "refers back to an enclosing object (a cycle); JSON cannot hold cycles");
+  }
+  if (Array.isArray(v)) return;
+  // A Date, Map or class instance would not survive JSON unchanged.
+  const proto = Object.getPrototypeOf(v);
+  if (proto !== Object.prototype && proto !== null) {
+    throw invalid(
+      joinPath(path),
+      `${describe(v)} would not survive JSON unchanged; convert it to a plain object, string or number`,
+    );
+  }
+  if (Object.getOwnPropertySymbols(v).length > 0) throw invalid(joinPath(path), "has symbol keys, which JSON drops");
+}
+
+/** Sets `obj[key]`, as an own property even for the key "__proto__". */
+export function setOwn(obj, key, value) {
+  if (key === "__proto__") {
+    Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  } else {
+    obj[key] = value;
+  }
+}
+
+/**
+ * A frozen copy of the JSON value `v` (`-0` becomes `0`, as JSON writes it),
+ * or an InvalidInputError naming the path of what is not JSON.
+ */
+export function frozenJson(v, path, parents = []) {
+  switch (typeof v) {
+    case "string":
+    case "boolean":
+      return v;
+    case "number":
+      if (!Number.isFinite(v)) throw invalid(joinPath(path), `${v} is not a JSON number; use a finite number`);
+      return v === 0 ? 0 : v;
+    case "undefined":
+      throw invalid(joinPath(path), "undefined does not survive JSON; use null or leave the key out");
+    case "object":
+      if (v === null) return null;
+      break;
+    default:
+      throw notJson(v, path);
+  }
+  checkContainer(v, path, parents);
+  parents.push(v);
+  let copy;
+  if (Array.isArray(v)) {
+    copy = new Array(v.length);
+    for (let i = 0; i < v.length; i++) {
+      path.push(i);
+      if (!(i in v)) throw invalid(joinPath(path), "is a hole in a sparse array; JSON has no holes");
+      copy[i] = frozenJson(v[i], path, parents);
+      path.pop();
+    }
+  } else {
+    copy = {};
+    for (const k of Object.keys(v)) {
+      path.push(k);
+      setOwn(copy, k, frozenJson(v[k], path, parents));
+      path.pop();
+    }
+  }
+  parents.pop();
+  return Object.freeze(copy);
+}
+
+const LENIENT = 0; // the request's own fields: undefined reads as absent
+const SELECTOR = 1; // selectors: no key may be undefined
+
+/**
+ * Checks that `v` crosses to the engine as JSON unchanged, so the engine
+ * sees what the caller wrote (it checks shapes and types itself).
+ */
+export function checkJsonSafe(v, path, mode = LENIENT, parents = []) {
+  switch (typeof v) {
+    case "string":
+    case "boolean":
+    case "number": // a non-finite number arrives as null, which the engine rejects
+      return;
+    case "undefined":
+      if (mode === LENIENT) return;
+      throw invalid(joinPath(path), "is undefined; leave the key out to place no condition, or give a value");
+    case "object":
+      if (v === null) return;
+      break;
+    default:
+      throw notJson(v, path);
+  }
+  checkContainer(v, path, parents);
+  parents.push(v);
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      path.push(i);
+      // Inside arrays undefined is never "absent": JSON.stringify writes null.
+      if (v[i] === undefined) throw invalid(joinPath(path), "is undefined; JSON would turn it into null");
+      checkJsonSafe(v[i], path, mode, parents);
+      path.pop();
+    }
+  } else {
+    for (const k of Object.keys(v)) {
+      path.push(k);
+      checkJsonSafe(v[k], path, mode, parents);
+      path.pop();
+    }
+  }
+  parents.pop();
+}
+
+/** Checks a selector, if given. */
+export function checkSelector(selector, path) {
+  if (selector !== undefined) checkJsonSafe(selector, path, SELECTOR);
+}
+
+/** Whether two JSON values are equal, object keys in the same order. */
+export function sameJson(a, b) {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (let i = 0; i < ka.length; i++) {
+    if (ka[i] !== kb[i] || !sameJson(a[ka[i]], b[kb[i]])) return false;
+  }
+  return true;
+}

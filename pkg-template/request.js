@@ -1,0 +1,96 @@
+// A transact request, split for its two keepers: the wire text the engine
+// checks and indexes (everything but the events' data and metadata, as JSON)
+// and what this layer keeps for the recorded events (frozen copies of data,
+// metadata and tags, and the time).
+
+import { invalid } from "./errors.js";
+import { checkJsonSafe, checkSelector, frozenJson, joinPath } from "./json.js";
+
+const { stringify } = JSON;
+const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+
+/**
+ * @returns {{ wire: string, kept: Array<{ stream, type, data, subject?, tags?, time?, metadata? }> }}
+ *   `kept` holds one entry per event when `events` is an array of objects;
+ *   the engine reports any other shape.
+ */
+export function prepare(req) {
+  if (!isObject(req)) {
+    throw invalid("", "transact expects a request object such as { events: [{ stream, type, data }] }");
+  }
+  const path = [];
+  let wire = "{";
+  let kept = [];
+  for (const key of Object.keys(req)) {
+    const v = req[key];
+    if (v === undefined) continue; // an optional field left undefined is absent
+    path.push(key);
+    let text;
+    if (key === "events" && Array.isArray(v)) {
+      text = "[";
+      for (let i = 0; i < v.length; i++) {
+        path.push(i);
+        if (i > 0) text += ",";
+        text += prepareEvent(v[i], path, kept);
+        path.pop();
+      }
+      text += "]";
+    } else {
+      if (key === "constraints" && Array.isArray(v)) checkConstraints(v, path);
+      else checkJsonSafe(v, path);
+      text = stringify(v);
+    }
+    path.pop();
+    if (wire.length > 1) wire += ",";
+    wire += stringify(key) + ":" + text;
+  }
+  return { wire: wire + "}", kept };
+}
+
+/** One event's wire text; its kept parts go to `kept`. */
+function prepareEvent(e, path, kept) {
+  if (!isObject(e)) {
+    checkJsonSafe(e, path);
+    return stringify(e);
+  }
+  let text = "{";
+  const keep = { stream: e.stream, type: e.type, data: null };
+  for (const k of Object.keys(e)) {
+    const x = e[k];
+    if (x === undefined) continue;
+    path.push(k);
+    if (k === "data") {
+      keep.data = frozenJson(x, path);
+    } else if (k === "metadata") {
+      if (!isObject(x)) throw invalid(joinPath(path), "expected a JSON object");
+      keep.metadata = frozenJson(x, path);
+    } else {
+      checkJsonSafe(x, path);
+      if (text.length > 1) text += ",";
+      text += stringify(k) + ":" + stringify(x);
+      if (k === "tags" && Array.isArray(x)) keep.tags = Object.freeze(x.slice());
+      else if (k === "subject" || k === "time") keep[k] = x;
+    }
+    path.pop();
+  }
+  kept.push(keep);
+  return text + "}";
+}
+
+function checkConstraints(list, path) {
+  for (let i = 0; i < list.length; i++) {
+    const c = list[i];
+    path.push(i);
+    if (isObject(c)) {
+      for (const k of Object.keys(c)) {
+        path.push(k);
+        if (k === "selector" || k === "failIfEventsMatch") checkSelector(c[k], path);
+        else checkJsonSafe(c[k], path);
+        path.pop();
+      }
+    } else {
+      checkJsonSafe(c, path);
+    }
+    path.pop();
+  }
+}
