@@ -12,7 +12,7 @@
 // never calls JavaScript, so no user code runs while it is busy.
 
 import { Engine } from "./wasm/hindcast.js";
-import { loadWasm, memoryF64 } from "./loader.js";
+import { loadWasm, memoryF64, memoryText } from "./loader.js";
 import { fromWire, invalid } from "./errors.js";
 import { checkJsonSafe, checkSelector, sameJson, setOwn } from "./json.js";
 import { prepare } from "./request.js";
@@ -41,16 +41,6 @@ function optionsText(options) {
 function streamName(stream) {
   if (typeof stream !== "string") throw invalid("stream", "expected the stream's name, a non-empty string");
   return stringify(stream);
-}
-
-// UUID text from 32-bit words, through a table of every 16-bit hex pair.
-const HEX4 = Array.from({ length: 65536 }, (_, i) => i.toString(16).padStart(4, "0"));
-function uuidAt(w, j) {
-  const a = w[j];
-  const b = w[j + 1];
-  const c = w[j + 2];
-  const d = w[j + 3];
-  return `${HEX4[a >>> 16]}${HEX4[a & 0xffff]}-${HEX4[b >>> 16]}-${HEX4[b & 0xffff]}-${HEX4[c >>> 16]}-${HEX4[c & 0xffff]}${HEX4[d >>> 16]}${HEX4[d & 0xffff]}`;
 }
 
 export class EventStore {
@@ -84,34 +74,45 @@ export class EventStore {
     } catch (e) {
       throw fromWire(e);
     }
+    // The engine's answer (see Engine.transact): words, then the ids' text.
     const w = memoryF64();
     const first = w[at];
     const last = w[at + 1];
     const replayed = w[at + 2] === 1;
-    const batchId = uuidAt(w, at + 4);
+    const ids = memoryText(w[at + 4], w[at + 5]);
+    const batchId = ids.slice(0, 36);
     const correlationId = request.correlationId;
-    // Per stream, in order of first appearance: its count in this batch.
-    const counts = new Map();
-    for (const k of kept) counts.set(k.stream, (counts.get(k.stream) ?? 0) + 1);
     const streams = {};
-    let j = at + 8 + (replayed ? 0 : 4 * kept.length);
-    const lastVersion = new Map();
-    for (const stream of counts.keys()) {
-      setOwn(streams, stream, { version: w[j], revision: w[j + 1] });
-      lastVersion.set(stream, w[j]);
-      j += 2;
-    }
-    if (replayed) {
-      this.#checkReplay(first, kept, correlationId);
+    if (kept.length === 1) {
+      const { stream } = kept[0];
+      setOwn(streams, stream, { version: w[at + 6], revision: w[at + 7] });
+      if (replayed) this.#checkReplay(first, kept, correlationId);
+      else this.#events.push(recorded(first, kept[0], w[at + 6], ids.slice(36), correlationId, batchId, w[at + 3]));
     } else {
-      const recordedAt = w[at + 3];
-      for (let i = 0; i < kept.length; i++) {
-        const k = kept[i];
-        const left = counts.get(k.stream) - 1; // events of this stream still to come
-        counts.set(k.stream, left);
-        this.#events.push(
-          recorded(first + i, k, lastVersion.get(k.stream) - left, uuidAt(w, at + 8 + 4 * i), correlationId, batchId, recordedAt),
-        );
+      // Per stream, in order of first appearance: [its last version, its events left to number].
+      const perStream = new Map();
+      for (const k of kept) {
+        const s = perStream.get(k.stream);
+        if (s === undefined) perStream.set(k.stream, [0, 1]);
+        else s[1]++;
+      }
+      let j = at + 6;
+      for (const [stream, s] of perStream) {
+        setOwn(streams, stream, { version: w[j], revision: w[j + 1] });
+        s[0] = w[j];
+        j += 2;
+      }
+      if (replayed) {
+        this.#checkReplay(first, kept, correlationId);
+      } else {
+        const recordedAt = w[at + 3];
+        for (let i = 0; i < kept.length; i++) {
+          const k = kept[i];
+          const s = perStream.get(k.stream);
+          const version = s[0] - --s[1];
+          const id = ids.slice(36 * (i + 1), 36 * (i + 2));
+          this.#events.push(recorded(first + i, k, version, id, correlationId, batchId, recordedAt));
+        }
       }
     }
     return { batchId, firstRevision: first, revision: last, streams, replayed };

@@ -21,12 +21,22 @@ export function loadWasm() {
 }
 
 let f64 = null;
+let u8 = null;
 
 /** A Float64Array over the module's memory (a new one after memory grows). */
 export function memoryF64() {
   const buffer = exports.memory.buffer;
   if (f64 === null || f64.buffer !== buffer) f64 = new Float64Array(buffer);
   return f64;
+}
+
+const decoder = new TextDecoder();
+
+/** The ASCII text at `ptr..ptr + len` of the module's memory. */
+export function memoryText(ptr, len) {
+  const buffer = exports.memory.buffer;
+  if (u8 === null || u8.buffer !== buffer) u8 = new Uint8Array(buffer);
+  return decoder.decode(u8.subarray(ptr, ptr + len));
 }
 
 /** Bytes of WebAssembly linear memory in use (grows, never shrinks); 0 before loading. */

@@ -7,6 +7,8 @@ import { invalid } from "./errors.js";
 import { checkJsonSafe, checkSelector, frozenJson, joinPath } from "./json.js";
 
 const { stringify } = JSON;
+/** The JSON text of the keys an event usually has. */
+const KEY = { __proto__: null, stream: '"stream"', type: '"type"', subject: '"subject"', tags: '"tags"', id: '"id"', time: '"time"' };
 const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
 
 /**
@@ -67,7 +69,7 @@ function prepareEvent(e, path, kept) {
     } else {
       checkJsonSafe(x, path);
       if (text.length > 1) text += ",";
-      text += stringify(k) + ":" + stringify(x);
+      text += (KEY[k] ?? stringify(k)) + ":" + stringify(x);
       if (k === "tags" && Array.isArray(x)) keep.tags = Object.freeze(x.slice());
       else if (k === "subject" || k === "time") keep[k] = x;
     }

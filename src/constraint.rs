@@ -39,12 +39,14 @@ pub fn check_constraint(log: &Log, c: &Constraint) -> Option<Violation> {
             max,
             found: actual,
         }),
-        ConstraintKind::Range(start, end) if actual < start || actual > end => Some(Violation::RangeNotSatisfied {
-            constraint,
-            start,
-            end,
-            actual,
-        }),
+        ConstraintKind::Range(start, end) if actual < start || actual > end => {
+            Some(Violation::RangeNotSatisfied {
+                constraint,
+                start,
+                end,
+                actual,
+            })
+        }
         _ => None,
     }
 }
@@ -63,7 +65,11 @@ pub fn check(log: &Log, req: &Request) -> Vec<Violation> {
             });
         }
     }
-    violations.extend(req.constraints.iter().filter_map(|c| check_constraint(log, c)));
+    violations.extend(
+        req.constraints
+            .iter()
+            .filter_map(|c| check_constraint(log, c)),
+    );
     for e in &req.events {
         if let Some(id) = e.id {
             if let Some(rev) = log.revision_of_event_id(id) {

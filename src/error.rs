@@ -147,7 +147,10 @@ impl fmt::Display for Violation {
                 constraint,
                 expected,
                 actual,
-            } => write!(f, "{constraint}: needs revision ≥ {expected}, found {actual}"),
+            } => write!(
+                f,
+                "{constraint}: needs revision ≥ {expected}, found {actual}"
+            ),
             Violation::MaxRevisionExceeded {
                 constraint,
                 max,

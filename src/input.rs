@@ -66,7 +66,10 @@ impl<'de: 'a, 'a> Deserialize<'de> for Entries<'a> {
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("an object mapping stream names to expectations")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Self::Value, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
                 let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(1));
                 while let Some(entry) = map.next_entry::<Cow<'a, str>, &'a RawValue>()? {
                     entries.push(entry);
@@ -146,7 +149,10 @@ pub fn parse_request(text: &str) -> Result<Request<'_>> {
         None => None,
     };
     if raw.correlation_id.as_deref() == Some("") {
-        return Err(Error::invalid("correlationId", "must not be an empty string"));
+        return Err(Error::invalid(
+            "correlationId",
+            "must not be an empty string",
+        ));
     }
     let mut events = Vec::with_capacity(raw.events.len());
     let mut ids = rustc_hash::FxHashSet::default();
@@ -212,7 +218,10 @@ fn event_spec(e: EventIn<'_>, i: usize) -> Result<EventSpec<'_>> {
             return Err(Error::invalid(p(), "a tag must not be an empty string"));
         }
         if tags.as_ref().is_some_and(|t| t[..j].contains(tag)) {
-            return Err(Error::invalid(p(), "tags must be distinct; this one is given twice"));
+            return Err(Error::invalid(
+                p(),
+                "tags must be distinct; this one is given twice",
+            ));
         }
     }
     let id = match e.id.as_deref() {
@@ -286,7 +295,13 @@ fn parse_expectation(text: &str, path: impl Fn() -> String) -> Result<Expectatio
         _ => {}
     }
     // The common shapes, as JSON.stringify writes them, without a JSON tree.
-    for (prefix, make) in [("{\"version\":", Expectation::Version as fn(u64) -> Expectation), ("{\"revision\":", Expectation::Revision)] {
+    for (prefix, make) in [
+        (
+            "{\"version\":",
+            Expectation::Version as fn(u64) -> Expectation,
+        ),
+        ("{\"revision\":", Expectation::Revision),
+    ] {
         if let Some(n) = text.strip_prefix(prefix).and_then(|t| t.strip_suffix('}')) {
             // `text` is valid JSON (serde checked it), so digits are a number.
             if let Some(n) = n.parse::<u64>().ok().filter(|&n| n <= MAX_SAFE) {
@@ -294,15 +309,23 @@ fn parse_expectation(text: &str, path: impl Fn() -> String) -> Result<Expectatio
             }
         }
     }
-    let shape = "expected \"any\", \"no_stream\", \"stream_exists\", { revision: n } or { version: n }";
+    let shape =
+        "expected \"any\", \"no_stream\", \"stream_exists\", { revision: n } or { version: n }";
     let Ok(Value::Object(map)) = serde_json::from_str::<Value>(text) else {
         return Err(Error::invalid(path(), shape));
     };
     let mut entries = map.iter();
     match (entries.next(), entries.next()) {
-        (Some((k, v)), None) if k == "revision" => Ok(Expectation::Revision(integer(v, &key_path(&path(), k))?)),
-        (Some((k, v)), None) if k == "version" => Ok(Expectation::Version(integer(v, &key_path(&path(), k))?)),
-        (Some((k, _)), None) => Err(Error::invalid(key_path(&path(), k), format!("unknown key; {shape}"))),
+        (Some((k, v)), None) if k == "revision" => {
+            Ok(Expectation::Revision(integer(v, &key_path(&path(), k))?))
+        }
+        (Some((k, v)), None) if k == "version" => {
+            Ok(Expectation::Version(integer(v, &key_path(&path(), k))?))
+        }
+        (Some((k, _)), None) => Err(Error::invalid(
+            key_path(&path(), k),
+            format!("unknown key; {shape}"),
+        )),
         _ => Err(Error::invalid(path(), shape)),
     }
 }
@@ -321,12 +344,22 @@ pub fn integer(v: &Value, path: &str) -> Result<u64> {
 const CONSTRAINT_SHAPES: &str = "expected { minRevision }, { maxRevision }, { revisionRange: [a, b] } (each with an optional selector) or { failIfEventsMatch, after? }";
 
 fn parse_constraint(text: &str, path: &str) -> Result<Constraint> {
-    let value: Value = serde_json::from_str(text).map_err(|e| Error::invalid(path, e.to_string()))?;
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| Error::invalid(path, e.to_string()))?;
     let Value::Object(map) = &value else {
         return Err(Error::invalid(path, CONSTRAINT_SHAPES));
     };
-    let kinds = ["minRevision", "maxRevision", "revisionRange", "failIfEventsMatch"];
-    let present: Vec<&str> = kinds.iter().copied().filter(|k| map.contains_key(*k)).collect();
+    let kinds = [
+        "minRevision",
+        "maxRevision",
+        "revisionRange",
+        "failIfEventsMatch",
+    ];
+    let present: Vec<&str> = kinds
+        .iter()
+        .copied()
+        .filter(|k| map.contains_key(*k))
+        .collect();
     let kind_key = match present.as_slice() {
         [one] => *one,
         [] => return Err(Error::invalid(path, CONSTRAINT_SHAPES)),
@@ -337,9 +370,19 @@ fn parse_constraint(text: &str, path: &str) -> Result<Constraint> {
             ))
         }
     };
-    let allowed: &[&str] = if kind_key == "failIfEventsMatch" { &["after"] } else { &["selector"] };
-    if let Some(k) = map.keys().find(|k| k.as_str() != kind_key && !allowed.contains(&k.as_str())) {
-        return Err(Error::invalid(key_path(path, k), format!("unknown key; {CONSTRAINT_SHAPES}")));
+    let allowed: &[&str] = if kind_key == "failIfEventsMatch" {
+        &["after"]
+    } else {
+        &["selector"]
+    };
+    if let Some(k) = map
+        .keys()
+        .find(|k| k.as_str() != kind_key && !allowed.contains(&k.as_str()))
+    {
+        return Err(Error::invalid(
+            key_path(path, k),
+            format!("unknown key; {CONSTRAINT_SHAPES}"),
+        ));
     }
     let kpath = key_path(path, kind_key);
     let kind_value = &map[kind_key];
@@ -349,8 +392,14 @@ fn parse_constraint(text: &str, path: &str) -> Result<Constraint> {
             .transpose()
     };
     let (kind, selector) = match kind_key {
-        "minRevision" => (ConstraintKind::Min(integer(kind_value, &kpath)?), selector("selector")?),
-        "maxRevision" => (ConstraintKind::Max(integer(kind_value, &kpath)?), selector("selector")?),
+        "minRevision" => (
+            ConstraintKind::Min(integer(kind_value, &kpath)?),
+            selector("selector")?,
+        ),
+        "maxRevision" => (
+            ConstraintKind::Max(integer(kind_value, &kpath)?),
+            selector("selector")?,
+        ),
         "revisionRange" => {
             let range = match kind_value {
                 Value::Array(pair) if pair.len() == 2 => pair,
@@ -359,7 +408,10 @@ fn parse_constraint(text: &str, path: &str) -> Result<Constraint> {
             let start = integer(&range[0], &index_path(&kpath, 0))?;
             let end = integer(&range[1], &index_path(&kpath, 1))?;
             if start > end {
-                return Err(Error::invalid(kpath, format!("start {start} is after end {end}; no revision can satisfy it")));
+                return Err(Error::invalid(
+                    kpath,
+                    format!("start {start} is after end {end}; no revision can satisfy it"),
+                ));
             }
             (ConstraintKind::Range(start, end), selector("selector")?)
         }
@@ -405,7 +457,10 @@ impl Options {
     /// Parses options given as JSON text ("" when absent); `keys` are the
     /// allowed integer keys.
     fn parse(text: &str, keys: &[&str]) -> Result<Self> {
-        let mut opts = Options { ints: Vec::new(), backwards: false };
+        let mut opts = Options {
+            ints: Vec::new(),
+            backwards: false,
+        };
         if text.is_empty() {
             return Ok(opts);
         }
@@ -415,11 +470,19 @@ impl Options {
         for (k, v) in map {
             let p = key_path("options", &k);
             if k == "backwards" {
-                opts.backwards = v.as_bool().ok_or_else(|| Error::invalid(&p, "expected true or false"))?;
+                opts.backwards = v
+                    .as_bool()
+                    .ok_or_else(|| Error::invalid(&p, "expected true or false"))?;
             } else if keys.contains(&k.as_str()) {
                 opts.ints.push((k, integer(&v, &p)?));
             } else {
-                return Err(Error::invalid(p, format!("unknown option; expected one of {}, backwards", keys.join(", "))));
+                return Err(Error::invalid(
+                    p,
+                    format!(
+                        "unknown option; expected one of {}, backwards",
+                        keys.join(", ")
+                    ),
+                ));
             }
         }
         Ok(opts)
@@ -430,7 +493,8 @@ impl Options {
     }
 
     fn limit(&self) -> usize {
-        self.get("limit").map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX))
+        self.get("limit")
+            .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX))
     }
 }
 
@@ -457,7 +521,10 @@ pub fn parse_stream_read_options(text: &str) -> Result<StreamReadOptions> {
 pub fn parse_stream_name(text: &str) -> Result<String> {
     match serde_json::from_str::<Value>(text) {
         Ok(Value::String(s)) if !s.is_empty() => Ok(s),
-        _ if text.is_empty() => Err(Error::invalid("stream", "is required: give the stream's name")),
+        _ if text.is_empty() => Err(Error::invalid(
+            "stream",
+            "is required: give the stream's name",
+        )),
         _ => Err(Error::invalid("stream", "expected a non-empty string")),
     }
 }

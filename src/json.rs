@@ -45,7 +45,9 @@ pub fn quoted(s: &str) -> String {
 /// Appends a UUID as a quoted lowercase hyphenated string.
 pub fn write_uuid(out: &mut String, id: u128) {
     let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    let text = uuid::Uuid::from_u128(id).hyphenated().encode_lower(&mut buf);
+    let text = uuid::Uuid::from_u128(id)
+        .hyphenated()
+        .encode_lower(&mut buf);
     out.push('"');
     out.push_str(text);
     out.push('"');
@@ -89,7 +91,8 @@ pub fn index_path(parent: &str, index: usize) -> String {
 /// Whether `s` is an RFC 3339 date-time (`2026-11-23T10:00:00.5+02:00`).
 pub fn is_rfc3339(s: &str) -> bool {
     let b = s.as_bytes();
-    let digits = |r: std::ops::Range<usize>| r.clone().all(|i| b.get(i).is_some_and(u8::is_ascii_digit));
+    let digits =
+        |r: std::ops::Range<usize>| r.clone().all(|i| b.get(i).is_some_and(u8::is_ascii_digit));
     let num = |r: std::ops::Range<usize>| r.fold(0u32, |n, i| n * 10 + (b[i] - b'0') as u32);
     if b.len() < 20
         || !digits(0..4)
@@ -132,7 +135,11 @@ pub fn is_rfc3339(s: &str) -> bool {
     match &b[i..] {
         [b'Z' | b'z'] => true,
         [b'+' | b'-', ..] if b.len() - i == 6 => {
-            digits(i + 1..i + 3) && b[i + 3] == b':' && digits(i + 4..i + 6) && num(i + 1..i + 3) <= 23 && num(i + 4..i + 6) <= 59
+            digits(i + 1..i + 3)
+                && b[i + 3] == b':'
+                && digits(i + 4..i + 6)
+                && num(i + 1..i + 3) <= 23
+                && num(i + 4..i + 6) <= 59
         }
         _ => false,
     }
@@ -144,7 +151,13 @@ mod tests {
 
     #[test]
     fn escapes_strings_as_json_does() {
-        for s in ["plain", "quote\"back\\slash", "nl\n\t\r", "\u{1}ctl", "ünï😀"] {
+        for s in [
+            "plain",
+            "quote\"back\\slash",
+            "nl\n\t\r",
+            "\u{1}ctl",
+            "ünï😀",
+        ] {
             let mut out = String::new();
             write_str(&mut out, s);
             assert_eq!(out, serde_json::to_string(s).unwrap());

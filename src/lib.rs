@@ -9,6 +9,7 @@
 
 pub mod constraint;
 pub mod error;
+pub mod id_index;
 pub mod ids;
 pub mod input;
 pub mod json;

@@ -14,6 +14,7 @@ use std::borrow::Cow;
 use rustc_hash::FxHashMap as HashMap;
 
 use crate::error::StreamPosition;
+use crate::id_index::IdIndex;
 use crate::json::quoted;
 use crate::selector::{Item, Selector};
 
@@ -73,7 +74,6 @@ impl Names {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Event {
-    pub id: u128,
     /// `None` when the event was given no tags at all.
     pub tags: Option<Box<[u32]>>,
     pub stream: u32,
@@ -111,8 +111,10 @@ pub struct NewEvent<'a> {
 pub struct Log {
     events: Vec<Event>,
     batches: Vec<Batch>,
-    batch_ids: HashMap<u128, u32>,
-    event_ids: HashMap<u128, Rev>,
+    batch_ids: IdIndex,
+    /// Event ids by revision (index `rev - 1`), and their index.
+    ids: Vec<u128>,
+    event_ids: IdIndex,
     pub streams: Names,
     pub types: Names,
     pub subjects: Names,
@@ -129,16 +131,25 @@ impl Log {
         &self.events[rev as usize - 1]
     }
 
+    /// The id of the event at `rev`.
+    pub fn event_id(&self, rev: Rev) -> u128 {
+        self.ids[rev as usize - 1]
+    }
+
     pub fn batch(&self, index: u32) -> &Batch {
         &self.batches[index as usize]
     }
 
     pub fn batch_by_id(&self, id: u128) -> Option<&Batch> {
-        self.batch_ids.get(&id).map(|&i| self.batch(i))
+        self.batch_ids
+            .get(id, |i| self.batches[i as usize].id)
+            .map(|i| self.batch(i))
     }
 
     pub fn revision_of_event_id(&self, id: u128) -> Option<Rev> {
-        self.event_ids.get(&id).copied()
+        self.event_ids
+            .get(id, |at| self.ids[at as usize])
+            .map(|at| at + 1)
     }
 
     pub fn stream(&self, name: &str) -> Option<StreamPosition> {
@@ -160,7 +171,9 @@ impl Log {
             let stream = self.streams.intern(e.stream);
             let type_ = self.types.intern(e.type_);
             let subject = e.subject.map_or(NO_SUBJECT, |s| self.subjects.intern(s));
-            let tags: Option<Box<[u32]>> = e.tags.map(|tags| tags.iter().map(|t| self.tags.intern(t)).collect());
+            let tags: Option<Box<[u32]>> = e
+                .tags
+                .map(|tags| tags.iter().map(|t| self.tags.intern(t)).collect());
             let versions = &mut self.streams.postings[stream as usize];
             let version = versions.len() as u32;
             versions.push(rev);
@@ -171,9 +184,10 @@ impl Log {
             for &t in tags.iter().flatten() {
                 self.tags.postings[t as usize].push(rev);
             }
-            self.event_ids.insert(e.id, rev);
+            let ids = &self.ids;
+            self.event_ids.insert(e.id, rev - 1, |at| ids[at as usize]);
+            self.ids.push(e.id);
             self.events.push(Event {
-                id: e.id,
                 tags,
                 stream,
                 version,
@@ -182,13 +196,15 @@ impl Log {
                 batch,
             });
         }
-        self.batch_ids.insert(batch_id, batch);
         self.batches.push(Batch {
             id: batch_id,
             first,
             last: self.events.len() as Rev,
             recorded_at,
         });
+        let batches = &self.batches;
+        self.batch_ids
+            .insert(batch_id, batch, |i| batches[i as usize].id);
         &self.batches[batch as usize]
     }
 
@@ -205,7 +221,14 @@ impl Log {
     /// The revisions of events matching `sel` within `from..=to`, oldest first
     /// (or newest first when `backwards`), at most `limit` of them. Costs time
     /// in proportion to what it returns, not to the size of the log.
-    pub fn select(&self, sel: &Selector, from: u64, to: u64, limit: usize, backwards: bool) -> Vec<Rev> {
+    pub fn select(
+        &self,
+        sel: &Selector,
+        from: u64,
+        to: u64,
+        limit: usize,
+        backwards: bool,
+    ) -> Vec<Rev> {
         let (from, to) = (from.max(1), to.min(self.head()));
         let mut out = Vec::new();
         if from > to || limit == 0 {
@@ -257,7 +280,13 @@ impl Log {
 
     /// The revisions of a stream's events from `from_version` on, oldest
     /// first (or newest first when `backwards`), at most `limit`.
-    pub fn select_stream(&self, stream: &str, from_version: u64, limit: usize, backwards: bool) -> &[Rev] {
+    pub fn select_stream(
+        &self,
+        stream: &str,
+        from_version: u64,
+        limit: usize,
+        backwards: bool,
+    ) -> &[Rev] {
         let Some(id) = self.streams.get(stream) else {
             return &[];
         };
@@ -283,13 +312,13 @@ impl Log {
             named(&self.streams, &item.streams, Some(e.stream))
                 && named(&self.types, &item.types, Some(e.type_))
                 && named(&self.subjects, &item.subjects, e.subject())
-                && item
-                    .tags
-                    .iter()
-                    .all(|t| self.tags.get(t).is_some_and(|id| e.tags.as_deref().unwrap_or_default().contains(&id)))
+                && item.tags.iter().all(|t| {
+                    self.tags
+                        .get(t)
+                        .is_some_and(|id| e.tags.as_deref().unwrap_or_default().contains(&id))
+                })
         })
     }
-
 }
 
 /// A selector resolved against the log's indexes: an OR of items, each an AND
@@ -308,7 +337,10 @@ impl<'a> Query<'a> {
         let items = if all {
             Vec::new()
         } else {
-            sel.items.iter().filter_map(|item| resolve(log, item)).collect()
+            sel.items
+                .iter()
+                .filter_map(|item| resolve(log, item))
+                .collect()
         };
         Query {
             all,
@@ -332,7 +364,10 @@ impl<'a> Query<'a> {
         if self.all {
             return (x >= 1).then_some(x);
         }
-        self.items.iter().filter_map(|fields| item_prev_le(fields, x)).max()
+        self.items
+            .iter()
+            .filter_map(|fields| item_prev_le(fields, x))
+            .max()
     }
 
     /// The oldest matching revision ≥ `x`.
@@ -341,7 +376,10 @@ impl<'a> Query<'a> {
         if self.all {
             return (x <= self.head).then_some(x);
         }
-        self.items.iter().filter_map(|fields| item_next_ge(fields, x)).min()
+        self.items
+            .iter()
+            .filter_map(|fields| item_next_ge(fields, x))
+            .min()
     }
 }
 
@@ -349,7 +387,11 @@ impl<'a> Query<'a> {
 /// only values the log has never seen (the item can match nothing).
 fn resolve<'a>(log: &'a Log, item: &Item) -> Option<Vec<Vec<&'a [Rev]>>> {
     let mut fields = Vec::with_capacity(3 + item.tags.len());
-    for (names, values) in [(&log.streams, &item.streams), (&log.types, &item.types), (&log.subjects, &item.subjects)] {
+    for (names, values) in [
+        (&log.streams, &item.streams),
+        (&log.types, &item.types),
+        (&log.subjects, &item.subjects),
+    ] {
         if let Some(values) = values {
             let lists = names.postings_of(values);
             if lists.is_empty() {

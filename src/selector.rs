@@ -22,7 +22,10 @@ pub struct Item {
 impl Item {
     /// Whether the item places no condition at all.
     pub fn is_all(&self) -> bool {
-        self.streams.is_none() && self.subjects.is_none() && self.types.is_none() && self.tags.is_empty()
+        self.streams.is_none()
+            && self.subjects.is_none()
+            && self.types.is_none()
+            && self.tags.is_empty()
     }
 }
 
@@ -119,14 +122,23 @@ fn parse_item(map: &Map<String, Value>, path: &str) -> Result<Item> {
 /// A non-empty string, or a non-empty array of them.
 fn one_of(value: &Value, path: &str) -> Result<Vec<String>> {
     match value {
-        Value::String(s) if s.is_empty() => Err(Error::invalid(path, "must not be an empty string")),
+        Value::String(s) if s.is_empty() => {
+            Err(Error::invalid(path, "must not be an empty string"))
+        }
         Value::String(s) => Ok(vec![s.clone()]),
         Value::Array(list) if list.is_empty() => Err(Error::invalid(
             path,
             "an empty array matches nothing; give at least one value or leave the key out",
         )),
-        Value::Array(_) => Ok(dedup(strings(value, path, "a string or an array of strings")?)),
-        _ => Err(Error::invalid(path, "expected a string or an array of strings")),
+        Value::Array(_) => Ok(dedup(strings(
+            value,
+            path,
+            "a string or an array of strings",
+        )?)),
+        _ => Err(Error::invalid(
+            path,
+            "expected a string or an array of strings",
+        )),
     }
 }
 
@@ -139,7 +151,10 @@ fn strings(value: &Value, path: &str, what: &str) -> Result<Vec<String>> {
         .enumerate()
         .map(|(i, v)| match v {
             Value::String(s) if !s.is_empty() => Ok(s.clone()),
-            Value::String(_) => Err(Error::invalid(index_path(path, i), "must not be an empty string")),
+            Value::String(_) => Err(Error::invalid(
+                index_path(path, i),
+                "must not be an empty string",
+            )),
             _ => Err(Error::invalid(index_path(path, i), "expected a string")),
         })
         .collect()
@@ -165,7 +180,11 @@ mod tests {
 
     #[test]
     fn parses_object_array_and_dcb_forms() {
-        let s = Selector::parse(&json!({"stream": "a", "type": ["x", "y"], "tags": ["t"]}), "s").unwrap();
+        let s = Selector::parse(
+            &json!({"stream": "a", "type": ["x", "y"], "tags": ["t"]}),
+            "s",
+        )
+        .unwrap();
         assert_eq!(
             s.items,
             vec![Item {
@@ -175,7 +194,11 @@ mod tests {
                 tags: vec!["t".into()],
             }]
         );
-        let dcb = Selector::parse(&json!([{"types": ["x"], "tags": ["t"]}, {"types": [], "tags": ["u"]}]), "q").unwrap();
+        let dcb = Selector::parse(
+            &json!([{"types": ["x"], "tags": ["t"]}, {"types": [], "tags": ["u"]}]),
+            "q",
+        )
+        .unwrap();
         assert_eq!(dcb.items[0].types, Some(vec!["x".into()]));
         assert_eq!(dcb.items[1].types, None);
         assert!(Selector::parse(&json!({}), "s").unwrap().is_all());
@@ -187,7 +210,10 @@ mod tests {
         assert_eq!(err_path(json!([])), "selector");
         assert_eq!(err_path(json!({"stream": ""})), "selector.stream");
         assert_eq!(err_path(json!({"stream": []})), "selector.stream");
-        assert_eq!(err_path(json!({"type": "a", "types": ["a"]})), "selector.types");
+        assert_eq!(
+            err_path(json!({"type": "a", "types": ["a"]})),
+            "selector.types"
+        );
         assert_eq!(err_path(json!({"tags": ["a", ""]})), "selector.tags[1]");
         assert_eq!(err_path(json!([{"stream": "a"}, 3])), "selector[1]");
         assert_eq!(err_path(json!("acc-1")), "selector");

@@ -3,8 +3,8 @@
 
 use crate::constraint::check;
 use crate::error::{Error, Result};
-use crate::input::{parse_request, EventSpec, Request};
 use crate::ids::IdPool;
+use crate::input::{parse_request, EventSpec, Request};
 use crate::json::{index_path, key_path};
 use crate::log::{Log, NewEvent, Rev};
 
@@ -17,7 +17,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("head", &self.log.head()).finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("head", &self.log.head())
+            .finish_non_exhaustive()
     }
 }
 
@@ -76,7 +78,10 @@ impl Store {
             });
         }
         // recordedAt never decreases, even if the wall clock steps back.
-        let recorded_at = self.log.last_recorded_at().map_or(now, |last| last.max(now));
+        let recorded_at = self
+            .log
+            .last_recorded_at()
+            .map_or(now, |last| last.max(now));
         let batch = self.log.append(batch_id, recorded_at, &events);
         let (first, last) = (batch.first, batch.last);
         Ok(self.commit_of(first, last, false))
@@ -160,7 +165,11 @@ fn event_difference(log: &Log, rev: Rev, spec: &EventSpec) -> Option<&'static st
     let tags_equal = match (&e.tags, &spec.tags) {
         (None, None) => true,
         (Some(stored), Some(given)) => {
-            stored.len() == given.len() && stored.iter().zip(given).all(|(&t, s)| log.tags.get(s) == Some(t))
+            stored.len() == given.len()
+                && stored
+                    .iter()
+                    .zip(given)
+                    .all(|(&t, s)| log.tags.get(s) == Some(t))
         }
         _ => false,
     };
@@ -168,11 +177,13 @@ fn event_difference(log: &Log, rev: Rev, spec: &EventSpec) -> Option<&'static st
         Some("stream")
     } else if log.types.get(&spec.type_) != Some(e.type_) {
         Some("type")
-    } else if e.subject() != spec.subject.as_deref().and_then(|s| log.subjects.get(s)) || e.subject().is_some() != spec.subject.is_some() {
+    } else if e.subject() != spec.subject.as_deref().and_then(|s| log.subjects.get(s))
+        || e.subject().is_some() != spec.subject.is_some()
+    {
         Some("subject")
     } else if !tags_equal {
         Some("tags")
-    } else if spec.id.is_some_and(|id| id != e.id) {
+    } else if spec.id.is_some_and(|id| id != log.event_id(rev)) {
         Some("id")
     } else {
         None

@@ -45,7 +45,8 @@ fn arb_store() -> impl Strategy<Value = Store> {
     prop::collection::vec(prop::collection::vec(arb_event(), 1..4), 0..25).prop_map(|batches| {
         let mut store = Store::new();
         for events in batches {
-            transact(&mut store, json!({ "events": events })).expect("unconstrained batches commit");
+            transact(&mut store, json!({ "events": events }))
+                .expect("unconstrained batches commit");
         }
         store
     })
@@ -53,7 +54,8 @@ fn arb_store() -> impl Strategy<Value = Store> {
 
 /// Values for one selector field, sometimes naming something never stored.
 fn values(names: &'static [&'static str]) -> impl Strategy<Value = Value> {
-    let with_unknown: &'static [&'static str] = Box::leak([names, &["never"]].concat().into_boxed_slice());
+    let with_unknown: &'static [&'static str] =
+        Box::leak([names, &["never"]].concat().into_boxed_slice());
     prop_oneof![
         pick(with_unknown).prop_map(Value::from),
         prop::collection::vec(pick(with_unknown), 1..3).prop_map(|v| json!(v)),
@@ -82,26 +84,35 @@ fn arb_item() -> impl Strategy<Value = Value> {
 }
 
 fn arb_selector() -> impl Strategy<Value = Value> {
-    prop_oneof![arb_item(), prop::collection::vec(arb_item(), 1..3).prop_map(Value::from)]
+    prop_oneof![
+        arb_item(),
+        prop::collection::vec(arb_item(), 1..3).prop_map(Value::from)
+    ]
 }
 
 fn arb_constraint() -> impl Strategy<Value = Value> {
     let rev = 0u64..30;
-    (0..4usize, rev.clone(), rev, prop::option::of(arb_selector())).prop_map(|(kind, a, b, sel)| {
-        let (lo, hi) = (a.min(b), a.max(b));
-        let mut c = match kind {
-            0 => json!({"minRevision": a}),
-            1 => json!({"maxRevision": a}),
-            2 => json!({"revisionRange": [lo, hi]}),
-            _ => json!({"failIfEventsMatch": sel.clone().unwrap_or(json!({})), "after": a}),
-        };
-        if kind < 3 {
-            if let Some(sel) = sel {
-                c["selector"] = sel;
+    (
+        0..4usize,
+        rev.clone(),
+        rev,
+        prop::option::of(arb_selector()),
+    )
+        .prop_map(|(kind, a, b, sel)| {
+            let (lo, hi) = (a.min(b), a.max(b));
+            let mut c = match kind {
+                0 => json!({"minRevision": a}),
+                1 => json!({"maxRevision": a}),
+                2 => json!({"revisionRange": [lo, hi]}),
+                _ => json!({"failIfEventsMatch": sel.clone().unwrap_or(json!({})), "after": a}),
+            };
+            if kind < 3 {
+                if let Some(sel) = sel {
+                    c["selector"] = sel;
+                }
             }
-        }
-        c
-    })
+            c
+        })
 }
 
 /// Whether a constraint holds, by scanning the log.

@@ -25,11 +25,21 @@ fn invalid_path(r: Result<hindcast::Commit, Error>) -> String {
 #[test]
 fn revisions_and_versions_are_contiguous() {
     let mut s = Store::new();
-    let c = transact(&mut s, json!({"events": [event("a", "x"), event("b", "x"), event("a", "y")]})).unwrap();
+    let c = transact(
+        &mut s,
+        json!({"events": [event("a", "x"), event("b", "x"), event("a", "y")]}),
+    )
+    .unwrap();
     assert_eq!((c.first_revision, c.revision, c.replayed), (1, 3, false));
     let streams: Vec<(u64, u64)> = c.streams.iter().map(|&(_, v, r)| (v, r)).collect();
     assert_eq!(streams, vec![(1, 3), (0, 2)]);
-    assert_eq!(s.log().stream("a"), Some(StreamPosition { version: 1, revision: 3 }));
+    assert_eq!(
+        s.log().stream("a"),
+        Some(StreamPosition {
+            version: 1,
+            revision: 3
+        })
+    );
     assert_eq!(s.log().stream("zz"), None);
     assert_eq!(s.log().head(), 3);
 }
@@ -37,7 +47,11 @@ fn revisions_and_versions_are_contiguous() {
 #[test]
 fn every_expectation_kind() {
     let mut s = Store::new();
-    transact(&mut s, json!({"events": [event("a", "x"), event("a", "x")]})).unwrap();
+    transact(
+        &mut s,
+        json!({"events": [event("a", "x"), event("a", "x")]}),
+    )
+    .unwrap();
     transact(&mut s, json!({"events": [event("b", "x")]})).unwrap();
     let ok = |exp: serde_json::Value| json!({"events": [event("c", "x")], "expect": exp});
     for exp in [
@@ -50,7 +64,11 @@ fn every_expectation_kind() {
         json!({"a": {"version": 1}}),
     ] {
         let mut t = Store::new();
-        transact(&mut t, json!({"events": [event("a", "x"), event("a", "x")]})).unwrap();
+        transact(
+            &mut t,
+            json!({"events": [event("a", "x"), event("a", "x")]}),
+        )
+        .unwrap();
         transact(&mut t, ok(exp.clone())).unwrap_or_else(|e| panic!("{exp} should hold: {e}"));
     }
     // Raw text: json! would sort the keys, and the order is the point here.
@@ -62,10 +80,26 @@ fn every_expectation_kind() {
     assert_eq!(
         v,
         vec![
-            Violation::VersionMismatch { stream: "a".into(), expected: "\"no_stream\"".into(), actual: at(1, 2) },
-            Violation::VersionMismatch { stream: "zz".into(), expected: "\"stream_exists\"".into(), actual: None },
-            Violation::VersionMismatch { stream: "b".into(), expected: "{\"revision\":2}".into(), actual: at(0, 3) },
-            Violation::VersionMismatch { stream: "yy".into(), expected: "{\"version\":0}".into(), actual: None },
+            Violation::VersionMismatch {
+                stream: "a".into(),
+                expected: "\"no_stream\"".into(),
+                actual: at(1, 2)
+            },
+            Violation::VersionMismatch {
+                stream: "zz".into(),
+                expected: "\"stream_exists\"".into(),
+                actual: None
+            },
+            Violation::VersionMismatch {
+                stream: "b".into(),
+                expected: "{\"revision\":2}".into(),
+                actual: at(0, 3)
+            },
+            Violation::VersionMismatch {
+                stream: "yy".into(),
+                expected: "{\"version\":0}".into(),
+                actual: None
+            },
         ]
     );
     assert_eq!(s.log().head(), 3);
@@ -90,12 +124,37 @@ fn every_constraint_kind_reports_its_detail() {
     assert_eq!(
         violations(transact(&mut s, req.clone())),
         vec![
-            Violation::MinRevisionNotMet { constraint: text(0), expected: 3, actual: 2 },
-            Violation::MinRevisionNotMet { constraint: text(1), expected: 2, actual: 1 },
-            Violation::MaxRevisionExceeded { constraint: text(2), max: 1, found: 2 },
-            Violation::MaxRevisionExceeded { constraint: text(3), max: 1, found: 2 },
-            Violation::RangeNotSatisfied { constraint: text(4), start: 0, end: 0, actual: 1 },
-            Violation::MaxRevisionExceeded { constraint: text(5), max: 1, found: 2 },
+            Violation::MinRevisionNotMet {
+                constraint: text(0),
+                expected: 3,
+                actual: 2
+            },
+            Violation::MinRevisionNotMet {
+                constraint: text(1),
+                expected: 2,
+                actual: 1
+            },
+            Violation::MaxRevisionExceeded {
+                constraint: text(2),
+                max: 1,
+                found: 2
+            },
+            Violation::MaxRevisionExceeded {
+                constraint: text(3),
+                max: 1,
+                found: 2
+            },
+            Violation::RangeNotSatisfied {
+                constraint: text(4),
+                start: 0,
+                end: 0,
+                actual: 1
+            },
+            Violation::MaxRevisionExceeded {
+                constraint: text(5),
+                max: 1,
+                found: 2
+            },
         ]
     );
 }
@@ -107,7 +166,13 @@ fn batch_id_replays_the_first_commit() {
     let req = json!({"id": id, "events": [event("a", "x")], "expect": {"a": "no_stream"}});
     let first = transact(&mut s, req.clone()).unwrap();
     let again = transact(&mut s, req).unwrap();
-    assert_eq!(again, hindcast::Commit { replayed: true, ..first.clone() });
+    assert_eq!(
+        again,
+        hindcast::Commit {
+            replayed: true,
+            ..first.clone()
+        }
+    );
     assert_eq!(s.log().head(), 1);
     let other = json!({"id": id.to_uppercase(), "events": [event("a", "other")]});
     assert_eq!(invalid_path(transact(&mut s, other)), "id");
@@ -117,10 +182,20 @@ fn batch_id_replays_the_first_commit() {
 fn event_ids_must_be_new() {
     let mut s = Store::new();
     let id = "6f9619ff-8b86-4011-b42d-00c04fc964ff";
-    transact(&mut s, json!({"events": [{"stream": "a", "type": "x", "id": id}]})).unwrap();
+    transact(
+        &mut s,
+        json!({"events": [{"stream": "a", "type": "x", "id": id}]}),
+    )
+    .unwrap();
     assert_eq!(
-        violations(transact(&mut s, json!({"events": [{"stream": "b", "type": "x", "id": id}]}))),
-        vec![Violation::DuplicateEventId { id: 0x6f9619ff_8b86_4011_b42d_00c04fc964ff, revision: 1 }]
+        violations(transact(
+            &mut s,
+            json!({"events": [{"stream": "b", "type": "x", "id": id}]})
+        )),
+        vec![Violation::DuplicateEventId {
+            id: 0x6f9619ff_8b86_4011_b42d_00c04fc964ff,
+            revision: 1
+        }]
     );
     let twice = json!({"events": [{"stream": "b", "type": "x", "id": "00000000-0000-4000-8000-000000000001"},
                                   {"stream": "b", "type": "x", "id": "00000000-0000-4000-8000-000000000001"}]});
@@ -134,21 +209,66 @@ fn bad_input_names_the_field() {
         (json!({"events": []}), "events"),
         (json!({}), "events"),
         (json!({"events": [{"type": "x"}]}), "events[0].stream"),
-        (json!({"events": [event("a", "x"), {"stream": "a", "type": ""}]}), "events[1].type"),
-        (json!({"events": [{"stream": "a", "type": "x", "steam": 1}]}), "events[0].steam"),
-        (json!({"events": [{"stream": "a", "type": "x", "id": "nope"}]}), "events[0].id"),
-        (json!({"events": [{"stream": "a", "type": "x", "time": "yesterday"}]}), "events[0].time"),
-        (json!({"events": [{"stream": "a", "type": "x", "tags": ["t", "t"]}]}), "events[0].tags[1]"),
-        (json!({"events": [event("a", "x")], "expect": {"acc-1": {"revision": -1}}}), "expect[\"acc-1\"].revision"),
-        (json!({"events": [event("a", "x")], "expect": {"a": {"revision": 1.5}}}), "expect.a.revision"),
-        (json!({"events": [event("a", "x")], "expect": {"a": {"versoin": 1}}}), "expect.a.versoin"),
-        (json!({"events": [event("a", "x")], "expect": {"a": "nostream"}}), "expect.a"),
-        (json!({"events": [event("a", "x")], "constraints": [{"minRevisoin": 1}]}), "constraints[0]"),
-        (json!({"events": [event("a", "x")], "constraints": [{"maxRevision": 1, "after": 2}]}), "constraints[0].after"),
-        (json!({"events": [event("a", "x")], "constraints": [{"maxRevision": 1, "selector": {"steam": "a"}}]}), "constraints[0].selector.steam"),
-        (json!({"events": [event("a", "x")], "constraints": [{"revisionRange": [3, 2]}]}), "constraints[0].revisionRange"),
-        (json!({"events": [event("a", "x")], "constraints": [{"maxRevision": 9007199254740992u64}]}), "constraints[0].maxRevision"),
-        (json!({"events": [event("a", "x")], "correlationId": ""}), "correlationId"),
+        (
+            json!({"events": [event("a", "x"), {"stream": "a", "type": ""}]}),
+            "events[1].type",
+        ),
+        (
+            json!({"events": [{"stream": "a", "type": "x", "steam": 1}]}),
+            "events[0].steam",
+        ),
+        (
+            json!({"events": [{"stream": "a", "type": "x", "id": "nope"}]}),
+            "events[0].id",
+        ),
+        (
+            json!({"events": [{"stream": "a", "type": "x", "time": "yesterday"}]}),
+            "events[0].time",
+        ),
+        (
+            json!({"events": [{"stream": "a", "type": "x", "tags": ["t", "t"]}]}),
+            "events[0].tags[1]",
+        ),
+        (
+            json!({"events": [event("a", "x")], "expect": {"acc-1": {"revision": -1}}}),
+            "expect[\"acc-1\"].revision",
+        ),
+        (
+            json!({"events": [event("a", "x")], "expect": {"a": {"revision": 1.5}}}),
+            "expect.a.revision",
+        ),
+        (
+            json!({"events": [event("a", "x")], "expect": {"a": {"versoin": 1}}}),
+            "expect.a.versoin",
+        ),
+        (
+            json!({"events": [event("a", "x")], "expect": {"a": "nostream"}}),
+            "expect.a",
+        ),
+        (
+            json!({"events": [event("a", "x")], "constraints": [{"minRevisoin": 1}]}),
+            "constraints[0]",
+        ),
+        (
+            json!({"events": [event("a", "x")], "constraints": [{"maxRevision": 1, "after": 2}]}),
+            "constraints[0].after",
+        ),
+        (
+            json!({"events": [event("a", "x")], "constraints": [{"maxRevision": 1, "selector": {"steam": "a"}}]}),
+            "constraints[0].selector.steam",
+        ),
+        (
+            json!({"events": [event("a", "x")], "constraints": [{"revisionRange": [3, 2]}]}),
+            "constraints[0].revisionRange",
+        ),
+        (
+            json!({"events": [event("a", "x")], "constraints": [{"maxRevision": 9007199254740992u64}]}),
+            "constraints[0].maxRevision",
+        ),
+        (
+            json!({"events": [event("a", "x")], "correlationId": ""}),
+            "correlationId",
+        ),
         (json!({"events": [event("a", "x")], "colour": 1}), "colour"),
     ];
     for (req, path) in cases {
@@ -160,8 +280,10 @@ fn bad_input_names_the_field() {
 #[test]
 fn recorded_at_never_decreases() {
     let mut s = Store::new();
-    s.transact(&json!({"events": [event("a", "x")]}).to_string(), 2_000.0).unwrap();
-    s.transact(&json!({"events": [event("a", "x")]}).to_string(), 1_000.0).unwrap();
+    s.transact(&json!({"events": [event("a", "x")]}).to_string(), 2_000.0)
+        .unwrap();
+    s.transact(&json!({"events": [event("a", "x")]}).to_string(), 1_000.0)
+        .unwrap();
     assert_eq!(s.log().batch(1).recorded_at, 2_000.0);
 }
 
@@ -175,7 +297,10 @@ fn reads_bound_direction_and_limit() {
     let log = s.log();
     let all = selector(json!({}));
     assert_eq!(log.select(&all, 3, 8, 2, true), vec![8, 7]);
-    assert_eq!(log.select(&all, 3, 8, usize::MAX, false), vec![3, 4, 5, 6, 7, 8]);
+    assert_eq!(
+        log.select(&all, 3, 8, usize::MAX, false),
+        vec![3, 4, 5, 6, 7, 8]
+    );
     assert_eq!(log.select(&all, 8, 3, 10, false), Vec::<u32>::new());
     let even = selector(json!({"stream": "even"}));
     assert_eq!(log.select(&even, 2, 9, 3, false), vec![3, 5, 7]);

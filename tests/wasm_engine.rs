@@ -12,19 +12,26 @@ fn thrown(e: JsValue) -> Value {
     serde_json::from_str(&e.as_string().expect("errors cross as strings")).unwrap()
 }
 
-/// The commit words at the address `transact` returned: 8, then 4 per
-/// event (its id), then 2 per stream written.
-fn words(engine: &mut Engine, request: &str, now: f64) -> Result<Vec<f64>, JsValue> {
+/// A commit as `transact` leaves it: its words (6, then 2 per stream
+/// written) and its ids' text.
+fn words(engine: &mut Engine, request: &str, now: f64) -> Result<(Vec<f64>, String), JsValue> {
     let at = engine.transact(request, now)? as usize as *const f64;
-    let events = serde_json::from_str::<Value>(request).unwrap()["events"].as_array().unwrap().clone();
-    let streams = events.iter().map(|e| e["stream"].as_str().unwrap().to_string()).collect::<std::collections::BTreeSet<_>>();
-    // SAFETY: the engine keeps the words at `at` until its next call.
-    let head = unsafe { std::slice::from_raw_parts(at, 8) };
-    let ids = if head[2] == 1.0 { 0 } else { 4 * events.len() };
-    Ok(unsafe { std::slice::from_raw_parts(at, 8 + ids + 2 * streams.len()) }.to_vec())
+    let events = serde_json::from_str::<Value>(request).unwrap()["events"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let streams = events
+        .iter()
+        .map(|e| e["stream"].as_str().unwrap().to_string())
+        .collect::<std::collections::BTreeSet<_>>();
+    // SAFETY: the engine keeps the words and the ids at these addresses until its next call.
+    let words = unsafe { std::slice::from_raw_parts(at, 6 + 2 * streams.len()) }.to_vec();
+    let ids =
+        unsafe { std::slice::from_raw_parts(words[4] as usize as *const u8, words[5] as usize) };
+    Ok((words, String::from_utf8(ids.to_vec()).unwrap()))
 }
 
-fn open_account(engine: &mut Engine) -> Vec<f64> {
+fn open_account(engine: &mut Engine) -> (Vec<f64>, String) {
     let req = json!({"id": "6f9619ff-8b86-4011-b42d-00c04fc964ff",
         "events": [{"stream": "acc-1", "type": "opened"},
                    {"stream": "acc-2", "type": "opened"},
@@ -36,18 +43,18 @@ fn open_account(engine: &mut Engine) -> Vec<f64> {
 #[wasm_bindgen_test]
 fn transact_returns_the_commit_as_words() {
     let mut engine = Engine::new();
-    let w = open_account(&mut engine);
-    // first, last, replayed, recordedAt, the batch id, 3 event ids, then per stream (version, revision).
-    assert_eq!(w.len(), 8 + 12 + 4);
+    let (w, ids) = open_account(&mut engine);
+    // first, last, replayed, recordedAt, the ids' text, then per stream (version, revision).
     assert_eq!(w[..4], [1.0, 3.0, 0.0, 1_700_000_000_000.0]);
-    assert_eq!(w[4..8], [1_872_108_031.0, 2_340_831_249.0, 3_022_848_192.0, 1_338_598_655.0]);
-    assert_eq!(w[20..], [1.0, 3.0, 0.0, 2.0]);
+    assert_eq!(w[6..], [1.0, 3.0, 0.0, 2.0]);
+    assert_eq!(ids.len(), 36 * 4);
+    assert_eq!(&ids[..36], "6f9619ff-8b86-4011-b42d-00c04fc964ff");
     assert_eq!(engine.head(), 3.0);
     // The same batch id again: the first commit, replayed, without event ids.
-    let again = open_account(&mut engine);
+    let (again, again_ids) = open_account(&mut engine);
     assert_eq!(again[..3], [1.0, 3.0, 1.0]);
-    assert_eq!(again[4..8], w[4..8]);
-    assert_eq!(again[8..], w[20..]);
+    assert_eq!(again[6..], w[6..]);
+    assert_eq!(again_ids, &ids[..36]);
     assert_eq!(engine.head(), 3.0);
 }
 
@@ -69,7 +76,8 @@ fn violations_cross_as_json_with_their_detail() {
 #[wasm_bindgen_test]
 fn bad_input_crosses_with_its_path() {
     let mut engine = Engine::new();
-    let err = thrown(words(&mut engine, r#"{"events":[{"stream":"a","type":""}]}"#, 0.0).unwrap_err());
+    let err =
+        thrown(words(&mut engine, r#"{"events":[{"stream":"a","type":""}]}"#, 0.0).unwrap_err());
     assert_eq!(err["code"], "INVALID_INPUT");
     assert_eq!(err["path"], "events[0].type");
     let err = thrown(engine.read(r#"{"steam":"a"}"#, "").unwrap_err());
@@ -84,10 +92,25 @@ fn bad_input_crosses_with_its_path() {
 fn reads_cross_as_revisions() {
     let mut engine = Engine::new();
     open_account(&mut engine);
-    assert_eq!(engine.read(r#"{"stream":"acc-1"}"#, r#"{"backwards":true}"#).unwrap(), vec![3, 1]);
+    assert_eq!(
+        engine
+            .read(r#"{"stream":"acc-1"}"#, r#"{"backwards":true}"#)
+            .unwrap(),
+        vec![3, 1]
+    );
     assert_eq!(engine.read("", r#"{"from":2}"#).unwrap(), vec![2, 3]);
-    assert_eq!(engine.read_stream(r#""acc-1""#, r#"{"fromVersion":1}"#).unwrap(), vec![3]);
-    assert_eq!(engine.read_stream(r#""acc-1""#, r#"{"backwards":true,"limit":1}"#).unwrap(), vec![3]);
+    assert_eq!(
+        engine
+            .read_stream(r#""acc-1""#, r#"{"fromVersion":1}"#)
+            .unwrap(),
+        vec![3]
+    );
+    assert_eq!(
+        engine
+            .read_stream(r#""acc-1""#, r#"{"backwards":true,"limit":1}"#)
+            .unwrap(),
+        vec![3]
+    );
     assert_eq!(engine.last_revision(r#"{"type":"opened"}"#).unwrap(), 2.0);
     assert_eq!(engine.last_revision("").unwrap(), 3.0);
     assert_eq!(engine.stream(r#""acc-1""#).unwrap(), vec![1.0, 3.0]);
@@ -99,11 +122,15 @@ fn generated_ids_are_random_v4() {
     let mut engine = Engine::new();
     let mut ids = std::collections::HashSet::new();
     for _ in 0..300 {
-        let w = words(&mut engine, r#"{"events":[{"stream":"a","type":"x"}]}"#, 0.0).unwrap();
-        for id_words in [&w[4..8], &w[8..12]] {
-            let id = id_words.iter().fold(0u128, |acc, &x| (acc << 32) | x as u128);
-            assert_eq!((id >> 76) & 0xf, 4, "version 4");
-            ids.insert(id);
+        let (_, text) = words(
+            &mut engine,
+            r#"{"events":[{"stream":"a","type":"x"}]}"#,
+            0.0,
+        )
+        .unwrap();
+        for id in [&text[..36], &text[36..]] {
+            assert_eq!(&id[14..15], "4", "version 4: {id}");
+            ids.insert(id.to_string());
         }
     }
     assert_eq!(ids.len(), 600);

@@ -20,9 +20,15 @@ fn selector(text: &str) -> Result<Selector, JsValue> {
     Selector::parse_json(text, "selector").map_err(thrown)
 }
 
-/// Appends a UUID as four 32-bit words, high first.
-fn push_uuid(out: &mut Vec<f64>, id: u128) {
-    out.extend((0..4).rev().map(|i| f64::from((id >> (32 * i)) as u32)));
+/// Appends a UUID's text (36 bytes, lowercase, hyphenated).
+fn push_uuid(out: &mut Vec<u8>, id: u128) {
+    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    out.extend_from_slice(
+        uuid::Uuid::from_u128(id)
+            .hyphenated()
+            .encode_lower(&mut buf)
+            .as_bytes(),
+    );
 }
 
 #[wasm_bindgen]
@@ -31,6 +37,8 @@ pub struct Engine {
     store: Store,
     /// The last commit's words (see [`Engine::transact`]).
     commit: Vec<f64>,
+    /// The last commit's ids as text, 36 bytes each.
+    ids: Vec<u8>,
 }
 
 #[wasm_bindgen]
@@ -53,22 +61,33 @@ impl Engine {
     /// the engine keeps until its next call, which the wrapper reads through
     /// a view of the module's memory: cheaper than a new array or JSON text.
     /// The words: `[firstRevision, revision, replayed (0 or 1), recordedAt,
-    /// batch id (4 words)]`, then, unless replayed, each event's id (4
-    /// words), then per stream written, in order of first appearance,
-    /// `version, revision`. A UUID's 4 words are 32 bits each, high first.
+    /// address and length of the ids' text]`, then per stream written, in
+    /// order of first appearance, `version, revision`. The ids' text is the
+    /// batch id then, unless replayed, each event's id, 36 bytes each: the
+    /// wrapper decodes it once and slices it (one string per commit is far
+    /// cheaper than one per id).
     pub fn transact(&mut self, request: &str, now: f64) -> Result<u32, JsValue> {
         let c = self.store.transact(request, now).map_err(thrown)?;
         let log = self.store.log();
         let batch = log.batch(log.event(c.first_revision as u32).batch);
-        let out = &mut self.commit;
-        out.clear();
-        out.extend([c.first_revision as f64, c.revision as f64, c.replayed as u8 as f64, batch.recorded_at]);
-        push_uuid(out, c.batch_id);
+        let ids = &mut self.ids;
+        ids.clear();
+        push_uuid(ids, c.batch_id);
         if !c.replayed {
             for rev in c.first_revision..=c.revision {
-                push_uuid(out, log.event(rev as u32).id);
+                push_uuid(ids, log.event_id(rev as u32));
             }
         }
+        let out = &mut self.commit;
+        out.clear();
+        out.extend([
+            c.first_revision as f64,
+            c.revision as f64,
+            c.replayed as u8 as f64,
+            batch.recorded_at,
+            ids.as_ptr() as usize as f64,
+            ids.len() as f64,
+        ]);
         for &(_, version, revision) in &c.streams {
             out.extend([version as f64, revision as f64]);
         }
@@ -79,7 +98,10 @@ impl Engine {
     pub fn read(&self, selector_json: &str, options_json: &str) -> Result<Vec<u32>, JsValue> {
         let sel = selector(selector_json)?;
         let o = parse_read_options(options_json).map_err(thrown)?;
-        Ok(self.store.log().select(&sel, o.from, o.to, o.limit, o.backwards))
+        Ok(self
+            .store
+            .log()
+            .select(&sel, o.from, o.to, o.limit, o.backwards))
     }
 
     /// `readStream(stream, options)`: the revisions of the stream's events.
@@ -87,7 +109,10 @@ impl Engine {
     pub fn read_stream(&self, stream_json: &str, options_json: &str) -> Result<Vec<u32>, JsValue> {
         let stream = parse_stream_name(stream_json).map_err(thrown)?;
         let o = parse_stream_read_options(options_json).map_err(thrown)?;
-        let revs = self.store.log().select_stream(&stream, o.from_version, o.limit, o.backwards);
+        let revs = self
+            .store
+            .log()
+            .select_stream(&stream, o.from_version, o.limit, o.backwards);
         Ok(if o.backwards {
             revs.iter().rev().copied().collect()
         } else {
