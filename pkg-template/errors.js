@@ -45,10 +45,17 @@ export function invalid(path, message) {
   return new InvalidInputError(path ? `Invalid input at ${path}: ${message}` : `Invalid input: ${message}`, path);
 }
 
-/** Turns what the engine threw into the matching error class. */
-export function fromWire(thrown) {
+/**
+ * Turns what the engine threw into the matching error class; `prefix` goes
+ * before a reported path (a selector checked as part of options).
+ */
+export function fromWire(thrown, prefix = "") {
   if (typeof thrown !== "string") return thrown; // a fault of the runtime itself
   const e = JSON.parse(thrown);
+  if (prefix && e.path !== undefined) {
+    const path = prefix + e.path;
+    return new InvalidInputError(e.message.replace(e.path, path), path);
+  }
   switch (e.code) {
     case "CONSTRAINT_VIOLATION":
       return new ConstraintViolationError(e.message, e.violations);

@@ -16,6 +16,7 @@ import { loadWasm, memoryF64, memoryText } from "./loader.js";
 import { fromWire, invalid } from "./errors.js";
 import { checkJsonSafe, checkSelector, sameJson, setOwn } from "./json.js";
 import { prepare } from "./request.js";
+import { Projection, Subscription } from "./subscription.js";
 
 export {
   HindcastError,
@@ -43,15 +44,49 @@ function streamName(stream) {
   return stringify(stream);
 }
 
+/** What a store shares with its subscriptions. */
+class Core {
+  /** The recorded events, frozen; index r - 1 holds revision r. */
+  events = [];
+  /** Live subscriptions by engine id. */
+  subs = new Map();
+  /** Subscriptions with pending waitFor calls. */
+  waiting = new Set();
+
+  constructor(engine) {
+    this.engine = engine;
+  }
+
+  register(selector, types, sub) {
+    checkSelector(selector, ["options", "selector"]);
+    let id;
+    try {
+      id = this.engine.subscribe(text(selector), types === undefined ? "" : stringify(types));
+    } catch (e) {
+      throw fromWire(e, "options.");
+    }
+    this.subs.set(id, sub);
+    return id;
+  }
+
+  unregister(id, sub) {
+    if (this.subs.get(id) !== sub) return;
+    this.subs.delete(id);
+    this.engine.unsubscribe(id);
+  }
+}
+
 export class EventStore {
   #engine;
-  /** The recorded events, frozen; index r - 1 holds revision r. */
-  #events = [];
+  #core;
+  #events;
 
   /** Use `EventStore.memory()`. */
   constructor(engine, key) {
     if (key !== PRIVATE) throw new TypeError("Use `await EventStore.memory()` to create a store.");
     this.#engine = engine;
+    this.#core = new Core(engine);
+    this.#events = this.#core.events;
   }
 
   /** A store that lives in memory only. */
@@ -83,11 +118,13 @@ export class EventStore {
     const batchId = ids.slice(0, 36);
     const correlationId = request.correlationId;
     const streams = {};
+    let j = at + 6; // the first stream's words
     if (kept.length === 1) {
       const { stream } = kept[0];
-      setOwn(streams, stream, { version: w[at + 6], revision: w[at + 7] });
+      setOwn(streams, stream, { version: w[j], revision: w[j + 1] });
       if (replayed) this.#checkReplay(first, kept, correlationId);
-      else this.#events.push(recorded(first, kept[0], w[at + 6], ids.slice(36), correlationId, batchId, w[at + 3]));
+      else this.#events.push(recorded(first, kept[0], w[j], ids.slice(36), correlationId, batchId, w[at + 3]));
+      j += 2;
     } else {
       // Per stream, in order of first appearance: [its last version, its events left to number].
       const perStream = new Map();
@@ -96,7 +133,6 @@ export class EventStore {
         if (s === undefined) perStream.set(k.stream, [0, 1]);
         else s[1]++;
       }
-      let j = at + 6;
       for (const [stream, s] of perStream) {
         setOwn(streams, stream, { version: w[j], revision: w[j + 1] });
         s[0] = w[j];
@@ -115,7 +151,29 @@ export class EventStore {
         }
       }
     }
+    if (!replayed) this.#notify(w, j);
     return { batchId, firstRevision: first, revision: last, streams, replayed };
+  }
+
+  /** Wakes the subscriptions a commit concerns (their count and ids at `w[j]`). */
+  #notify(w, j) {
+    const { subs, waiting } = this.#core;
+    for (let n = w[j], i = j + 1; n > 0; n--, i++) subs.get(w[i])?.wake();
+    for (const sub of waiting) sub.progress();
+  }
+
+  /**
+   * Calls `handler(event)` for each committed event that `selector` matches
+   * and, with matchers (`{ type: handler }`), whose type is listed; from
+   * revision `after` + 1 on (0: the beginning, "end": new events only).
+   */
+  subscribe(handler, options) {
+    return new Subscription(this.#core, handler, options);
+  }
+
+  /** A live read model folded from the events by the `on` handlers. */
+  project(spec) {
+    return new Projection(this.#core, spec);
   }
 
   /** A replayed batch id must come with the same events as its first commit. */

@@ -8,6 +8,7 @@
 //! package wraps.
 
 pub mod constraint;
+pub mod dispatch;
 pub mod error;
 pub mod id_index;
 pub mod ids;

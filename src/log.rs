@@ -15,7 +15,6 @@ use rustc_hash::FxHashMap as HashMap;
 
 use crate::error::StreamPosition;
 use crate::id_index::IdIndex;
-use crate::json::quoted;
 use crate::selector::{Item, Selector};
 
 /// Revisions inside the log (an in-memory log never reaches 2³² events).
@@ -24,12 +23,13 @@ pub type Rev = u32;
 /// Marks an absent subject in [`Event::subject`].
 const NO_SUBJECT: u32 = u32::MAX;
 
-/// Interned names (streams, types, subjects, tags), each with its JSON text
-/// and its posting list of revisions.
+/// Interned names (streams, types, subjects, tags), each with its posting
+/// list of revisions. A name may have an empty list (a subscription named it
+/// before any event did).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Names {
     ids: HashMap<Box<str>, u32>,
-    json: Vec<Box<str>>,
+    names: Vec<Box<str>>,
     postings: Vec<Vec<Rev>>,
 }
 
@@ -38,13 +38,13 @@ impl Names {
         self.ids.get(name).copied()
     }
 
-    fn intern(&mut self, name: &str) -> u32 {
+    pub fn intern(&mut self, name: &str) -> u32 {
         if let Some(id) = self.get(name) {
             return id;
         }
-        let id = self.json.len() as u32;
+        let id = self.names.len() as u32;
         self.ids.insert(name.into(), id);
-        self.json.push(quoted(name).into_boxed_str());
+        self.names.push(name.into());
         self.postings.push(Vec::new());
         id
     }
@@ -53,14 +53,8 @@ impl Names {
         &self.postings[id as usize]
     }
 
-    /// The name as a JSON string literal.
-    pub fn json(&self, id: u32) -> &str {
-        &self.json[id as usize]
-    }
-
-    /// The name itself (the JSON literal without quotes, unescaped).
-    pub fn name(&self, id: u32) -> String {
-        serde_json::from_str(self.json(id)).unwrap_or_default()
+    pub fn name(&self, id: u32) -> &str {
+        &self.names[id as usize]
     }
 
     fn postings_of<'a>(&'a self, names: &[String]) -> Vec<&'a [Rev]> {

@@ -31,7 +31,8 @@ impl Item {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Selector {
-    /// Never empty: parsing rejects an empty array.
+    /// Parsing never gives an empty list; [`Selector::restrict_types`] may,
+    /// and then the selector matches nothing.
     pub items: Vec<Item>,
 }
 
@@ -45,6 +46,21 @@ impl Selector {
 
     pub fn is_all(&self) -> bool {
         self.items.iter().any(Item::is_all)
+    }
+
+    /// Narrows the selector to events whose type is one of `types` (the
+    /// matcher form of subscribe). An item that then can match nothing is
+    /// dropped.
+    pub fn restrict_types(mut self, types: &[String]) -> Self {
+        self.items.retain_mut(|item| {
+            let narrowed: Vec<String> = match &item.types {
+                None => types.to_vec(),
+                Some(own) => own.iter().filter(|t| types.contains(t)).cloned().collect(),
+            };
+            item.types = Some(narrowed);
+            !item.types.as_ref().is_some_and(Vec::is_empty)
+        });
+        self
     }
 
     /// Parses a selector given as JSON text; `path` names it in errors.

@@ -2,17 +2,20 @@
 //! batch-id replay). Free of JavaScript; the binding layer wraps it.
 
 use crate::constraint::check;
+use crate::dispatch::Dispatch;
 use crate::error::{Error, Result};
 use crate::ids::IdPool;
 use crate::input::{parse_request, EventSpec, Request};
 use crate::json::{index_path, key_path};
 use crate::log::{Log, NewEvent, Rev};
+use crate::selector::Selector;
 
 /// Holds the log and its id source; `Debug` shows the log's head.
 #[derive(Default)]
 pub struct Store {
     log: Log,
     ids: IdPool,
+    subscriptions: Dispatch,
 }
 
 impl std::fmt::Debug for Store {
@@ -33,6 +36,8 @@ pub struct Commit {
     /// and revision of its last event in the batch).
     pub streams: Vec<(u32, u64, u64)>,
     pub replayed: bool,
+    /// The subscriptions this commit concerns (none for a replay).
+    pub woken: Vec<u32>,
 }
 
 impl Store {
@@ -84,7 +89,36 @@ impl Store {
             .map_or(now, |last| last.max(now));
         let batch = self.log.append(batch_id, recorded_at, &events);
         let (first, last) = (batch.first, batch.last);
-        Ok(self.commit_of(first, last, false))
+        let mut commit = self.commit_of(first, last, false);
+        commit.woken = self.subscriptions.woken(&self.log, first, last);
+        Ok(commit)
+    }
+
+    /// Registers a subscription to the events `selector` matches, or, with
+    /// `types`, to those of these types among them; returns its id.
+    pub fn subscribe(&mut self, selector: Selector, types: Option<&[String]>) -> u32 {
+        let selector = match types {
+            Some(types) => selector.restrict_types(types),
+            None => selector,
+        };
+        self.subscriptions.add(&mut self.log, selector)
+    }
+
+    pub fn unsubscribe(&mut self, id: u32) {
+        self.subscriptions.remove(id);
+    }
+
+    /// The revisions a subscription is to receive from `from` on, at most
+    /// `limit`, oldest first; empty for an unknown subscription.
+    pub fn deliverable(&self, id: u32, from: u64, limit: usize) -> Vec<Rev> {
+        match self.subscriptions.selector(id) {
+            Some(sel) => self.log.select(sel, from, u64::MAX, limit, false),
+            None => Vec::new(),
+        }
+    }
+
+    pub fn subscriptions(&self) -> &Dispatch {
+        &self.subscriptions
     }
 
     fn commit_of(&self, first: Rev, last: Rev, replayed: bool) -> Commit {
@@ -110,6 +144,7 @@ impl Store {
             revision: last as u64,
             streams,
             replayed,
+            woken: Vec::new(),
         }
     }
 
@@ -133,6 +168,7 @@ impl Store {
             revision: last as u64,
             streams,
             replayed,
+            woken: Vec::new(),
         }
     }
 }

@@ -21,10 +21,15 @@ pub fn selector(v: Value) -> Selector {
 /// The reference matcher: a selector tested field by field on one event.
 pub fn naive_matches(log: &Log, rev: Rev, sel: &Selector) -> bool {
     let e = log.event(rev);
-    let stream = log.streams.name(e.stream);
-    let type_ = log.types.name(e.type_);
-    let subject = e.subject().map(|s| log.subjects.name(s));
-    let tags: Vec<String> = e.tags.iter().flatten().map(|&t| log.tags.name(t)).collect();
+    let stream = log.streams.name(e.stream).to_string();
+    let type_ = log.types.name(e.type_).to_string();
+    let subject = e.subject().map(|s| log.subjects.name(s).to_string());
+    let tags: Vec<String> = e
+        .tags
+        .iter()
+        .flatten()
+        .map(|&t| log.tags.name(t).to_string())
+        .collect();
     let one_of = |values: &Option<Vec<String>>, v: Option<&String>| match values {
         None => true,
         Some(values) => v.is_some_and(|v| values.contains(v)),

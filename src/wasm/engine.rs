@@ -62,7 +62,8 @@ impl Engine {
     /// a view of the module's memory: cheaper than a new array or JSON text.
     /// The words: `[firstRevision, revision, replayed (0 or 1), recordedAt,
     /// address and length of the ids' text]`, then per stream written, in
-    /// order of first appearance, `version, revision`. The ids' text is the
+    /// order of first appearance, `version, revision`, then the number of
+    /// subscriptions the commit concerns and their ids. The ids' text is the
     /// batch id then, unless replayed, each event's id, 36 bytes each: the
     /// wrapper decodes it once and slices it (one string per commit is far
     /// cheaper than one per id).
@@ -91,7 +92,35 @@ impl Engine {
         for &(_, version, revision) in &c.streams {
             out.extend([version as f64, revision as f64]);
         }
+        out.push(c.woken.len() as f64);
+        out.extend(c.woken.iter().map(|&id| f64::from(id)));
         Ok(out.as_ptr() as u32)
+    }
+
+    /// Registers a subscription to what `selector_json` selects ("" for
+    /// everything), narrowed to the types in `types_json` (a JSON array, or
+    /// "" for all types); returns its id.
+    pub fn subscribe(&mut self, selector_json: &str, types_json: &str) -> Result<u32, JsValue> {
+        let sel = selector(selector_json)?;
+        let types: Option<Vec<String>> = if types_json.is_empty() {
+            None
+        } else {
+            Some(
+                serde_json::from_str(types_json)
+                    .map_err(|e| thrown(Error::invalid("handlers", e.to_string())))?,
+            )
+        };
+        Ok(self.store.subscribe(sel, types.as_deref()))
+    }
+
+    pub fn unsubscribe(&mut self, id: u32) {
+        self.store.unsubscribe(id);
+    }
+
+    /// The revisions subscription `id` is to receive from `from` on, at most
+    /// `limit`, oldest first.
+    pub fn deliverable(&self, id: u32, from: f64, limit: u32) -> Vec<u32> {
+        self.store.deliverable(id, from as u64, limit as usize)
     }
 
     /// `read(selector, options)`: the revisions of the matching events.

@@ -1,0 +1,276 @@
+// Subscriptions and projections.
+//
+// A subscription is a cursor over the log: it asks the engine for the
+// revisions it is to receive after its position (the engine indexes its
+// selector), hands each stored event to the handler, and advances. Catch-up
+// and live delivery are the same loop, so the seam between them can neither
+// skip nor repeat an event, and only committed events are in the log. When
+// it has nothing left it sleeps until a commit the engine says concerns it
+// (dispatch by stream, type, subject, tag).
+//
+// User code (handlers, listeners) runs only in this loop, which starts in a
+// microtask and resumes after awaits: never inside the caller's transact or
+// subscribe, and never while the engine is busy.
+
+import { HandlerError, HindcastError, invalid } from "./errors.js";
+
+/** Revisions fetched per engine call while catching up. */
+const CHUNK = 4096;
+
+const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+
+/** Why a subscription stopped, for its pending waitFor calls. */
+function stoppedError(position, target) {
+  return new HindcastError(
+    `The subscription stopped at revision ${position} before reaching ${target}; subscribe again to go on.`,
+    "STOPPED",
+  );
+}
+
+export class Subscription {
+  #core;
+  #id;
+  #handle;
+  #afterChunk;
+  /** The last revision delivered or passed over. */
+  #position;
+  #stopped = false;
+  /** Resolves the loop's sleep; null while it is not asleep. */
+  #wake = null;
+  /** True between a wake-up and the loop resuming. */
+  #woken = false;
+  #waiters = [];
+  #settle;
+  /** Resolves when the subscription stops; rejects with a HandlerError. */
+  done;
+
+  /** Internal: use `store.subscribe`. */
+  constructor(core, handler, options, afterChunk) {
+    const { handle, types } = handlerOf(handler);
+    const { selector, after } = optionsOf(options);
+    this.#core = core;
+    this.#handle = handle;
+    this.#afterChunk = afterChunk;
+    this.#position = after === "end" ? core.events.length : after;
+    this.#id = core.register(selector, types, this);
+    this.done = new Promise((resolve, reject) => {
+      this.#settle = { resolve, reject };
+    });
+    // `done` reports a handler's failure; nobody is obliged to listen.
+    this.done.catch(() => {});
+    queueMicrotask(() => this.#run());
+  }
+
+  /** The last revision examined: delivered, or passed over as not matching. */
+  get position() {
+    // Asleep and not woken: nothing up to the head concerns it.
+    if (!this.#stopped && this.#wake !== null && !this.#woken) return Math.max(this.#position, this.#core.events.length);
+    return this.#position;
+  }
+
+  /** Resolves once `position` ≥ `revision`. */
+  waitFor(revision) {
+    if (!Number.isSafeInteger(revision) || revision < 0) {
+      return Promise.reject(invalid("revision", "expected a non-negative integer revision"));
+    }
+    if (this.position >= revision) return Promise.resolve();
+    if (this.#stopped) return Promise.reject(stoppedError(this.#position, revision));
+    return new Promise((resolve, reject) => {
+      this.#waiters.push({ revision, resolve, reject });
+      this.#core.waiting.add(this);
+    });
+  }
+
+  /** Stops the subscription: no event is delivered after this returns. */
+  cancel() {
+    this.#stop(null);
+  }
+
+  /** Internal: a commit concerns this subscription. */
+  wake() {
+    if (this.#wake === null || this.#woken) return;
+    this.#woken = true;
+    this.#wake();
+  }
+
+  /** Internal: resolves the waiters the position has reached. */
+  progress() {
+    const position = this.position;
+    const waiters = this.#waiters;
+    let kept = 0;
+    for (const w of waiters) {
+      if (w.revision <= position) w.resolve();
+      else waiters[kept++] = w;
+    }
+    waiters.length = kept;
+    if (kept === 0) this.#core.waiting.delete(this);
+  }
+
+  async #run() {
+    const core = this.#core;
+    const events = core.events;
+    const handle = this.#handle;
+    let event;
+    try {
+      while (!this.#stopped) {
+        const head = events.length;
+        const revs = this.#position < head ? core.engine.deliverable(this.#id, this.#position + 1, CHUNK) : null;
+        if (revs !== null) {
+          for (let i = 0; i < revs.length; i++) {
+            if (this.#stopped) return;
+            event = events[revs[i] - 1];
+            let out = handle(event);
+            if (out !== undefined && out !== null && typeof out.then === "function") out = await out;
+            if (this.#stopped) return;
+            this.#position = event.revision;
+            if (out === "stop") {
+              this.#afterChunk?.();
+              this.#stop(null);
+              return;
+            }
+            if (this.#waiters.length !== 0) this.progress();
+          }
+          event = undefined;
+          // A short answer means nothing else matched up to `head`.
+          if (revs.length < CHUNK && this.#position < head) this.#position = head;
+          if (revs.length !== 0) this.#afterChunk?.();
+          if (this.#waiters.length !== 0) this.progress();
+          continue;
+        }
+        await new Promise((resolve) => {
+          this.#wake = resolve;
+        });
+        this.#wake = null;
+        this.#woken = false;
+      }
+    } catch (cause) {
+      this.#stop(
+        new HandlerError(
+          `A subscription handler failed on the event at revision ${event?.revision} (${event?.type}): ${
+            cause instanceof Error ? cause.message : String(cause)
+          }. The subscription has stopped; others carry on.`,
+          cause,
+          event,
+        ),
+      );
+    }
+  }
+
+  #stop(error) {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#core.unregister(this.#id, this);
+    this.progress();
+    for (const w of this.#waiters) w.reject(error ?? stoppedError(this.#position, w.revision));
+    this.#waiters.length = 0;
+    this.#core.waiting.delete(this);
+    if (error) this.#settle.reject(error);
+    else this.#settle.resolve();
+    this.#wake?.(); // lets a sleeping loop end, releasing what it holds
+  }
+}
+
+/** The handler, or a dispatcher over matchers by type and their types. */
+function handlerOf(handler) {
+  if (typeof handler === "function") return { handle: handler, types: undefined };
+  if (!isObject(handler)) {
+    throw invalid("handler", "expected a function, or an object of functions by event type such as { account_opened: (e) => … }");
+  }
+  const types = Object.keys(handler);
+  if (types.length === 0) throw invalid("handler", "give at least one event type to handle");
+  const byType = new Map();
+  for (const type of types) {
+    if (typeof handler[type] !== "function") throw invalid(`handler[${JSON.stringify(type)}]`, "expected a function");
+    byType.set(type, handler[type]);
+  }
+  return { handle: (e) => byType.get(e.type)(e), types };
+}
+
+function optionsOf(options) {
+  if (options === undefined) return { selector: undefined, after: 0 };
+  if (!isObject(options)) throw invalid("options", "expected { selector?, after? }");
+  for (const k of Object.keys(options)) {
+    if (k !== "selector" && k !== "after") throw invalid(`options.${k}`, "unknown option; expected selector or after");
+  }
+  const { selector, after = 0 } = options;
+  if (after !== "end" && !(Number.isSafeInteger(after) && after >= 0)) {
+    throw invalid("options.after", 'expected a revision (a non-negative integer) or "end"');
+  }
+  return { selector, after };
+}
+
+/** A live read model: the state of the events folded by `on`, kept current. */
+export class Projection {
+  /** Resolves when the projection is closed; rejects with a HandlerError if a fold threw. */
+  done;
+  #sub;
+  #state;
+  #listeners = new Set();
+  #closed = false;
+
+  /** Internal: use `store.project`. */
+  constructor(core, spec) {
+    if (!isObject(spec)) throw invalid("", "project expects { initial, on: { type: (state, event) => state }, selector? }");
+    for (const k of Object.keys(spec)) {
+      if (k !== "initial" && k !== "on" && k !== "selector") throw invalid(k, "unknown key; expected initial, on, selector");
+    }
+    const { on, selector } = spec;
+    if (!isObject(on)) throw invalid("on", "expected an object of functions by event type: { account_opened: (state, e) => … }");
+    this.#state = spec.initial;
+    const handlers = {};
+    for (const type of Object.keys(on)) {
+      const fold = on[type];
+      if (typeof fold !== "function") throw invalid(`on[${JSON.stringify(type)}]`, "expected a function (state, event) => state");
+      handlers[type] = (e) => {
+        const next = fold(this.#state, e);
+        if (next !== undefined) this.#state = next;
+      };
+    }
+    if (Object.keys(handlers).length === 0) throw invalid("on", "give at least one event type to fold");
+    const options = selector === undefined ? undefined : { selector };
+    this.#sub = new Subscription(core, handlers, options, () => this.#changed());
+    this.done = this.#sub.done;
+  }
+
+  /** The current state. */
+  get state() {
+    return this.#state;
+  }
+
+  /** The last revision applied or examined. */
+  get position() {
+    return this.#sub.position;
+  }
+
+  waitFor(revision) {
+    return this.#sub.waitFor(revision);
+  }
+
+  /** Calls `listener(state, position)` after each change; returns a function that stops that. */
+  onChange(listener) {
+    if (typeof listener !== "function") throw invalid("listener", "expected a function (state, position) => void");
+    if (this.#closed) return () => {};
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Stops updating: state and position no longer change, no listener is called. */
+  close() {
+    this.#closed = true;
+    this.#listeners.clear();
+    this.#sub.cancel();
+  }
+
+  #changed() {
+    if (this.#closed) return;
+    const position = this.#sub.position;
+    for (const listener of this.#listeners) {
+      try {
+        listener(this.#state, position);
+      } catch (err) {
+        // A failing listener must not stop the projection or the others.
+        console.error("hindcast: a projection's onChange listener threw", err);
+      }
+    }
+  }
+}
