@@ -4,91 +4,53 @@
 //! events: each subscription is filed under one key per selector item (a
 //! stream, else a type, else a subject, else a tag, else "everything"), and
 //! an event looks up only its own keys. Subscriptions on other streams are
-//! never looked at, so idle ones cost a commit nothing.
+//! never looked at, so idle ones cost a commit nothing. Keys are names, not
+//! the log's interned ids, so subscribing leaves the log untouched and a
+//! cancelled subscription leaves nothing behind.
 
 use rustc_hash::FxHashMap;
 
-use crate::log::{Event, Log, Names, Rev};
+use crate::log::{Event, Log, Rev};
 use crate::selector::{Item, Selector};
 
-/// A key a subscription is filed under: a field and an interned name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-enum Key {
-    Stream(u32),
-    Type(u32),
-    Subject(u32),
-    Tag(u32),
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Field {
+    Stream,
+    Type,
+    Subject,
+    Tag,
 }
 
-/// A selector item with interned names, matched against events directly.
-#[derive(Clone, Debug)]
-struct IdItem {
-    streams: Option<Vec<u32>>,
-    types: Option<Vec<u32>>,
-    subjects: Option<Vec<u32>>,
-    tags: Vec<u32>,
-}
-
-impl IdItem {
-    fn new(log: &mut Log, item: &Item) -> Self {
-        let intern = |names: &mut Names, values: &Option<Vec<String>>| {
-            values
-                .as_ref()
-                .map(|v| v.iter().map(|n| names.intern(n)).collect())
-        };
-        IdItem {
-            streams: intern(&mut log.streams, &item.streams),
-            types: intern(&mut log.types, &item.types),
-            subjects: intern(&mut log.subjects, &item.subjects),
-            tags: item.tags.iter().map(|t| log.tags.intern(t)).collect(),
-        }
+/// The keys to file an item under; empty for an item matching everything.
+fn keys(item: &Item) -> Vec<(Field, &str)> {
+    fn all(field: Field, values: &[String]) -> Vec<(Field, &str)> {
+        values.iter().map(|v| (field, v.as_str())).collect()
     }
-
-    fn matches(&self, e: &Event) -> bool {
-        let one_of = |values: &Option<Vec<u32>>, id: Option<u32>| match values {
-            None => true,
-            Some(v) => id.is_some_and(|id| v.contains(&id)),
-        };
-        one_of(&self.streams, Some(e.stream))
-            && one_of(&self.types, Some(e.type_))
-            && one_of(&self.subjects, e.subject())
-            && self
-                .tags
-                .iter()
-                .all(|t| e.tags.as_deref().is_some_and(|tags| tags.contains(t)))
-    }
-
-    /// The keys to file the item under; empty for an item matching everything.
-    fn keys(&self) -> Vec<Key> {
-        if let Some(s) = &self.streams {
-            s.iter().map(|&id| Key::Stream(id)).collect()
-        } else if let Some(t) = &self.types {
-            t.iter().map(|&id| Key::Type(id)).collect()
-        } else if let Some(s) = &self.subjects {
-            s.iter().map(|&id| Key::Subject(id)).collect()
-        } else {
-            self.tags
-                .first()
-                .map(|&id| Key::Tag(id))
-                .into_iter()
-                .collect()
-        }
+    if let Some(v) = &item.streams {
+        all(Field::Stream, v)
+    } else if let Some(v) = &item.types {
+        all(Field::Type, v)
+    } else if let Some(v) = &item.subjects {
+        all(Field::Subject, v)
+    } else {
+        item.tags.first().map(|t| (Field::Tag, t.as_str())).into_iter().collect()
     }
 }
 
 struct Entry {
     selector: Selector,
-    items: Vec<IdItem>,
-    keys: Vec<Key>,
     everything: bool,
 }
 
 #[derive(Default)]
 pub struct Dispatch {
-    /// Subscriptions by id; `None` once removed (its id is reused).
+    /// Subscriptions by id; `None` once removed (its id is then reused).
     entries: Vec<Option<Entry>>,
     free: Vec<u32>,
-    by_key: FxHashMap<Key, Vec<u32>>,
+    by_stream: FxHashMap<Box<str>, Vec<u32>>,
+    by_type: FxHashMap<Box<str>, Vec<u32>>,
+    by_subject: FxHashMap<Box<str>, Vec<u32>>,
+    by_tag: FxHashMap<Box<str>, Vec<u32>>,
     /// Subscriptions with an item that matches every event.
     everything: Vec<u32>,
     /// Per subscription, the last commit that woke it (dedupes within one).
@@ -97,19 +59,18 @@ pub struct Dispatch {
 }
 
 impl Dispatch {
+    fn index(&mut self, field: Field) -> &mut FxHashMap<Box<str>, Vec<u32>> {
+        match field {
+            Field::Stream => &mut self.by_stream,
+            Field::Type => &mut self.by_type,
+            Field::Subject => &mut self.by_subject,
+            Field::Tag => &mut self.by_tag,
+        }
+    }
+
     /// Registers a subscription to the events `selector` matches; returns
-    /// its id. Interns the selector's names into the log (as names without
-    /// events, which readers never see).
-    pub fn add(&mut self, log: &mut Log, selector: Selector) -> u32 {
-        let items: Vec<IdItem> = selector.items.iter().map(|i| IdItem::new(log, i)).collect();
-        let everything = selector.items.iter().any(Item::is_all);
-        let mut keys: Vec<Key> = if everything {
-            Vec::new()
-        } else {
-            items.iter().flat_map(IdItem::keys).collect()
-        };
-        keys.sort_unstable();
-        keys.dedup();
+    /// its id.
+    pub fn add(&mut self, selector: Selector) -> u32 {
         let id = match self.free.pop() {
             Some(id) => id,
             None => {
@@ -118,18 +79,20 @@ impl Dispatch {
                 self.entries.len() as u32 - 1
             }
         };
+        let everything = selector.is_all();
         if everything {
             self.everything.push(id);
+        } else {
+            let mut filed: Vec<(Field, &str)> = selector.items.iter().flat_map(keys).collect();
+            filed.dedup();
+            for (field, name) in filed {
+                let list = self.index(field).entry(name.into()).or_default();
+                if !list.contains(&id) {
+                    list.push(id);
+                }
+            }
         }
-        for key in &keys {
-            self.by_key.entry(*key).or_default().push(id);
-        }
-        self.entries[id as usize] = Some(Entry {
-            selector,
-            items,
-            keys,
-            everything,
-        });
+        self.entries[id as usize] = Some(Entry { selector, everything });
         self.woken_at[id as usize] = 0;
         id
     }
@@ -141,12 +104,14 @@ impl Dispatch {
         };
         if entry.everything {
             self.everything.retain(|&s| s != id);
-        }
-        for key in entry.keys {
-            if let Some(list) = self.by_key.get_mut(&key) {
-                list.retain(|&s| s != id);
-                if list.is_empty() {
-                    self.by_key.remove(&key);
+        } else {
+            for (field, name) in entry.selector.items.iter().flat_map(keys) {
+                let index = self.index(field);
+                if let Some(list) = index.get_mut(name) {
+                    list.retain(|&s| s != id);
+                    if list.is_empty() {
+                        index.remove(name);
+                    }
                 }
             }
         }
@@ -176,39 +141,47 @@ impl Dispatch {
         }
         self.commits += 1;
         let stamp = self.commits;
+        let mut previous: Option<&Event> = None;
         for rev in first..=last {
             let e = log.event(rev);
-            let mut offer = |ids: &[u32], woken: &mut Vec<u32>| {
+            // Events alike in every key match alike: batches often repeat them.
+            if previous.is_some_and(|p| same_keys(p, e)) {
+                continue;
+            }
+            previous = Some(e);
+            let mut offer = |ids: &[u32]| {
                 for &id in ids {
                     if self.woken_at[id as usize] == stamp {
                         continue;
                     }
-                    let entry = self.entries[id as usize]
-                        .as_ref()
-                        .expect("filed ids are live");
-                    if entry.items.iter().any(|i| i.matches(e)) {
+                    let entry = self.entries[id as usize].as_ref().expect("filed ids are live");
+                    if log.matches(rev, &entry.selector) {
                         self.woken_at[id as usize] = stamp;
                         woken.push(id);
                     }
                 }
             };
-            offer(&self.everything, &mut woken);
-            let keys = [
-                Some(Key::Stream(e.stream)),
-                Some(Key::Type(e.type_)),
-                e.subject().map(Key::Subject),
+            offer(&self.everything);
+            let lookups = [
+                (&self.by_stream, Some(e.stream).map(|s| log.streams.name(s))),
+                (&self.by_type, Some(log.types.name(e.type_))),
+                (&self.by_subject, e.subject().map(|s| log.subjects.name(s))),
             ];
-            for key in keys.into_iter().flatten() {
-                if let Some(ids) = self.by_key.get(&key) {
-                    offer(ids, &mut woken);
+            for (index, name) in lookups {
+                if let Some(ids) = name.and_then(|n| index.get(n)) {
+                    offer(ids);
                 }
             }
             for &t in e.tags.as_deref().unwrap_or_default() {
-                if let Some(ids) = self.by_key.get(&Key::Tag(t)) {
-                    offer(ids, &mut woken);
+                if let Some(ids) = self.by_tag.get(log.tags.name(t)) {
+                    offer(ids);
                 }
             }
         }
         woken
     }
+}
+
+fn same_keys(a: &Event, b: &Event) -> bool {
+    a.stream == b.stream && a.type_ == b.type_ && a.subject() == b.subject() && a.tags == b.tags
 }

@@ -101,7 +101,7 @@ impl Store {
             Some(types) => selector.restrict_types(types),
             None => selector,
         };
-        self.subscriptions.add(&mut self.log, selector)
+        self.subscriptions.add(selector)
     }
 
     pub fn unsubscribe(&mut self, id: u32) {

@@ -13,7 +13,7 @@ fn thrown(e: JsValue) -> Value {
 }
 
 /// A commit as `transact` leaves it: its words (6, then 2 per stream
-/// written) and its ids' text.
+/// written, then the woken subscriptions' count and ids) and its ids' text.
 fn words(engine: &mut Engine, request: &str, now: f64) -> Result<(Vec<f64>, String), JsValue> {
     let at = engine.transact(request, now)? as usize as *const f64;
     let events = serde_json::from_str::<Value>(request).unwrap()["events"]
@@ -25,7 +25,8 @@ fn words(engine: &mut Engine, request: &str, now: f64) -> Result<(Vec<f64>, Stri
         .map(|e| e["stream"].as_str().unwrap().to_string())
         .collect::<std::collections::BTreeSet<_>>();
     // SAFETY: the engine keeps the words and the ids at these addresses until its next call.
-    let words = unsafe { std::slice::from_raw_parts(at, 6 + 2 * streams.len()) }.to_vec();
+    let woken = unsafe { *at.add(6 + 2 * streams.len()) } as usize;
+    let words = unsafe { std::slice::from_raw_parts(at, 7 + 2 * streams.len() + woken) }.to_vec();
     let ids =
         unsafe { std::slice::from_raw_parts(words[4] as usize as *const u8, words[5] as usize) };
     Ok((words, String::from_utf8(ids.to_vec()).unwrap()))
@@ -46,7 +47,7 @@ fn transact_returns_the_commit_as_words() {
     let (w, ids) = open_account(&mut engine);
     // first, last, replayed, recordedAt, the ids' text, then per stream (version, revision).
     assert_eq!(w[..4], [1.0, 3.0, 0.0, 1_700_000_000_000.0]);
-    assert_eq!(w[6..], [1.0, 3.0, 0.0, 2.0]);
+    assert_eq!(w[6..], [1.0, 3.0, 0.0, 2.0, 0.0]);
     assert_eq!(ids.len(), 36 * 4);
     assert_eq!(&ids[..36], "6f9619ff-8b86-4011-b42d-00c04fc964ff");
     assert_eq!(engine.head(), 3.0);
@@ -134,4 +135,20 @@ fn generated_ids_are_random_v4() {
         }
     }
     assert_eq!(ids.len(), 600);
+}
+
+#[wasm_bindgen_test]
+fn subscriptions_cross_as_ids_woken_by_commits() {
+    let mut engine = Engine::new();
+    let acc1 = engine.subscribe(r#"{"stream":"acc-1"}"#, "").unwrap();
+    let opened = engine.subscribe("", r#"["opened"]"#).unwrap();
+    let (w, _) = open_account(&mut engine);
+    // After the streams' words: the number of woken subscriptions, then their ids.
+    assert_eq!(w[10..], [2.0, f64::from(acc1), f64::from(opened)]);
+    assert_eq!(engine.deliverable(acc1, 1.0, 10), vec![1, 3]);
+    assert_eq!(engine.deliverable(opened, 2.0, 10), vec![2]);
+    engine.unsubscribe(acc1);
+    assert_eq!(engine.deliverable(acc1, 1.0, 10), Vec::<u32>::new());
+    let err = thrown(engine.subscribe(r#"{"steam":"a"}"#, "").unwrap_err());
+    assert_eq!(err["path"], "selector.steam");
 }
