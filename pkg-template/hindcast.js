@@ -29,6 +29,9 @@ export { wasmMemoryBytes } from "./loader.js";
 
 const { stringify } = JSON;
 const PRIVATE = Symbol("EventStore");
+const encoder = new TextEncoder();
+/** Requests longer than this cross as bytes. */
+const LONG = 512;
 
 /** JSON text of an optional argument; "" stands for undefined. */
 const text = (v) => (v === undefined ? "" : stringify(v));
@@ -105,7 +108,11 @@ export class EventStore {
     const { wire, kept } = prepare(request);
     let at;
     try {
-      at = this.#engine.transact(wire, Date.now()) >>> 3;
+      // Long requests cross as bytes (see Engine.transactBytes).
+      at =
+        (wire.length > LONG
+          ? this.#engine.transactBytes(encoder.encode(wire), Date.now())
+          : this.#engine.transact(wire, Date.now())) >>> 3;
     } catch (e) {
       throw fromWire(e);
     }

@@ -94,7 +94,9 @@ export function frozenJson(v, path, parents = []) {
     copy = {};
     for (const k of Object.keys(v)) {
       path.push(k);
-      setOwn(copy, k, frozenJson(v[k], path, parents));
+      const x = frozenJson(v[k], path, parents);
+      if (k === "__proto__") setOwn(copy, k, x);
+      else copy[k] = x;
       path.pop();
     }
   }

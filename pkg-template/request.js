@@ -55,9 +55,25 @@ function prepareEvent(e, path, kept) {
     checkJsonSafe(e, path);
     return stringify(e);
   }
-  let text = "{";
   const keep = { stream: e.stream, type: e.type, data: null };
-  for (const k of Object.keys(e)) {
+  const keys = Object.keys(e);
+  // The common event { stream, type, data? }: its text, once per stream and type.
+  if (keys.length <= 3 && typeof e.stream === "string" && typeof e.type === "string" && keys.every(isCommon)) {
+    if (e.data !== undefined) {
+      path.push("data");
+      keep.data = frozenJson(e.data, path);
+      path.pop();
+    }
+    kept.push(keep);
+    if (e.stream !== last.stream || e.type !== last.type) {
+      last.stream = e.stream;
+      last.type = e.type;
+      last.text = `{"stream":${stringify(e.stream)},"type":${stringify(e.type)}}`;
+    }
+    return last.text;
+  }
+  let text = "{";
+  for (const k of keys) {
     const x = e[k];
     if (x === undefined) continue;
     path.push(k);
@@ -78,6 +94,10 @@ function prepareEvent(e, path, kept) {
   kept.push(keep);
   return text + "}";
 }
+
+const isCommon = (k) => k === "stream" || k === "type" || k === "data";
+/** The last common event's stream, type and text. */
+const last = { stream: undefined, type: undefined, text: "" };
 
 function checkConstraints(list, path) {
   for (let i = 0; i < list.length; i++) {

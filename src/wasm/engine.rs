@@ -68,6 +68,21 @@ impl Engine {
     /// wrapper decodes it once and slices it (one string per commit is far
     /// cheaper than one per id).
     pub fn transact(&mut self, request: &str, now: f64) -> Result<u32, JsValue> {
+        self.commit(request, now)
+    }
+
+    /// [`Engine::transact`] with the request as UTF-8 bytes: for long
+    /// requests, `TextEncoder` and one copy beat passing a string.
+    #[wasm_bindgen(js_name = transactBytes)]
+    pub fn transact_bytes(&mut self, request: &[u8], now: f64) -> Result<u32, JsValue> {
+        let request = std::str::from_utf8(request)
+            .map_err(|_| thrown(Error::invalid("", "the request is not valid UTF-8")))?;
+        self.commit(request, now)
+    }
+}
+
+impl Engine {
+    fn commit(&mut self, request: &str, now: f64) -> Result<u32, JsValue> {
         let c = self.store.transact(request, now).map_err(thrown)?;
         let log = self.store.log();
         let batch = log.batch(log.event(c.first_revision as u32).batch);
@@ -96,6 +111,10 @@ impl Engine {
         out.extend(c.woken.iter().map(|&id| f64::from(id)));
         Ok(out.as_ptr() as u32)
     }
+}
+
+#[wasm_bindgen]
+impl Engine {
 
     /// Registers a subscription to what `selector_json` selects ("" for
     /// everything), narrowed to the types in `types_json` (a JSON array, or
