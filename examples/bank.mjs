@@ -1,47 +1,54 @@
 // The bank-account story of the Hindsight consistency tutorial, in Node.
 //
-// A withdrawal is decided on what the account looks like at some revision;
-// the write expects the account stream to still be at that revision, so a
-// decision made on stale state is refused instead of overdrawing.
+// Balances come from a live projection. A withdrawal is decided on what the
+// projection shows at its position; the write expects that nothing about the
+// account changed since, so a decision made on stale state is refused
+// instead of overdrawing.
 import { EventStore, ConstraintViolationError } from "hindcast";
 
 const store = await EventStore.memory();
 const say = (...args) => console.log(...args);
 
-/** The balance and the revision of the account's last event, read from the log. */
-function account(id) {
-  let balance = 0;
-  for (const e of store.readStream(id)) {
-    if (e.type === "money_deposited") balance += e.data.amount;
-    if (e.type === "money_withdrawn") balance -= e.data.amount;
-  }
-  return { balance, revision: store.stream(id)?.revision ?? 0 };
+const balances = store.project({
+  initial: {},
+  on: {
+    account_opened: (s, e) => ({ ...s, [e.stream]: 0 }),
+    money_deposited: (s, e) => ({ ...s, [e.stream]: s[e.stream] + e.data.amount }),
+    money_withdrawn: (s, e) => ({ ...s, [e.stream]: s[e.stream] - e.data.amount }),
+  },
+});
+
+/** Writes and waits until the projection shows it. */
+async function write(request) {
+  const commit = await store.transact(request);
+  await balances.waitFor(commit.revision);
+  return commit;
 }
 
-/** Withdraws if the balance allows, expecting the account to be as seen. */
-async function withdraw(id, amount, seen) {
-  if (seen.balance < amount) throw new Error(`insufficient funds: ${seen.balance} < ${amount}`);
-  return store.transact({
-    events: [{ stream: id, type: "money_withdrawn", data: { amount } }],
-    expect: { [id]: { revision: seen.revision } },
+/** Withdraws if the balance seen allows, expecting the account unchanged since. */
+async function withdraw(account, amount, seen) {
+  if (seen.state[account] < amount) throw new Error(`insufficient funds: ${seen.state[account]} < ${amount}`);
+  return write({
+    events: [{ stream: account, type: "money_withdrawn", data: { amount } }],
+    constraints: [{ maxRevision: seen.position, selector: { stream: account } }],
   });
 }
 
-await store.transact({
+await write({
   events: [{ stream: "acc-1", type: "account_opened", data: { owner: "Ann" } }],
   expect: { "acc-1": "no_stream" },
 });
 say("opened acc-1 for Ann");
-await store.transact({ events: [{ stream: "acc-1", type: "money_deposited", data: { amount: 100 } }] });
-say("deposited 100 → balance", account("acc-1").balance);
+await write({ events: [{ stream: "acc-1", type: "money_deposited", data: { amount: 100 } }] });
+say("deposited 100 → balance", balances.state["acc-1"]);
 
-// Two tellers look at the account at the same moment.
-const tellerA = account("acc-1");
-const tellerB = account("acc-1");
-say(`both tellers see balance ${tellerA.balance} at revision ${tellerA.revision}`);
+// Two tellers look at the projection at the same moment.
+const tellerA = { state: balances.state, position: balances.position };
+const tellerB = { state: balances.state, position: balances.position };
+say(`both tellers see balance ${tellerA.state["acc-1"]} at revision ${tellerA.position}`);
 
 const ok = await withdraw("acc-1", 70, tellerA);
-say(`teller A withdrew 70 (revision ${ok.revision}) → balance`, account("acc-1").balance);
+say(`teller A withdrew 70 (revision ${ok.revision}) → balance`, balances.state["acc-1"]);
 
 try {
   await withdraw("acc-1", 70, tellerB); // decided on a balance of 100 that no longer holds
@@ -50,6 +57,7 @@ try {
 } catch (e) {
   if (!(e instanceof ConstraintViolationError)) throw e;
   const [v] = e.violations;
-  say(`teller B's withdrawal of 70 was refused: ${v.kind} on ${v.stream}, expected ${JSON.stringify(v.expected)}, actual ${JSON.stringify(v.actual)}`);
+  say(`teller B's withdrawal of 70 was refused: ${v.kind}, at most revision ${v.max} expected, found ${v.found}`);
 }
-say("final balance", account("acc-1").balance, "— never overdrawn");
+say("final balance", balances.state["acc-1"], "— never overdrawn");
+balances.close();

@@ -121,6 +121,54 @@ export interface StreamReadOptions {
   backwards?: boolean;
 }
 
+/** What a handler may return: nothing, "stop", or a promise of either. */
+export type HandlerResult = void | "stop" | Promise<void | "stop">;
+
+/** Matchers by event type (Hindsight's `match`): only the listed types are delivered. */
+export type Matchers = { [type: string]: (event: RecordedEvent) => HandlerResult };
+
+export interface SubscribeOptions {
+  /** Narrows the events delivered. */
+  selector?: Selector;
+  /** Deliver events with revision > after: 0 (default) from the beginning, "end" only new ones. */
+  after?: number | "end";
+}
+
+/** A running subscription. */
+export declare class Subscription {
+  private constructor();
+  /** The last revision examined: delivered, or passed over as not matching. */
+  readonly position: number;
+  /** Resolves once position ≥ revision; rejects if the subscription stops first. */
+  waitFor(revision: number): Promise<void>;
+  /** Stops the subscription: no event is delivered after this returns. */
+  cancel(): void;
+  /** Resolves when the subscription stops ("stop" or cancel); rejects with a HandlerError. */
+  readonly done: Promise<void>;
+}
+
+export interface ProjectionSpec<S> {
+  initial: S;
+  /** Folds by event type: return the new state, or undefined to keep the (mutated) state. */
+  on: { [type: string]: (state: S, event: RecordedEvent) => S | void };
+  selector?: Selector;
+}
+
+/** A live read model kept current by a subscription. */
+export declare class Projection<S> {
+  private constructor();
+  readonly state: S;
+  /** The last revision applied or examined. */
+  readonly position: number;
+  waitFor(revision: number): Promise<void>;
+  /** Calls the listener after each change; returns a function that removes it. */
+  onChange(listener: (state: S, position: number) => void): () => void;
+  /** Stops updating: state and position no longer change, no listener is called. */
+  close(): void;
+  /** Resolves when closed; rejects with a HandlerError if a fold threw. */
+  readonly done: Promise<void>;
+}
+
 export declare class EventStore {
   private constructor();
   /** A store that lives in memory. */
@@ -141,6 +189,13 @@ export declare class EventStore {
   lastRevision(selector?: Selector): number;
   /** The position of a stream's last event, or null if it has none. */
   stream(stream: string): StreamPosition | null;
+  /**
+   * Delivers each matching committed event, once, in revision order,
+   * asynchronously (never inside the caller's transact or subscribe).
+   */
+  subscribe(handler: ((event: RecordedEvent) => HandlerResult) | Matchers, options?: SubscribeOptions): Subscription;
+  /** A live read model folded from the events. */
+  project<S>(spec: ProjectionSpec<S>): Projection<S>;
 }
 
 export type Violation =
@@ -150,7 +205,8 @@ export type Violation =
   | { kind: "range_not_satisfied"; constraint: Constraint; start: number; end: number; actual: number }
   | { kind: "duplicate_event_id"; id: Uuid; revision: number };
 
-export type ErrorCode = "CONSTRAINT_VIOLATION" | "INVALID_INPUT" | "STORAGE" | "HANDLER";
+/** STOPPED: a waitFor whose subscription stopped before reaching the revision. */
+export type ErrorCode = "CONSTRAINT_VIOLATION" | "INVALID_INPUT" | "STORAGE" | "HANDLER" | "STOPPED";
 
 /** The base of every error Hindcast reports. */
 export declare class HindcastError extends Error {

@@ -46,3 +46,27 @@ export async function tour(): Promise<number> {
   await store.transact({ events: [{ stream: "a", type: "t", data: () => 1 }] });
   return commit.revision + events.length + (version ?? 0) + store.lastRevision({ tags: ["account:acc-1"] });
 }
+
+export async function live(store: EventStore): Promise<number> {
+  const sub = store.subscribe({ money_deposited: (e) => console.log(e.revision), account_closed: () => "stop" }, { after: "end" });
+  const all = store.subscribe(async (e) => (e.type === "x" ? "stop" : undefined), { selector: { stream: "acc-1" }, after: 0 });
+  const balances = store.project({
+    initial: {} as Record<string, number>,
+    on: {
+      account_opened: (s, e) => ({ ...s, [e.stream]: 0 }),
+      money_deposited: (s, e) => {
+        s[e.stream] += (e.data as { amount: number }).amount;
+      },
+    },
+  });
+  const off = balances.onChange((state, position) => console.log(Object.keys(state).length, position));
+  await balances.waitFor(store.revision);
+  off();
+  const total: number = Object.values(balances.state).reduce((a, b) => a + b, 0);
+  sub.cancel();
+  await all.done;
+  balances.close();
+  // @ts-expect-error: "after" takes a revision or "end"
+  store.subscribe(() => {}, { after: "start" });
+  return total + balances.position + sub.position;
+}
