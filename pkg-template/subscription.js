@@ -40,6 +40,8 @@ export class Subscription {
   /** True between a wake-up and the loop resuming. */
   #woken = false;
   #waiters = [];
+  /** The lowest revision a waiter waits for (Infinity: none). */
+  #nextWait = Infinity;
   #settle;
   /** Resolves when the subscription stops; rejects with a HandlerError. */
   done;
@@ -77,6 +79,7 @@ export class Subscription {
     if (this.#stopped) return Promise.reject(stoppedError(this.#position, revision));
     return new Promise((resolve, reject) => {
       this.#waiters.push({ revision, resolve, reject });
+      if (revision < this.#nextWait) this.#nextWait = revision;
       this.#core.waiting.add(this);
     });
   }
@@ -96,13 +99,20 @@ export class Subscription {
   /** Internal: resolves the waiters the position has reached. */
   progress() {
     const position = this.position;
+    if (position < this.#nextWait) return;
     const waiters = this.#waiters;
     let kept = 0;
+    let next = Infinity;
     for (const w of waiters) {
-      if (w.revision <= position) w.resolve();
-      else waiters[kept++] = w;
+      if (w.revision <= position) {
+        w.resolve();
+      } else {
+        waiters[kept++] = w;
+        if (w.revision < next) next = w.revision;
+      }
     }
     waiters.length = kept;
+    this.#nextWait = next;
     if (kept === 0) this.#core.waiting.delete(this);
   }
 
@@ -128,13 +138,13 @@ export class Subscription {
               this.#stop(null);
               return;
             }
-            if (this.#waiters.length !== 0) this.progress();
+            if (event.revision >= this.#nextWait) this.progress();
           }
           event = undefined;
           // A short answer means nothing else matched up to `head`.
           if (revs.length < CHUNK && this.#position < head) this.#position = head;
           if (revs.length !== 0) this.#afterChunk?.();
-          if (this.#waiters.length !== 0) this.progress();
+          this.progress();
           continue;
         }
         await new Promise((resolve) => {
@@ -163,6 +173,7 @@ export class Subscription {
     this.progress();
     for (const w of this.#waiters) w.reject(error ?? stoppedError(this.#position, w.revision));
     this.#waiters.length = 0;
+    this.#nextWait = Infinity;
     this.#core.waiting.delete(this);
     if (error) this.#settle.reject(error);
     else this.#settle.resolve();
