@@ -33,7 +33,11 @@ fn keys(item: &Item) -> Vec<(Field, &str)> {
     } else if let Some(v) = &item.subjects {
         all(Field::Subject, v)
     } else {
-        item.tags.first().map(|t| (Field::Tag, t.as_str())).into_iter().collect()
+        item.tags
+            .first()
+            .map(|t| (Field::Tag, t.as_str()))
+            .into_iter()
+            .collect()
     }
 }
 
@@ -92,7 +96,10 @@ impl Dispatch {
                 }
             }
         }
-        self.entries[id as usize] = Some(Entry { selector, everything });
+        self.entries[id as usize] = Some(Entry {
+            selector,
+            everything,
+        });
         self.woken_at[id as usize] = 0;
         id
     }
@@ -154,7 +161,9 @@ impl Dispatch {
                     if self.woken_at[id as usize] == stamp {
                         continue;
                     }
-                    let entry = self.entries[id as usize].as_ref().expect("filed ids are live");
+                    let entry = self.entries[id as usize]
+                        .as_ref()
+                        .expect("filed ids are live");
                     if log.matches(rev, &entry.selector) {
                         self.woken_at[id as usize] = stamp;
                         woken.push(id);

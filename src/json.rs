@@ -1,8 +1,5 @@
-//! Small JSON helpers: string escaping, UUID text, field paths, RFC 3339.
-//!
-//! Output is written by hand into one `String` per call: the binding layer
-//! hands JavaScript a single JSON text, which `JSON.parse` turns into objects
-//! faster than building them field by field across the boundary.
+//! Small text helpers: JSON string escaping (for errors' JSON form), UUID
+//! text, field paths as JavaScript writes them, RFC 3339 date-times.
 
 /// Appends `s` as a JSON string literal.
 pub fn write_str(out: &mut String, s: &str) {
@@ -35,21 +32,18 @@ pub fn write_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// The JSON literal of `s`.
-pub fn quoted(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    write_str(&mut out, s);
-    out
+/// A UUID's text: lowercase, hyphenated, 36 bytes.
+pub fn uuid_text(id: u128, buf: &mut [u8; UUID_LEN]) -> &str {
+    uuid::Uuid::from_u128(id).hyphenated().encode_lower(buf)
 }
 
-/// Appends a UUID as a quoted lowercase hyphenated string.
+pub const UUID_LEN: usize = uuid::fmt::Hyphenated::LENGTH;
+
+/// Appends a UUID as a quoted JSON string.
 pub fn write_uuid(out: &mut String, id: u128) {
-    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    let text = uuid::Uuid::from_u128(id)
-        .hyphenated()
-        .encode_lower(&mut buf);
+    let mut buf = [0u8; UUID_LEN];
     out.push('"');
-    out.push_str(text);
+    out.push_str(uuid_text(id, &mut buf));
     out.push('"');
 }
 

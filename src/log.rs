@@ -24,8 +24,7 @@ pub type Rev = u32;
 const NO_SUBJECT: u32 = u32::MAX;
 
 /// Interned names (streams, types, subjects, tags), each with its posting
-/// list of revisions. A name may have an empty list (a subscription named it
-/// before any event did).
+/// list of revisions.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Names {
     ids: HashMap<Box<str>, u32>,
@@ -38,7 +37,7 @@ impl Names {
         self.ids.get(name).copied()
     }
 
-    pub fn intern(&mut self, name: &str) -> u32 {
+    fn intern(&mut self, name: &str) -> u32 {
         if let Some(id) = self.get(name) {
             return id;
         }

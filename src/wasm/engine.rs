@@ -4,6 +4,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::error::Error;
 use crate::input::{parse_read_options, parse_stream_name, parse_stream_read_options};
+use crate::json::{uuid_text, UUID_LEN};
 use crate::selector::Selector;
 use crate::store::Store;
 
@@ -22,13 +23,8 @@ fn selector(text: &str) -> Result<Selector, JsValue> {
 
 /// Appends a UUID's text (36 bytes, lowercase, hyphenated).
 fn push_uuid(out: &mut Vec<u8>, id: u128) {
-    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    out.extend_from_slice(
-        uuid::Uuid::from_u128(id)
-            .hyphenated()
-            .encode_lower(&mut buf)
-            .as_bytes(),
-    );
+    let mut buf = [0u8; UUID_LEN];
+    out.extend_from_slice(uuid_text(id, &mut buf).as_bytes());
 }
 
 #[wasm_bindgen]
@@ -115,7 +111,6 @@ impl Engine {
 
 #[wasm_bindgen]
 impl Engine {
-
     /// Registers a subscription to what `selector_json` selects ("" for
     /// everything), narrowed to the types in `types_json` (a JSON array, or
     /// "" for all types); returns its id.
