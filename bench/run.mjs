@@ -12,7 +12,8 @@
 //   C  hindcast only: time of 2,000 transacts that each carry a
 //      `maxRevision: store.revision` constraint on a subject selector, with
 //      1,000 events stored vs with 1,000,000 stored.
-//   D  hindcast only: wasm linear-memory growth per event after 200,000
+//   D  hindcast only: memory growth per event (wasm linear memory plus JS
+//      heap, where the recorded events are kept) after 200,000
 //      single-event transacts, divided by the average JSON size of the
 //      recorded events as read back. Runs in a child process so that the
 //      wasm memory starts fresh.
