@@ -17,9 +17,15 @@ fn a_commit_wakes_only_the_subscriptions_it_concerns() {
     let tagged = s.subscribe(selector(json!({"tags": ["vip"]})), None);
     let everything = s.subscribe(selector(json!({})), None);
     let nothing = s.subscribe(selector(json!({"stream": "acc-1"})), Some(&[]));
-    let idle: Vec<u32> = (0..1000).map(|i| s.subscribe(selector(json!({"stream": format!("other-{i}")})), None)).collect();
+    let idle: Vec<u32> = (0..1000)
+        .map(|i| s.subscribe(selector(json!({"stream": format!("other-{i}")})), None))
+        .collect();
 
-    let c = transact(&mut s, json!({"events": [event("acc-1", "account_opened")]})).unwrap();
+    let c = transact(
+        &mut s,
+        json!({"events": [event("acc-1", "account_opened")]}),
+    )
+    .unwrap();
     assert_eq!(c.woken, vec![everything, acc1]);
     let c = transact(&mut s, json!({"events": [event("acc-2", "money_deposited"), {"stream": "acc-3", "type": "x", "tags": ["vip"]}]})).unwrap();
     assert_eq!(c.woken, vec![everything, deposits, tagged]);
@@ -47,10 +53,21 @@ fn removed_subscriptions_are_not_woken_and_ids_are_reused() {
 #[test]
 fn subscribing_to_unseen_names_leaves_reads_unchanged() {
     let mut s = Store::new();
-    s.subscribe(selector(json!({"stream": "future", "subject": "s", "tags": ["t"]})), None);
+    s.subscribe(
+        selector(json!({"stream": "future", "subject": "s", "tags": ["t"]})),
+        None,
+    );
     assert_eq!(s.log().stream("future"), None);
-    assert_eq!(s.log().last_revision(&selector(json!({"stream": "future"}))), 0);
-    let c = transact(&mut s, json!({"events": [{"stream": "future", "type": "x", "subject": "s", "tags": ["t"]}]})).unwrap();
+    assert_eq!(
+        s.log()
+            .last_revision(&selector(json!({"stream": "future"}))),
+        0
+    );
+    let c = transact(
+        &mut s,
+        json!({"events": [{"stream": "future", "type": "x", "subject": "s", "tags": ["t"]}]}),
+    )
+    .unwrap();
     assert_eq!(c.woken, vec![0]);
 }
 
