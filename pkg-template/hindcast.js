@@ -60,13 +60,14 @@ class Core {
     this.engine = engine;
   }
 
-  register(selector, types, sub) {
-    checkSelector(selector, ["options", "selector"]);
+  /** `inOptions`: the selector came as `options.selector` (for error paths). */
+  register(selector, types, sub, inOptions) {
+    checkSelector(selector, inOptions ? ["options", "selector"] : ["selector"]);
     let id;
     try {
       id = this.engine.subscribe(text(selector), types === undefined ? "" : stringify(types));
     } catch (e) {
-      throw fromWire(e, "options.");
+      throw fromWire(e, inOptions ? "options." : "");
     }
     this.subs.set(id, sub);
     return id;

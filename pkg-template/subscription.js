@@ -46,15 +46,18 @@ export class Subscription {
   /** Resolves when the subscription stops; rejects with a HandlerError. */
   done;
 
-  /** Internal: use `store.subscribe`. */
-  constructor(core, handler, options, afterChunk) {
+  /**
+   * Internal: use `store.subscribe`. A projection passes `afterChunk` (run
+   * after each delivered run of events) and its own `selector`.
+   */
+  constructor(core, handler, options, afterChunk, projection) {
     const { handle, types } = handlerOf(handler);
     const { selector, after } = optionsOf(options);
     this.#core = core;
     this.#handle = handle;
     this.#afterChunk = afterChunk;
     this.#position = after === "end" ? core.events.length : after;
-    this.#id = core.register(selector, types, this);
+    this.#id = core.register(projection ? projection.selector : selector, types, this, !projection);
     this.done = new Promise((resolve, reject) => {
       this.#settle = { resolve, reject };
     });
@@ -238,8 +241,7 @@ export class Projection {
       };
     }
     if (Object.keys(handlers).length === 0) throw invalid("on", "give at least one event type to fold");
-    const options = selector === undefined ? undefined : { selector };
-    this.#sub = new Subscription(core, handlers, options, () => this.#changed());
+    this.#sub = new Subscription(core, handlers, undefined, () => this.#changed(), { selector });
     this.done = this.#sub.done;
   }
 
