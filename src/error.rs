@@ -182,6 +182,8 @@ pub enum Error {
     Violations(Vec<Violation>),
     /// The platform could not serve the request (no random source).
     Unavailable(String),
+    /// A stored batch does not fit the log (bad record, gap, clash).
+    Corrupt { revision: u64, message: String },
 }
 
 impl Error {
@@ -213,6 +215,14 @@ impl Error {
             }
             Error::Unavailable(_) => {
                 out.push_str("{\"code\":\"STORAGE\",\"reason\":\"unavailable\"");
+            }
+            Error::Corrupt { revision, .. } => {
+                let _ = std::fmt::Write::write_fmt(
+                    &mut out,
+                    format_args!(
+                        "{{\"code\":\"STORAGE\",\"reason\":\"corrupt\",\"revision\":{revision}"
+                    ),
+                );
             }
         }
         out.push_str(",\"message\":");
@@ -247,6 +257,10 @@ impl fmt::Display for Error {
                 f.write_str("). Read the current state and decide again.")
             }
             Error::Unavailable(why) => write!(f, "Unavailable: {why}"),
+            Error::Corrupt { revision, message } => write!(
+                f,
+                "The stored event at revision {revision} is corrupt ({message}); the store cannot be loaded as it is"
+            ),
         }
     }
 }

@@ -31,6 +31,13 @@ impl IdIndex {
             .insert_unique(hash(id), at, |&at| hash(id_at(at)));
     }
 
+    /// Removes `id`, which is at `at` (positions are unique).
+    pub fn remove(&mut self, id: u128, at: u32) {
+        if let Ok(entry) = self.table.find_entry(hash(id), |&p| p == at) {
+            entry.remove();
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.table.len()
     }

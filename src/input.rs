@@ -528,3 +528,95 @@ pub fn parse_stream_name(text: &str) -> Result<String> {
         _ => Err(Error::invalid("stream", "expected a non-empty string")),
     }
 }
+
+/// A stored batch (see [`crate::Store::restore`]).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct StoredBatchIn<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    recorded_at: f64,
+    revision: u64,
+    #[serde(borrow)]
+    events: Vec<StoredEventIn<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredEventIn<'a> {
+    #[serde(borrow)]
+    stream: Cow<'a, str>,
+    #[serde(borrow, rename = "type")]
+    type_: Cow<'a, str>,
+    #[serde(borrow, default)]
+    subject: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    tags: Option<Vec<Cow<'a, str>>>,
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    version: u64,
+}
+
+pub struct StoredEvent<'a> {
+    pub stream: Cow<'a, str>,
+    pub type_: Cow<'a, str>,
+    pub subject: Option<Cow<'a, str>>,
+    pub tags: Option<Vec<Cow<'a, str>>>,
+    pub id: u128,
+    pub version: u64,
+}
+
+pub struct StoredBatch<'a> {
+    pub id: u128,
+    pub recorded_at: f64,
+    pub revision: u64,
+    pub events: Vec<StoredEvent<'a>>,
+}
+
+/// Parses a stored batch; any fault is [`Error::Corrupt`] at its revision
+/// (or, when even that is unreadable, the revision after `head`).
+pub fn parse_stored_batch(text: &str, head: u64) -> Result<StoredBatch<'_>> {
+    let corrupt = |revision: u64, message: String| Error::Corrupt { revision, message };
+    let raw: StoredBatchIn =
+        serde_json::from_str(text).map_err(|e| corrupt(head + 1, e.to_string()))?;
+    let at = raw.revision;
+    let id = parse_uuid(&raw.id).ok_or_else(|| corrupt(at, "its batch id is not a UUID".into()))?;
+    if raw.events.is_empty() {
+        return Err(corrupt(at, "a batch without events".into()));
+    }
+    let events = raw
+        .events
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let revision = at + i as u64;
+            let bad = |what: &str| corrupt(revision, what.into());
+            if e.stream.is_empty() || e.type_.is_empty() || e.subject.as_deref() == Some("") {
+                return Err(bad("an empty stream, type or subject"));
+            }
+            if let Some(tags) = &e.tags {
+                if tags
+                    .iter()
+                    .enumerate()
+                    .any(|(j, t)| t.is_empty() || tags[..j].contains(t))
+                {
+                    return Err(bad("empty or repeated tags"));
+                }
+            }
+            Ok(StoredEvent {
+                id: parse_uuid(&e.id).ok_or_else(|| bad("its id is not a UUID"))?,
+                stream: e.stream,
+                type_: e.type_,
+                subject: e.subject,
+                tags: e.tags,
+                version: e.version,
+            })
+        })
+        .collect::<Result<_>>()?;
+    Ok(StoredBatch {
+        id,
+        recorded_at: raw.recorded_at,
+        revision: at,
+        events,
+    })
+}

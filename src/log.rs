@@ -201,6 +201,36 @@ impl Log {
         &self.batches[batch as usize]
     }
 
+    /// Removes every event after `head`, whole batches at a time, leaving
+    /// the log as it was when its head was `head` (names stay interned).
+    /// `head` must be a batch boundary at or below the current head.
+    pub fn truncate(&mut self, head: u64) {
+        while self.events.len() as u64 > head {
+            let rev = self.events.len() as Rev;
+            let e = self.events.pop().expect("a non-empty log");
+            let id = self.ids.pop().expect("an id per event");
+            self.event_ids.remove(id, rev - 1);
+            for list in [
+                Some(&mut self.streams.postings[e.stream as usize]),
+                Some(&mut self.types.postings[e.type_ as usize]),
+                e.subject().map(|s| &mut self.subjects.postings[s as usize]),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                debug_assert_eq!(list.last(), Some(&rev));
+                list.pop();
+            }
+            for &t in e.tags.iter().flatten() {
+                self.tags.postings[t as usize].pop();
+            }
+            if self.batches.last().is_some_and(|b| b.first == rev) {
+                let b = self.batches.pop().expect("the event's batch");
+                self.batch_ids.remove(b.id, self.batches.len() as u32);
+            }
+        }
+    }
+
     /// The `recordedAt` of the newest batch, if any.
     pub fn last_recorded_at(&self) -> Option<f64> {
         self.batches.last().map(|b| b.recorded_at)

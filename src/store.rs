@@ -5,7 +5,7 @@ use crate::constraint::check;
 use crate::dispatch::Dispatch;
 use crate::error::{Error, Result};
 use crate::ids::IdPool;
-use crate::input::{parse_request, EventSpec, Request};
+use crate::input::{parse_request, parse_stored_batch, EventSpec, Request};
 use crate::json::{index_path, key_path};
 use crate::log::{Log, NewEvent, Rev};
 use crate::selector::Selector;
@@ -92,6 +92,74 @@ impl Store {
         let mut commit = self.commit_of(first, last, false);
         commit.woken = self.subscriptions.woken(&self.log, first, last);
         Ok(commit)
+    }
+
+    /// Appends a batch that was already checked and committed (loaded from
+    /// storage, or written by another tab): `{ id, recordedAt, revision,
+    /// events: [{ stream, type, subject?, tags?, id, version }] }`, where
+    /// `revision` is its first. Returns the subscriptions it concerns.
+    ///
+    /// A batch that does not fit the log (not next, a version that does not
+    /// follow, a known id, a malformed field) is [`Error::Corrupt`], naming
+    /// its revision; nothing changes.
+    pub fn restore(&mut self, batch: &str) -> Result<Vec<u32>> {
+        let b = parse_stored_batch(batch, self.log.head())?;
+        let corrupt = |revision: u64, message: String| Err(Error::Corrupt { revision, message });
+        if b.revision != self.log.head() + 1 {
+            return corrupt(
+                b.revision,
+                format!("expected revision {} next", self.log.head() + 1),
+            );
+        }
+        if self.log.batch_by_id(b.id).is_some() {
+            return corrupt(b.revision, "its batch id is already stored".into());
+        }
+        let mut next_version: Vec<(&str, u64)> = Vec::new();
+        for (i, e) in b.events.iter().enumerate() {
+            let revision = b.revision + i as u64;
+            let expected = match next_version.iter_mut().find(|(s, _)| *s == &*e.stream) {
+                Some((_, v)) => {
+                    *v += 1;
+                    *v
+                }
+                None => {
+                    let v = self.log.stream(&e.stream).map_or(0, |p| p.version + 1);
+                    next_version.push((&e.stream, v));
+                    v
+                }
+            };
+            if e.version != expected {
+                return corrupt(
+                    revision,
+                    format!("version {} where {expected} follows", e.version),
+                );
+            }
+            if self.log.revision_of_event_id(e.id).is_some()
+                || b.events[..i].iter().any(|o| o.id == e.id)
+            {
+                return corrupt(revision, "its event id is already stored".into());
+            }
+        }
+        let events: Vec<NewEvent> = b
+            .events
+            .iter()
+            .map(|e| NewEvent {
+                id: e.id,
+                stream: &e.stream,
+                type_: &e.type_,
+                subject: e.subject.as_deref(),
+                tags: e.tags.as_deref(),
+            })
+            .collect();
+        let batch = self.log.append(b.id, b.recorded_at, &events);
+        let (first, last) = (batch.first, batch.last);
+        Ok(self.subscriptions.woken(&self.log, first, last))
+    }
+
+    /// Undoes every batch after `head` (a batch boundary): the log is again
+    /// as it was then.
+    pub fn truncate(&mut self, head: u64) {
+        self.log.truncate(head);
     }
 
     /// Registers a subscription to the events `selector` matches, or, with

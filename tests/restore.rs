@@ -1,0 +1,152 @@
+#![cfg(not(target_arch = "wasm32"))]
+//! Restoring stored batches (loading, other tabs' commits) and truncating
+//! (undoing a write that storage refused).
+
+mod common;
+
+use common::*;
+use hindcast::{Error, Store};
+use proptest::prelude::*;
+use serde_json::{json, Value};
+
+/// The stored form of every batch of a store, as the JS layer writes it.
+fn stored_batches(s: &Store) -> Vec<Value> {
+    let log = s.log();
+    let mut out: Vec<Value> = Vec::new();
+    for rev in 1..=log.head() as u32 {
+        let e = log.event(rev);
+        let b = log.batch(e.batch);
+        let mut event = json!({
+            "stream": log.streams.name(e.stream),
+            "type": log.types.name(e.type_),
+            "id": uuid::Uuid::from_u128(log.event_id(rev)).to_string(),
+            "version": e.version,
+        });
+        if let Some(sub) = e.subject() {
+            event["subject"] = json!(log.subjects.name(sub));
+        }
+        if let Some(tags) = &e.tags {
+            event["tags"] = json!(tags.iter().map(|&t| log.tags.name(t)).collect::<Vec<_>>());
+        }
+        if b.first == rev {
+            out.push(json!({"id": uuid::Uuid::from_u128(b.id).to_string(), "recordedAt": b.recorded_at, "revision": rev, "events": []}));
+        }
+        out.last_mut().unwrap()["events"]
+            .as_array_mut()
+            .unwrap()
+            .push(event);
+    }
+    out
+}
+
+fn corrupt_at(r: Result<Vec<u32>, Error>) -> u64 {
+    match r {
+        Err(Error::Corrupt { revision, .. }) => revision,
+        other => panic!("expected corrupt, got {other:?}"),
+    }
+}
+
+fn sample() -> Store {
+    let mut s = Store::new();
+    transact(&mut s, json!({"events": [event("a", "x"), {"stream": "b", "type": "y", "subject": "u", "tags": ["t1", "t2"]}]})).unwrap();
+    transact(&mut s, json!({"events": [event("a", "z")]})).unwrap();
+    s
+}
+
+#[test]
+fn restoring_stored_batches_rebuilds_the_same_log() {
+    let original = sample();
+    let mut copy = Store::new();
+    let watcher = copy.subscribe(selector(json!({"stream": "a"})), None);
+    for b in stored_batches(&original) {
+        assert_eq!(copy.restore(&b.to_string()).unwrap(), vec![watcher]);
+    }
+    assert_eq!(copy.log(), original.log());
+}
+
+#[test]
+fn a_batch_that_does_not_fit_is_corrupt_and_changes_nothing() {
+    let original = sample();
+    let batches = stored_batches(&original);
+    let mut s = Store::new();
+    s.restore(&batches[0].to_string()).unwrap();
+    let before = s.log().clone();
+    let mut gap = batches[1].clone();
+    gap["revision"] = json!(5);
+    assert_eq!(corrupt_at(s.restore(&gap.to_string())), 5);
+    let mut version = batches[1].clone();
+    version["events"][0]["version"] = json!(7);
+    assert_eq!(corrupt_at(s.restore(&version.to_string())), 3);
+    let mut same_batch = batches[1].clone();
+    same_batch["id"] = batches[0]["id"].clone();
+    assert_eq!(corrupt_at(s.restore(&same_batch.to_string())), 3);
+    let mut same_event = batches[1].clone();
+    same_event["events"][0]["id"] = batches[0]["events"][0]["id"].clone();
+    assert_eq!(corrupt_at(s.restore(&same_event.to_string())), 3);
+    let mut no_type = batches[1].clone();
+    no_type["events"][0].as_object_mut().unwrap().remove("type");
+    assert_eq!(corrupt_at(s.restore(&no_type.to_string())), 3);
+    assert_eq!(corrupt_at(s.restore("{not json")), 3);
+    assert_eq!(s.log(), &before);
+}
+
+proptest! {
+    #[test]
+    fn truncate_returns_to_an_earlier_log(
+        batches in prop::collection::vec(prop::collection::vec((0..3usize, 0..2usize, any::<bool>(), any::<bool>()), 1..4), 1..10),
+        keep in 0usize..10,
+    ) {
+        let mut s = Store::new();
+        let mut snapshots = vec![s.log().clone()];
+        for events in &batches {
+            let events: Vec<Value> = events.iter().map(|&(st, ty, subject, tag)| {
+                let mut e = json!({"stream": format!("s{st}"), "type": format!("t{ty}")});
+                if subject { e["subject"] = json!("u"); }
+                if tag { e["tags"] = json!(["g"]); }
+                e
+            }).collect();
+            transact(&mut s, json!({ "events": events })).unwrap();
+            snapshots.push(s.log().clone());
+        }
+        let keep = keep.min(batches.len());
+        let head = snapshots[keep].head();
+        s.truncate(head);
+        prop_assert_eq!(s.log().head(), head);
+        // Names interned by the undone batches stay (empty); compare what reads see.
+        for rev in 1..=head as u32 {
+            prop_assert_eq!(s.log().event(rev), snapshots[keep].event(rev));
+        }
+        prop_assert_eq!(stored_batches(&s), stored_batches(&snapshot_store(&snapshots[keep], &s)));
+        // Writing goes on from the truncated head.
+        for events in &batches[keep..] {
+            let n = events.len();
+            let c = transact(&mut s, json!({"events": (0..n).map(|_| json!({"stream": "s0", "type": "t0"})).collect::<Vec<_>>()})).unwrap();
+            prop_assert_eq!(c.first_revision, s.log().head() - n as u64 + 1);
+        }
+    }
+}
+
+/// A store holding the first `log.head()` events of `s`, rebuilt by restore.
+fn snapshot_store(log: &hindcast::log::Log, s: &Store) -> Store {
+    let mut t = Store::new();
+    for b in stored_batches(s) {
+        if b["revision"].as_u64().unwrap() <= log.head() {
+            t.restore(&b.to_string()).unwrap();
+        }
+    }
+    t
+}
+
+#[test]
+fn truncated_ids_can_be_written_again() {
+    let mut s = Store::new();
+    let id = "6f9619ff-8b86-4011-b42d-00c04fc964ff";
+    let req = json!({"id": id, "events": [{"stream": "a", "type": "x", "id": "00000000-0000-4000-8000-000000000001"}]});
+    transact(&mut s, req.clone()).unwrap();
+    s.truncate(0);
+    assert_eq!(s.log().head(), 0);
+    assert_eq!(s.log().stream("a"), None);
+    let again = transact(&mut s, req).unwrap();
+    assert!(!again.replayed);
+    assert_eq!(again.revision, 1);
+}
