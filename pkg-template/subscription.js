@@ -13,6 +13,7 @@
 // subscribe, and never while the engine is busy.
 
 import { HandlerError, HindcastError, invalid } from "./errors.js";
+import { joinPath } from "./json.js";
 
 /** Revisions fetched per engine call while catching up. */
 const CHUNK = 4096;
@@ -40,6 +41,8 @@ export class Subscription {
   /** True between a wake-up and the loop resuming. */
   #woken = false;
   #waiters = [];
+  /** The HandlerError the subscription stopped with, if it failed. */
+  #failure = null;
   /** The lowest revision a waiter waits for (Infinity: none). */
   #nextWait = Infinity;
   #settle;
@@ -79,7 +82,7 @@ export class Subscription {
       return Promise.reject(invalid("revision", "expected a non-negative integer revision"));
     }
     if (this.position >= revision) return Promise.resolve();
-    if (this.#stopped) return Promise.reject(stoppedError(this.#position, revision));
+    if (this.#stopped) return Promise.reject(this.#failure ?? stoppedError(this.#position, revision));
     return new Promise((resolve, reject) => {
       this.#waiters.push({ revision, resolve, reject });
       if (revision < this.#nextWait) this.#nextWait = revision;
@@ -172,6 +175,7 @@ export class Subscription {
   #stop(error) {
     if (this.#stopped) return;
     this.#stopped = true;
+    this.#failure = error;
     this.#core.unregister(this.#id, this);
     this.progress();
     for (const w of this.#waiters) w.reject(error ?? stoppedError(this.#position, w.revision));
@@ -194,7 +198,7 @@ function handlerOf(handler) {
   if (types.length === 0) throw invalid("handler", "give at least one event type to handle");
   const byType = new Map();
   for (const type of types) {
-    if (typeof handler[type] !== "function") throw invalid(`handler[${JSON.stringify(type)}]`, "expected a function");
+    if (typeof handler[type] !== "function") throw invalid(joinPath(["handler", type]), "expected a function");
     byType.set(type, handler[type]);
   }
   return { handle: (e) => byType.get(e.type)(e), types };
@@ -234,7 +238,7 @@ export class Projection {
     const handlers = {};
     for (const type of Object.keys(on)) {
       const fold = on[type];
-      if (typeof fold !== "function") throw invalid(`on[${JSON.stringify(type)}]`, "expected a function (state, event) => state");
+      if (typeof fold !== "function") throw invalid(joinPath(["on", type]), "expected a function (state, event) => state");
       handlers[type] = (e) => {
         const next = fold(this.#state, e);
         if (next !== undefined) this.#state = next;

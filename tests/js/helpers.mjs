@@ -268,3 +268,123 @@ export async function rejectsWithViolations(store, request, violations) {
 export function revs(events) {
   return events.map((e) => e.revision);
 }
+
+// ---------------------------------------------------------------------------
+// Subscriptions and projections.
+// ---------------------------------------------------------------------------
+
+/** A promise with its resolve and reject exposed. */
+export function deferred() {
+  let resolve;
+  let reject;
+  const promise = new Promise((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/**
+ * Lets every queued microtask and macrotask run `n` times over. Used only to
+ * give the store every chance to do something it must not do (deliver after
+ * cancel, deliver while a handler's promise is pending); never to wait for
+ * something that must happen.
+ */
+export async function turns(n = 5) {
+  for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/** A small seeded PRNG (mulberry32): returns floats in [0, 1). */
+export function rng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A random integer in [lo, hi] from a PRNG. */
+export function between(random, lo, hi) {
+  return lo + Math.floor(random() * (hi - lo + 1));
+}
+
+/**
+ * A running hash chain over (id, stream, version), as in Hindsight's ordering
+ * test: equal chains mean the same events in the same order.
+ */
+export class Chain {
+  value = "0";
+  count = 0;
+  push(e) {
+    // FNV-1a (32 bit) over the previous value and the event's identity.
+    const text = `${this.value}|${e.id}|${e.stream}|${e.version}`;
+    let h = 0x811c9dc5;
+    for (let i = 0; i < text.length; i++) {
+      h ^= text.charCodeAt(i);
+      h = Math.imul(h, 0x01000193) >>> 0;
+    }
+    this.value = `${h.toString(16)}:${++this.count}`;
+    return this;
+  }
+  static of(events) {
+    const c = new Chain();
+    for (const e of events) c.push(e);
+    return c.value;
+  }
+}
+
+/**
+ * Subscribes a handler that records every event it receives (and calls
+ * `onEvent(event, received)` first, whose result it returns).
+ */
+export function collect(store, options, onEvent) {
+  const received = [];
+  const sub = store.subscribe((e) => {
+    received.push(e);
+    return onEvent?.(e, received);
+  }, options);
+  return { sub, received };
+}
+
+/**
+ * Runs `fn` and fails if any promise rejection went unhandled or any
+ * exception went uncaught meanwhile (a store error that "reaches a user"
+ * without the user asking for it).
+ */
+export async function withoutStrayErrors(fn) {
+  const stray = [];
+  const onRejection = (reason) => stray.push(reason);
+  const onException = (err) => stray.push(err);
+  process.on("unhandledRejection", onRejection);
+  process.on("uncaughtException", onException);
+  try {
+    const result = await fn();
+    await turns(3);
+    assert.deepEqual(stray, [], "no error may surface as an unhandled rejection or uncaught exception");
+    return result;
+  } finally {
+    process.off("unhandledRejection", onRejection);
+    process.off("uncaughtException", onException);
+  }
+}
+
+/** How a promise settled, without waiting longer than `turns()`. */
+export async function settledState(promise) {
+  let state = { status: "pending" };
+  promise.then(
+    (value) => { state = { status: "fulfilled", value }; },
+    (reason) => { state = { status: "rejected", reason }; },
+  );
+  await turns(2);
+  return state;
+}
+
+/** [a, a + 1, …, b]; [] when b < a. */
+export function range(a, b) {
+  const out = [];
+  for (let i = a; i <= b; i++) out.push(i);
+  return out;
+}
