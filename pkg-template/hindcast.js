@@ -11,12 +11,13 @@
 // the engine's head; both change only together, in `transact`. The engine
 // never calls JavaScript, so no user code runs while it is busy.
 
-import { Engine } from "./wasm/hindcast.js";
+import { Engine, idbDelete, idbOpen } from "./wasm/hindcast.js";
 import { loadWasm, memoryF64, memoryText } from "./loader.js";
 import { fromWire, invalid } from "./errors.js";
 import { checkJsonSafe, checkSelector, sameJson, setOwn } from "./json.js";
 import { prepare } from "./request.js";
 import { Projection, Subscription } from "./subscription.js";
+import { Persistence, checkOpen } from "./persistent.js";
 
 export {
   HindcastError,
@@ -84,6 +85,8 @@ export class EventStore {
   #engine;
   #core;
   #events;
+  /** The IndexedDB side of a persistent store (persistent.js); null in memory. */
+  #storage = null;
 
   /** Use `EventStore.memory()`. */
   constructor(engine, key) {
@@ -99,6 +102,58 @@ export class EventStore {
     return new EventStore(new Engine(), PRIVATE);
   }
 
+  /**
+   * A store kept in the IndexedDB database `name` (created if need be),
+   * shared safely with other tabs; `onProgress({ loaded, total })` reports
+   * the loading. Rejects with StorageError "unavailable" where there is no
+   * IndexedDB, "corrupt" (with `.revision`) for a record that does not load.
+   */
+  static async open(name, options) {
+    const onProgress = checkOpen(name, options);
+    await loadWasm();
+    let db;
+    try {
+      db = await idbOpen(name);
+    } catch (e) {
+      throw fromWire(e);
+    }
+    const store = new EventStore(new Engine(), PRIVATE);
+    const storage = store.#attach(db, name);
+    try {
+      await storage.load(onProgress);
+    } catch (e) {
+      storage.close();
+      throw e;
+    }
+    return store;
+  }
+
+  /** Deletes the IndexedDB database `name`; open stores on it close. */
+  static async delete(name) {
+    checkOpen(name, undefined);
+    await loadWasm();
+    try {
+      await idbDelete(name);
+    } catch (e) {
+      throw fromWire(e);
+    }
+  }
+
+  /** Releases the IndexedDB connection; later writes reject with StorageError "closed". */
+  async close() {
+    this.#storage?.close();
+  }
+
+  #attach(db, name) {
+    this.#storage = new Persistence(db, name, {
+      engine: this.#engine,
+      events: this.#events,
+      apply: (prepared, request, eventAt) => this.#apply(prepared, request, eventAt),
+      publish: (events, woken) => this.#publish(events, woken),
+    });
+    return this.#storage;
+  }
+
   /** The head: the revision of the newest event, 0 when empty. */
   get revision() {
     return this.#events.length;
@@ -106,7 +161,21 @@ export class EventStore {
 
   /** Appends a batch atomically if every expectation and constraint holds. */
   async transact(request) {
-    const { wire, kept } = prepare(request);
+    if (this.#storage !== null) return this.#storage.transact(request);
+    const { commit, events, woken } = this.#apply(prepare(request), request, this.#at1);
+    this.#publish(events, woken);
+    return commit;
+  }
+
+  /** The stored event at revision r. */
+  #at1 = (r) => this.#events[r - 1];
+
+  /**
+   * Checks and appends a prepared request in the engine; returns the commit,
+   * the recorded events (not yet published) and the subscriptions to wake.
+   * `eventAt(r)` finds an event already committed (for a replay's check).
+   */
+  #apply({ wire, kept }, request, eventAt) {
     let at;
     try {
       // Long requests cross as bytes (see Engine.transactBytes).
@@ -126,12 +195,11 @@ export class EventStore {
     const batchId = ids.slice(0, 36);
     const correlationId = request.correlationId;
     const streams = {};
+    const events = [];
     let j = at + 6; // the first stream's words
     if (kept.length === 1) {
-      const { stream } = kept[0];
-      setOwn(streams, stream, { version: w[j], revision: w[j + 1] });
-      if (replayed) this.#checkReplay(first, kept, correlationId);
-      else this.#events.push(recorded(first, kept[0], w[j], ids.slice(36), correlationId, batchId, w[at + 3]));
+      setOwn(streams, kept[0].stream, { version: w[j], revision: w[j + 1] });
+      if (!replayed) events.push(recorded(first, kept[0], w[j], ids.slice(36), correlationId, batchId, w[at + 3]));
       j += 2;
     } else {
       // Per stream, in order of first appearance: [its last version, its events left to number].
@@ -146,27 +214,28 @@ export class EventStore {
         s[0] = w[j];
         j += 2;
       }
-      if (replayed) {
-        this.#checkReplay(first, kept, correlationId);
-      } else {
+      if (!replayed) {
         const recordedAt = w[at + 3];
         for (let i = 0; i < kept.length; i++) {
           const k = kept[i];
           const s = perStream.get(k.stream);
           const version = s[0] - --s[1];
           const id = ids.slice(36 * (i + 1), 36 * (i + 2));
-          this.#events.push(recorded(first + i, k, version, id, correlationId, batchId, recordedAt));
+          events.push(recorded(first + i, k, version, id, correlationId, batchId, recordedAt));
         }
       }
     }
-    if (!replayed) this.#notify(w, j);
-    return { batchId, firstRevision: first, revision: last, streams, replayed };
+    const woken = [];
+    for (let n = w[j], i = j + 1; n > 0; n--, i++) woken.push(w[i]);
+    if (replayed) checkReplay(first, kept, correlationId, eventAt);
+    return { commit: { batchId, firstRevision: first, revision: last, streams, replayed }, events, woken };
   }
 
-  /** Wakes the subscriptions a commit concerns (their count and ids at `w[j]`). */
-  #notify(w, j) {
+  /** Makes committed events visible and wakes the subscriptions they concern. */
+  #publish(events, woken) {
+    for (const e of events) this.#events.push(e);
     const { subs, waiting } = this.#core;
-    for (let n = w[j], i = j + 1; n > 0; n--, i++) subs.get(w[i])?.wake();
+    for (const id of woken) subs.get(id)?.wake();
     for (const sub of waiting) sub.progress();
   }
 
@@ -182,19 +251,6 @@ export class EventStore {
   /** A live read model folded from the events by the `on` handlers. */
   project(spec) {
     return new Projection(this.#core, spec);
-  }
-
-  /** A replayed batch id must come with the same events as its first commit. */
-  #checkReplay(first, kept, correlationId) {
-    const differs = (field) =>
-      invalid("id", `this batch id was already committed with different events (${field} differs); give a different batch a new id`);
-    if (this.#events[first - 1].correlationId !== correlationId) throw differs("correlationId");
-    for (let i = 0; i < kept.length; i++) {
-      const stored = this.#events[first - 1 + i];
-      for (const field of ["data", "time", "metadata"]) {
-        if (!sameJson(stored[field], kept[i][field])) throw differs(`events[${i}].${field}`);
-      }
-    }
   }
 
   /** The stored events at the given revisions. */
@@ -247,6 +303,19 @@ export class EventStore {
       throw fromWire(e);
     }
     return pos.length === 0 ? null : { version: pos[0], revision: pos[1] };
+  }
+}
+
+/** A replayed batch id must come with the same events as its first commit. */
+function checkReplay(first, kept, correlationId, eventAt) {
+  const differs = (field) =>
+    invalid("id", `this batch id was already committed with different events (${field} differs); give a different batch a new id`);
+  if (eventAt(first).correlationId !== correlationId) throw differs("correlationId");
+  for (let i = 0; i < kept.length; i++) {
+    const stored = eventAt(first + i);
+    for (const field of ["data", "time", "metadata"]) {
+      if (!sameJson(stored[field], kept[i][field])) throw differs(`events[${i}].${field}`);
+    }
   }
 }
 

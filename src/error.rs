@@ -184,6 +184,12 @@ pub enum Error {
     Unavailable(String),
     /// A stored batch does not fit the log (bad record, gap, clash).
     Corrupt { revision: u64, message: String },
+    /// Storage refused or lost a write, or is closed: `reason` is one of
+    /// `quota`, `aborted`, `closed`, `unavailable`.
+    Storage {
+        reason: &'static str,
+        message: String,
+    },
 }
 
 impl Error {
@@ -215,6 +221,10 @@ impl Error {
             }
             Error::Unavailable(_) => {
                 out.push_str("{\"code\":\"STORAGE\",\"reason\":\"unavailable\"");
+            }
+            Error::Storage { reason, .. } => {
+                out.push_str("{\"code\":\"STORAGE\",\"reason\":");
+                write_str(&mut out, reason);
             }
             Error::Corrupt { revision, .. } => {
                 let _ = std::fmt::Write::write_fmt(
@@ -257,6 +267,7 @@ impl fmt::Display for Error {
                 f.write_str("). Read the current state and decide again.")
             }
             Error::Unavailable(why) => write!(f, "Unavailable: {why}"),
+            Error::Storage { message, .. } => f.write_str(message),
             Error::Corrupt { revision, message } => write!(
                 f,
                 "The stored event at revision {revision} is corrupt ({message}); the store cannot be loaded as it is"

@@ -111,6 +111,17 @@ impl Engine {
 
 #[wasm_bindgen]
 impl Engine {
+    /// Appends a batch already committed elsewhere (stored, or another
+    /// tab's): see [`Store::restore`]. Returns the subscriptions it concerns.
+    pub fn restore(&mut self, batch: &str) -> Result<Vec<u32>, JsValue> {
+        self.store.restore(batch).map_err(thrown)
+    }
+
+    /// Undoes every batch after `head` (see [`Store::truncate`]).
+    pub fn truncate(&mut self, head: f64) {
+        self.store.truncate(head as u64);
+    }
+
     /// Registers a subscription to what `selector_json` selects ("" for
     /// everything), narrowed to the types in `types_json` (a JSON array, or
     /// "" for all types); returns its id.
