@@ -106,7 +106,7 @@ pub async fn open(name: String) -> Result<IdbDatabase, JsValue> {
         move |_| {
             if let Ok(db) = request
                 .result()
-                .and_then(|r| r.dyn_into::<IdbDatabase>().map_err(JsValue::from))
+                .and_then(|r| r.dyn_into::<IdbDatabase>())
             {
                 let params = IdbObjectStoreParameters::new();
                 params.set_key_path(&JsValue::from_str("revision"));
