@@ -39,3 +39,12 @@ ensure_npm_deps() {
     (cd "$dir" && npm install --no-audit --no-fund --loglevel=error && touch node_modules/.installed)
   fi
 }
+
+# Debian's Chromium and ChromeDriver, for the browser tests (root on these machines).
+ensure_chromium() {
+  if ! command -v chromedriver >/dev/null || ! command -v chromium >/dev/null; then
+    echo "installing chromium and chromium-driver (about a minute, once)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  fi
+}

@@ -104,10 +104,7 @@ pub async fn open(name: String) -> Result<IdbDatabase, JsValue> {
     let upgrade = Closure::<dyn FnMut(web_sys::Event)>::new({
         let request = request.clone();
         move |_| {
-            if let Ok(db) = request
-                .result()
-                .and_then(|r| r.dyn_into::<IdbDatabase>())
-            {
+            if let Ok(db) = request.result().and_then(|r| r.dyn_into::<IdbDatabase>()) {
                 let params = IdbObjectStoreParameters::new();
                 params.set_key_path(&JsValue::from_str("revision"));
                 // A failure here aborts the upgrade, which fails the open.
@@ -123,33 +120,50 @@ pub async fn open(name: String) -> Result<IdbDatabase, JsValue> {
         .map_err(|_| storage("aborted", "IndexedDB: open gave no database"))
 }
 
+/// How long a delete waits, once blocked, for other connections to close.
+const BLOCKED_WAIT_MS: i32 = 3_000;
+
 /// Deletes the database `name`. Open stores on it close themselves (they
-/// listen for `versionchange`); if another connection does not, this
-/// rejects instead of waiting for ever.
+/// listen for `versionchange`), which lets the delete proceed; if some other
+/// connection stays open for [`BLOCKED_WAIT_MS`] after the delete is
+/// blocked, this rejects instead of waiting for ever.
 #[wasm_bindgen(js_name = idbDelete)]
 pub async fn delete(name: String) -> Result<(), JsValue> {
     let request = factory()?.delete_database(&name).map_err(thrown)?;
+    let give_up = std::rc::Rc::new(std::cell::RefCell::new(None::<Function>));
     let promise = Promise::new(&mut |resolve, reject| {
         request.set_onsuccess(Some(&resolve));
         request.set_onerror(Some(&reject));
-        request.set_onblocked(Some(&reject));
+        *give_up.borrow_mut() = Some(reject);
     });
+    let on_blocked = Closure::<dyn FnMut()>::new({
+        let give_up = give_up.clone();
+        move || {
+            let global = js_sys::global();
+            let set_timeout = Reflect::get(&global, &JsValue::from_str("setTimeout")).ok();
+            if let (Some(reject), Some(set_timeout)) = (give_up.borrow_mut().take(), set_timeout) {
+                let _ = set_timeout.unchecked_into::<Function>().call2(
+                    &global,
+                    &reject,
+                    &JsValue::from(BLOCKED_WAIT_MS),
+                );
+            }
+        }
+    });
+    request.set_onblocked(Some(on_blocked.as_ref().unchecked_ref()));
     let outcome = JsFuture::from(promise).await;
+    request.set_onblocked(None);
+    drop(on_blocked);
     match outcome {
         Ok(_) => Ok(()),
-        Err(event) => {
-            let blocked = Reflect::get(&event, &JsValue::from_str("type"))
-                .ok()
-                .and_then(|t| t.as_string());
-            if blocked.as_deref() == Some("blocked") {
-                Err(storage(
-                    "aborted",
-                    "another connection to the database did not close; close it and delete again",
-                ))
-            } else {
-                let (reason, message) = reason_of(request.error().ok().flatten());
-                Err(storage(reason, message))
-            }
+        // Rejected with no event: the wait after `blocked` ran out.
+        Err(e) if e.is_undefined() => Err(storage(
+            "aborted",
+            "another connection to the database did not close; close it and delete again",
+        )),
+        Err(_) => {
+            let (reason, message) = reason_of(request.error().ok().flatten());
+            Err(storage(reason, message))
         }
     }
 }

@@ -10,6 +10,6 @@
 //! from here, so user code never runs while Rust holds a borrow of the engine.
 
 mod engine;
-mod idb;
+pub mod idb;
 
 pub use engine::Engine;
