@@ -87,6 +87,11 @@ export interface TransactRequest {
   correlationId?: string;
 }
 
+export interface OpenOptions {
+  /** Called as the log loads; `loaded` never decreases, the last call has `loaded === total`. */
+  onProgress?: (progress: { loaded: number; total: number }) => void;
+}
+
 export interface StreamPosition {
   version: number;
   revision: number;
@@ -173,12 +178,25 @@ export declare class EventStore {
   private constructor();
   /** A store that lives in memory. */
   static memory(): Promise<EventStore>;
+  /**
+   * A store kept in the IndexedDB database `name` (created if need be) and
+   * shared safely with other tabs: loads the log, reporting progress, then
+   * serves reads from memory. Rejects with StorageError: "unavailable" (no
+   * IndexedDB), "corrupt" (a stored record does not load; `.revision`).
+   */
+  static open(name: string, options?: OpenOptions): Promise<EventStore>;
+  /** Deletes the IndexedDB database `name`; stores open on it close. */
+  static delete(name: string): Promise<void>;
+  /** Releases the IndexedDB connection; later writes reject with StorageError "closed". */
+  close(): Promise<void>;
   /** The head: the revision of the newest event, 0 when empty. */
   readonly revision: number;
   /**
    * Appends a batch atomically if every expectation and constraint holds.
-   * Rejects with ConstraintViolationError (listing every violation) or
-   * InvalidInputError; on rejection nothing was written.
+   * Rejects with ConstraintViolationError (listing every violation),
+   * InvalidInputError, or, for a persistent store, StorageError; on
+   * rejection nothing was written. A persistent store resolves once the
+   * batch is durable.
    */
   transact(request: TransactRequest): Promise<Commit>;
   /** Events matching the selector (default: all) within the options' range. Throws InvalidInputError. */
@@ -233,6 +251,8 @@ export declare class StorageError extends HindcastError {
   constructor(message: string, reason: StorageErrorReason, options?: ErrorOptions);
   readonly code: "STORAGE";
   readonly reason: StorageErrorReason;
+  /** For "corrupt": the revision of the record that did not load. */
+  readonly revision?: number;
 }
 
 /** A subscription handler threw or rejected. */

@@ -70,3 +70,12 @@ export async function live(store: EventStore): Promise<number> {
   store.subscribe(() => {}, { after: "start" });
   return total + balances.position + sub.position;
 }
+
+export async function persistent(): Promise<void> {
+  const store = await EventStore.open("bank", { onProgress: ({ loaded, total }) => console.log(loaded / total) });
+  await store.transact({ events: [{ stream: "a", type: "t" }] });
+  await store.close();
+  await EventStore.delete("bank");
+  // @ts-expect-error: open takes a name
+  await EventStore.open();
+}
