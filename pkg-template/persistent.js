@@ -22,7 +22,7 @@
 
 import { idbCommit, idbCount, idbRead } from "./wasm/hindcast.js";
 import { StorageError, fromWire, invalid } from "./errors.js";
-import { frozenJson } from "./json.js";
+import { freezeJson } from "./json.js";
 import { prepare } from "./request.js";
 
 /** Events read per IndexedDB request while loading or catching up. */
@@ -69,25 +69,40 @@ export class Persistence {
     onProgress?.({ loaded, total: loaded });
   }
 
-  /** Reads and publishes what is stored after the head; returns how many. */
+  /**
+   * Reads and publishes what is stored after the head; returns how many.
+   * The next chunk is requested before this one is decoded, so IndexedDB
+   * reads while the engine restores.
+   */
   async #catchUp(progress) {
     let count = 0;
+    const read = (from) =>
+      idbRead(this.#db, from, CHUNK).catch((e) => {
+        throw this.closed ? closedError() : fromWire(e);
+      });
+    let pending = read(this.#events.length + 1);
+    pending.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
     for (;;) {
       let records;
       try {
-        records = await idbRead(this.#db, this.#events.length + 1, CHUNK);
+        records = await pending;
       } catch (e) {
         if (this.closed) return count;
-        throw fromWire(e);
+        throw e;
       }
       if (records.length === 0) return count;
+      const more = records.length === CHUNK;
+      if (more) {
+        pending = read(this.#events.length + records.length + 1);
+        pending.catch(() => {});
+      }
       for (const batch of batches(records)) {
         const events = batch.map(fromRecord);
         this.#publish(events, restore(this.#engine, events));
       }
       count += records.length;
       progress?.(count);
-      if (records.length < CHUNK) return count;
+      if (!more) return count;
     }
   }
 
@@ -247,8 +262,9 @@ function fromRecord(r) {
   }
   let data, metadata;
   try {
-    data = frozenJson(r.data === undefined ? null : r.data, ["data"]);
-    metadata = r.metadata === undefined ? undefined : frozenJson(r.metadata, ["metadata"]);
+    // Records read from IndexedDB are fresh copies: freeze them as they are.
+    data = freezeJson(r.data === undefined ? null : r.data, ["data"]);
+    metadata = r.metadata === undefined ? undefined : freezeJson(r.metadata, ["metadata"]);
   } catch (e) {
     throw corrupt(revision, e.message);
   }
