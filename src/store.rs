@@ -192,43 +192,28 @@ impl Store {
     fn commit_of(&self, first: Rev, last: Rev, replayed: bool) -> Commit {
         let log = &self.log;
         // Per stream, its last event in the batch. Most batches name few
-        // streams, where a linear search beats hashing.
+        // streams, where a linear search beats hashing; past 16, an index.
         let mut streams: Vec<(u32, u64, u64)> = Vec::new();
+        let mut index: Option<rustc_hash::FxHashMap<u32, usize>> = None;
         for rev in first..=last {
             let e = log.event(rev);
             let entry = (e.stream, e.version as u64, rev as u64);
-            if streams.len() < 16 {
-                match streams.iter_mut().find(|s| s.0 == e.stream) {
-                    Some(s) => *s = entry,
-                    None => streams.push(entry),
+            let at = match &index {
+                Some(ix) => ix.get(&e.stream).copied(),
+                None => streams.iter().position(|s| s.0 == e.stream),
+            };
+            match at {
+                Some(i) => streams[i] = entry,
+                None => {
+                    if let Some(ix) = &mut index {
+                        ix.insert(e.stream, streams.len());
+                    }
+                    streams.push(entry);
+                    if index.is_none() && streams.len() > 16 {
+                        index = Some(streams.iter().enumerate().map(|(i, s)| (s.0, i)).collect());
+                    }
                 }
-            } else {
-                return self.commit_of_many(first, last, replayed);
             }
-        }
-        Commit {
-            batch_id: log.batch(log.event(first).batch).id,
-            first_revision: first as u64,
-            revision: last as u64,
-            streams,
-            replayed,
-            woken: Vec::new(),
-        }
-    }
-
-    /// [`Self::commit_of`] for a batch that names many streams.
-    fn commit_of_many(&self, first: Rev, last: Rev, replayed: bool) -> Commit {
-        let log = &self.log;
-        let mut streams: Vec<(u32, u64, u64)> = Vec::new();
-        let mut index = rustc_hash::FxHashMap::default();
-        for rev in first..=last {
-            let e = log.event(rev);
-            let entry = (e.stream, e.version as u64, rev as u64);
-            let i = *index.entry(e.stream).or_insert_with(|| {
-                streams.push(entry);
-                streams.len() - 1
-            });
-            streams[i] = entry;
         }
         Commit {
             batch_id: log.batch(log.event(first).batch).id,

@@ -311,3 +311,21 @@ fn reads_bound_direction_and_limit() {
     assert_eq!(log.last_revision(&even), 9);
     assert_eq!(log.last_revision(&selector(json!({"stream": "never"}))), 0);
 }
+
+#[test]
+fn a_batch_over_many_streams_reports_each_stream_once_in_order() {
+    let mut s = Store::new();
+    let events: Vec<_> = (0..60)
+        .map(|i| event(&format!("s{}", i % 30), "x"))
+        .collect();
+    let c = transact(&mut s, json!({ "events": events })).unwrap();
+    let got: Vec<(String, u64, u64)> = c
+        .streams
+        .iter()
+        .map(|&(id, v, r)| (s.log().streams.name(id).to_string(), v, r))
+        .collect();
+    let expected: Vec<(String, u64, u64)> = (0..30)
+        .map(|i| (format!("s{i}"), 1, 31 + i as u64))
+        .collect();
+    assert_eq!(got, expected);
+}
