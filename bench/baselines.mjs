@@ -175,9 +175,13 @@ export class PlainStore {
 }
 
 export function plainAdapter() {
-  const store = new PlainStore();
+  return transactAdapter("plain JS", new PlainStore());
+}
+
+/** The adapter over a store with hindcast's `transact` and `stream`. */
+function transactAdapter(name, store) {
   return {
-    name: "plain JS",
+    name,
     store,
     makeEvent(stream, type, data) {
       return { stream, type, data };
@@ -200,22 +204,5 @@ export function plainAdapter() {
 /** Same adapter shape over a hindcast store (`EventStore` passed in, since
  *  the package may not be installed while the baselines are checked). */
 export async function hindcastAdapter(EventStore) {
-  const store = await EventStore.memory();
-  return {
-    name: "hindcast",
-    store,
-    makeEvent(stream, type, data) {
-      return { stream, type, data };
-    },
-    append(stream, events, lastVersion) {
-      return store.transact({
-        events,
-        expect: { [stream]: lastVersion < 0 ? "no_stream" : { version: lastVersion } },
-      });
-    },
-    async streamLength(stream) {
-      const s = store.stream(stream);
-      return s === null ? 0 : s.version + 1;
-    },
-  };
+  return transactAdapter("hindcast", await EventStore.memory());
 }

@@ -180,11 +180,10 @@ pub enum Error {
     InvalidInput { path: String, message: String },
     /// Expectations or constraints failed; nothing was written.
     Violations(Vec<Violation>),
-    /// The platform could not serve the request (no random source).
-    Unavailable(String),
     /// A stored batch does not fit the log (bad record, gap, clash).
     Corrupt { revision: u64, message: String },
-    /// Storage refused or lost a write, or is closed: `reason` is one of
+    /// Storage refused or lost a write, is closed, or the platform lacks
+    /// what it needs (IndexedDB, a random source): `reason` is one of
     /// `quota`, `aborted`, `closed`, `unavailable`.
     Storage {
         reason: &'static str,
@@ -218,9 +217,6 @@ impl Error {
                     v.write_json(&mut out);
                 }
                 out.push(']');
-            }
-            Error::Unavailable(_) => {
-                out.push_str("{\"code\":\"STORAGE\",\"reason\":\"unavailable\"");
             }
             Error::Storage { reason, .. } => {
                 out.push_str("{\"code\":\"STORAGE\",\"reason\":");
@@ -266,7 +262,6 @@ impl fmt::Display for Error {
                 }
                 f.write_str("). Read the current state and decide again.")
             }
-            Error::Unavailable(why) => write!(f, "Unavailable: {why}"),
             Error::Storage { message, .. } => f.write_str(message),
             Error::Corrupt { revision, message } => write!(
                 f,

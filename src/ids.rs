@@ -24,8 +24,9 @@ impl Default for IdPool {
 impl IdPool {
     pub fn v4(&mut self) -> Result<u128> {
         if self.next + 16 > POOL {
-            getrandom::fill(&mut self.bytes[..]).map_err(|e| {
-                Error::Unavailable(format!("no source of randomness for event ids ({e})"))
+            getrandom::fill(&mut self.bytes[..]).map_err(|e| Error::Storage {
+                reason: "unavailable",
+                message: format!("no source of randomness for event ids ({e})"),
             })?;
             self.next = 0;
         }
