@@ -61,8 +61,11 @@ export function fromWire(thrown, prefix = "") {
       return new ConstraintViolationError(e.message, e.violations);
     case "INVALID_INPUT":
       return new InvalidInputError(e.message, e.path);
-    case "STORAGE":
-      return new StorageError(e.message, e.reason);
+    case "STORAGE": {
+      const error = new StorageError(e.message, e.reason);
+      if (e.revision !== undefined) error.revision = e.revision; // "corrupt": where
+      return error;
+    }
     default:
       return new HindcastError(e.message, e.code);
   }

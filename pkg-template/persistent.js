@@ -1,32 +1,50 @@
 // The IndexedDB side of a persistent store.
 //
 // IndexedDB is reached through the engine's web-sys functions (idbOpen,
-// idbRead, idbCommit, …); this file orders the work:
+// idbRead, idbCommit, …); this file decides what a record holds and orders
+// the work.
 //
-// - Loading: the stored events are read in chunks and restored into the
-//   engine batch by batch; a record that does not fit is a StorageError
-//   "corrupt" naming its revision.
-// - Writing: concurrent transacts are queued and committed as one group, in
-//   one readwrite transaction. Inside it (synchronously, in the transaction's
-//   read callback) the events other tabs stored since this tab's head are
-//   restored first, so every check sees the database as it stands; then each
-//   queued request is checked and applied in turn, failing on its own; then
-//   the engine is put back as it was and the group's records are written.
-//   Only once the transaction has completed are the batches applied for real
-//   and published, so nothing of a failed write is ever visible.
-// - Other tabs: a BroadcastChannel notice after each commit makes the others
+// Records (format 2): a record holds a run of whole batches, the JSON text
+// of their recorded events, keyed by the first revision:
+// `{ revision: first, last, events: "[{ revision, stream, … }, …]" }`. A
+// commit group writes one record per RECORD_EVENTS events or so, so reads
+// and writes cost one IndexedDB value per run rather than one per event, and
+// the engine restores from the same text. Format 1 records, one recorded
+// event each (`{ revision, stream, … }`), still load.
+//
+// - Loading: records are read in chunks and restored into the engine record
+//   by record; one that does not fit is a StorageError "corrupt" naming the
+//   revision.
+// - Writing: concurrent transacts are queued and committed as one group.
+//   Each request is checked and applied in turn against memory (failing on
+//   its own), the engine is put back as it was, and the group's records are
+//   added in one readwrite transaction. If another tab stored anything
+//   since this tab's head, the first record's key is taken: then, in a
+//   second transaction, the group is decided again (synchronously, in the
+//   transaction's read callback) after restoring what the others stored, so
+//   every check sees the database as it stands. Only once a transaction has
+//   completed are the batches applied for real and published, so nothing of
+//   a failed write is ever visible.
+// - Other tabs: a BroadcastChannel notice after commits makes the others
 //   read what they have not seen.
 //
-// Invariant: outside the synchronous read callback, the engine holds exactly
-// the published events. Groups and catch-up reads run one at a time (`lane`).
+// Invariants: outside #stage, the engine holds exactly the published
+// events. Every tab's head is at a record boundary of the database, and
+// every write starts at its head + 1: so a record keyed head + 1 exists
+// exactly when some tab wrote after that head. Groups and catch-up reads run
+// one at a time (`lane`).
 
-import { idbCommit, idbCount, idbRead } from "./wasm/hindcast.js";
+import { idbCommit, idbLast, idbRead } from "./wasm/hindcast.js";
 import { StorageError, fromWire, invalid } from "./errors.js";
 import { freezeJson } from "./json.js";
 import { prepare } from "./request.js";
 
-/** Events read per IndexedDB request while loading or catching up. */
-const CHUNK = 10_000;
+/** A record holds whole batches; another starts once one holds this many events. */
+const RECORD_EVENTS = 1_000;
+/** Events aimed at per read while loading or catching up. */
+const CHUNK_EVENTS = 10_000;
+/** Records asked for by the first read; later reads adapt to the record size. */
+const FIRST_READ = 16;
 
 const closedError = () => new StorageError("The store is closed; open it again to write.", "closed");
 
@@ -41,6 +59,7 @@ export class Persistence {
   #scheduled = false;
   #lane = Promise.resolve();
   #channel = null;
+  #noticeDue = false;
   closed = false;
 
   constructor(db, name, store) {
@@ -53,35 +72,48 @@ export class Persistence {
     db.onversionchange = () => this.close();
     if (typeof BroadcastChannel === "function") {
       this.#channel = new BroadcastChannel(`hindcast:${name}`);
-      this.#channel.onmessage = () => this.#exclusive(() => this.#catchUp());
+      // A record that fails to load here fails the next transact too, which
+      // reads it again: nothing is lost by ignoring the failure here.
+      this.#channel.onmessage = () => this.#exclusive(() => this.#catchUp()).catch(() => {});
     }
   }
 
   /** Loads every stored event, reporting `{ loaded, total }`. */
-  async load(onProgress) {
-    let total;
+  load(onProgress) {
+    // In the lane: a notice from another tab may arrive while loading.
+    return this.#exclusive(() => this.#load(onProgress));
+  }
+
+  async #load(onProgress) {
+    let last;
     try {
-      total = await idbCount(this.#db);
+      last = await idbLast(this.#db);
     } catch (e) {
       throw fromWire(e);
     }
-    const loaded = await this.#catchUp((loaded) => onProgress?.({ loaded, total: Math.max(total, loaded) }));
+    const total = last === undefined ? 0 : lastRevision(last);
+    const report = (loaded) => onProgress?.({ loaded, total: Number.isSafeInteger(total) ? Math.max(total, loaded) : loaded });
+    const loaded = await this.#catchUp(report);
     onProgress?.({ loaded, total: loaded });
   }
 
   /**
-   * Reads and publishes what is stored after the head; returns how many.
-   * The next chunk is requested before this one is decoded, so IndexedDB
-   * reads while the engine restores.
+   * Reads and publishes what is stored after the head; returns how many
+   * events. The next chunk is requested before this one is decoded, so
+   * IndexedDB reads while the engine restores.
    */
   async #catchUp(progress) {
     let count = 0;
-    const read = (from) =>
-      idbRead(this.#db, from, CHUNK).catch((e) => {
+    let limit = FIRST_READ;
+    const read = (from, n) => {
+      const p = idbRead(this.#db, from, n).catch((e) => {
         throw this.closed ? closedError() : fromWire(e);
       });
-    let pending = read(this.#events.length + 1);
-    pending.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
+      p.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
+      return p;
+    };
+    let from = this.#events.length + 1;
+    let pending = read(from, limit);
     for (;;) {
       let records;
       try {
@@ -91,18 +123,31 @@ export class Persistence {
         throw e;
       }
       if (records.length === 0) return count;
-      const more = records.length === CHUNK;
+      const more = records.length === limit;
+      // A format 1 batch may go on in the next chunk: leave it for that read.
+      const whole = more ? wholeRecords(records) : records.length;
+      if (whole === 0) {
+        limit *= 2;
+        pending = read(from, limit);
+        continue;
+      }
+      if (whole < records.length) records = records.slice(0, whole);
       if (more) {
-        pending = read(this.#events.length + records.length + 1);
-        pending.catch(() => {});
+        // Events per record so far tell how many records make a chunk.
+        const next = lastRevision(records.at(-1)) + 1;
+        if (Number.isSafeInteger(next) && next > from) {
+          limit = Math.min(CHUNK_EVENTS, Math.max(1, Math.round((CHUNK_EVENTS * records.length) / (next - from))));
+          from = next;
+          pending = read(from, limit);
+        }
       }
-      for (const batch of batches(records)) {
-        const events = batch.map(fromRecord);
-        this.#publish(events, restore(this.#engine, events));
+      for (const run of runs(records, this.#events.length + 1)) {
+        this.#publish(run.events, restore(this.#engine, run.text));
+        count += run.events.length;
       }
-      count += records.length;
       progress?.(count);
       if (!more) return count;
+      if (from !== this.#events.length + 1) throw corrupt(this.#events.length + 1, "records do not follow each other");
     }
   }
 
@@ -139,9 +184,11 @@ export class Persistence {
       return;
     }
     const start = this.#events.length;
-    let staged = null;
+    // Decided against memory first; decided again inside the transaction
+    // against what other tabs stored, if they stored anything since.
+    let staged = this.#stage([], group, start);
     try {
-      await idbCommit(this.#db, start, (theirs) => {
+      await idbCommit(this.#db, start, staged.records, (theirs) => {
         staged = this.#stage(theirs, group, start);
         return staged.records;
       });
@@ -150,40 +197,40 @@ export class Persistence {
       for (const item of group) item.reject(item.error ?? error);
       return;
     }
-    // Durable: apply the same batches for real, in the same order.
-    for (const batch of staged.batches) this.#publish(batch, restore(this.#engine, batch));
+    // Durable: apply the same runs for real, in the same order.
+    for (const run of staged.runs) this.#publish(run.events, restore(this.#engine, run.text));
     for (const item of group) {
       if (item.error) item.reject(item.error);
       else item.resolve(item.commit);
     }
-    this.#channel?.postMessage(this.#events.length);
+    this.#notify();
   }
 
   /**
-   * Inside the write transaction: restores `theirs`, applies each queued
-   * request (recording its commit or error on the item), then puts the
-   * engine back at `start`. Returns the batches in order and our records.
+   * Restores `theirs` (records other tabs stored after `start`), applies
+   * each queued request (recording its commit or error on the item), then
+   * puts the engine back at `start`. Returns the runs of events to publish,
+   * in order, and the records to write.
    */
   #stage(theirs, group, start) {
-    const batchesInOrder = [];
-    const records = [];
+    const runsInOrder = [];
+    const ours = [];
     const staged = [];
     const eventAt = (r) => (r <= start ? this.#events[r - 1] : staged[r - start - 1]);
     try {
-      for (const batch of batches(theirs)) {
-        const events = batch.map(fromRecord);
-        restore(this.#engine, events);
-        batchesInOrder.push(events);
-        staged.push(...events);
+      for (const run of runs(theirs, start + 1)) {
+        restore(this.#engine, run.text);
+        runsInOrder.push(run);
+        for (const e of run.events) staged.push(e);
       }
       for (const item of group) {
+        item.commit = item.error = undefined;
         try {
           const { commit, events } = this.#apply(item.prepared, item.request, eventAt);
           item.commit = commit;
           if (events.length > 0) {
-            batchesInOrder.push(events);
-            staged.push(...events);
-            records.push(...events);
+            ours.push(events);
+            for (const e of events) staged.push(e);
           }
         } catch (e) {
           item.error = e;
@@ -192,7 +239,20 @@ export class Persistence {
     } finally {
       this.#engine.truncate(start);
     }
-    return { batches: batchesInOrder, records };
+    const records = toRecords(ours);
+    for (const r of records) runsInOrder.push({ events: r.run, text: r.record.events });
+    return { runs: runsInOrder, records: records.map((r) => r.record) };
+  }
+
+  /** Tells other tabs, once per burst of commits, that there is more to read. */
+  #notify() {
+    if (this.#channel === null || this.#noticeDue) return;
+    this.#noticeDue = true;
+    // After this task: the notice costs nothing to a writer awaiting its next commit.
+    setTimeout(() => {
+      this.#noticeDue = false;
+      if (!this.closed) this.#channel.postMessage(this.#events.length);
+    }, 0);
   }
 
   close() {
@@ -204,28 +264,74 @@ export class Persistence {
   }
 }
 
-/** Consecutive records grouped by batch. */
-function* batches(records) {
-  let batch = [];
-  for (const r of records) {
-    if (batch.length > 0 && r?.batchId !== batch[0]?.batchId) {
-      yield batch;
-      batch = [];
-    }
-    batch.push(r);
-  }
-  if (batch.length > 0) yield batch;
+/** The revision of the last event a record holds (NaN if it does not say). */
+function lastRevision(r) {
+  const last = typeof r?.events === "string" ? r.last : r?.revision;
+  return Number.isSafeInteger(last) ? last : NaN;
 }
 
-/** Restores a batch of recorded events into the engine; the subscriptions to wake. */
-function restore(engine, events) {
-  const first = events[0];
-  const text = JSON.stringify({
-    id: first.batchId,
-    recordedAt: first.recordedAt,
-    revision: first.revision,
-    events: events.map(({ stream, type, subject, tags, id, version }) => ({ stream, type, subject, tags, id, version })),
-  });
+/**
+ * How many of `records` (a full chunk) hold only whole batches: all but a
+ * trailing format 1 batch, whose next events may be in the next chunk.
+ */
+function wholeRecords(records) {
+  let i = records.length;
+  const tail = records[i - 1];
+  if (typeof tail?.events === "string") return i;
+  while (i > 0 && typeof records[i - 1]?.events !== "string" && records[i - 1]?.batchId === tail?.batchId) i--;
+  return i;
+}
+
+/**
+ * The events that `records` hold, from revision `first` on, as runs that
+ * the engine restores in one call: `{ events, text }`, the frozen recorded
+ * events and their JSON text. A record that does not decode, or does not
+ * follow, is a StorageError "corrupt".
+ */
+function* runs(records, first) {
+  let legacy = [];
+  const flush = () => {
+    const run = { events: legacy, text: JSON.stringify(legacy) };
+    legacy = [];
+    return run;
+  };
+  let next = first;
+  for (const r of records) {
+    if (typeof r?.events === "string") {
+      if (legacy.length > 0) yield flush();
+      const events = fromRun(r, next);
+      next += events.length;
+      yield { events, text: r.events };
+    } else {
+      if (legacy.length > 0 && r?.batchId !== legacy[0].batchId) yield flush();
+      const e = fromRecord(r);
+      if (e.revision !== next) throw corrupt(next, `found revision ${e.revision} where ${next} follows`);
+      legacy.push(e);
+      next++;
+    }
+  }
+  if (legacy.length > 0) yield flush();
+}
+
+/** The runs of whole batches to write as records: `{ record, run }`. */
+function toRecords(batches) {
+  const out = [];
+  let run = [];
+  const flush = () => {
+    const record = { revision: run[0].revision, last: run.at(-1).revision, events: JSON.stringify(run) };
+    out.push({ record, run });
+    run = [];
+  };
+  for (const batch of batches) {
+    if (run.length > 0 && run.length + batch.length > RECORD_EVENTS) flush();
+    for (const e of batch) run.push(e);
+  }
+  if (run.length > 0) flush();
+  return out;
+}
+
+/** Restores stored events (their JSON text) into the engine; the subscriptions to wake. */
+function restore(engine, text) {
   try {
     return Array.from(engine.restore(text));
   } catch (e) {
@@ -244,7 +350,7 @@ const corrupt = (revision, why) =>
 
 const OPTIONAL_STRINGS = ["subject", "time", "correlationId"];
 
-/** A stored record as a frozen recorded event, or a StorageError "corrupt". */
+/** A format 1 record as a frozen recorded event, or a StorageError "corrupt". */
 function fromRecord(r) {
   const revision = typeof r?.revision === "number" ? r.revision : NaN;
   if (r === null || typeof r !== "object" || !Number.isSafeInteger(revision)) throw corrupt(revision, "not an event record");
@@ -277,6 +383,53 @@ function fromRecord(r) {
   e.batchId = r.batchId;
   e.recordedAt = r.recordedAt;
   return Object.freeze(e);
+}
+
+/**
+ * A format 2 record's events, from revision `first` on, frozen in place
+ * (JSON.parse made them: plain JSON already). The engine checks the fields
+ * it keeps (stream, type, ids, versions, …) when it restores the text;
+ * this checks the others.
+ */
+function fromRun(r, first) {
+  const at = r.revision;
+  if (at !== first) throw corrupt(first, `found a record at revision ${at} where ${first} follows`);
+  let events;
+  try {
+    events = JSON.parse(r.events);
+  } catch (e) {
+    throw corrupt(at, `its events are not JSON: ${e.message}`);
+  }
+  const text = r.events;
+  if (!Array.isArray(events) || text[0] !== "[" || text.at(-1) !== "]" || events.length !== r.last - at + 1) {
+    throw corrupt(at, `its events do not fill revisions ${at} to ${r.last}`);
+  }
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i];
+    const revision = at + i;
+    if (e === null || typeof e !== "object" || Array.isArray(e) || e.revision !== revision) {
+      throw corrupt(revision, "not an event record");
+    }
+    if (!("data" in e)) throw corrupt(revision, "it has no data");
+    for (const k of OPTIONAL_STRINGS) {
+      if (e[k] !== undefined && typeof e[k] !== "string") throw corrupt(revision, `${k} is not a string`);
+    }
+    if (e.metadata !== undefined && (e.metadata === null || typeof e.metadata !== "object" || Array.isArray(e.metadata))) {
+      throw corrupt(revision, "metadata is not an object");
+    }
+    deepFreeze(e);
+  }
+  return events;
+}
+
+/** Freezes a value that JSON.parse made, all the way down. */
+function deepFreeze(v) {
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) if (typeof v[i] === "object" && v[i] !== null) deepFreeze(v[i]);
+  } else {
+    for (const k of Object.keys(v)) if (typeof v[k] === "object" && v[k] !== null) deepFreeze(v[k]);
+  }
+  Object.freeze(v);
 }
 
 /** Checks `open`'s arguments. */

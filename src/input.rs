@@ -529,23 +529,18 @@ pub fn parse_stream_name(text: &str) -> Result<String> {
     }
 }
 
-/// A stored batch (see [`crate::Store::restore`]).
+/// A recorded event as stored (see [`crate::Store::restore`]). Fields the
+/// engine does not keep (`data`, `metadata`, `time`, `correlationId`) are
+/// skipped unread.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct StoredBatchIn<'a> {
-    #[serde(borrow)]
-    id: Cow<'a, str>,
-    recorded_at: f64,
+#[serde(rename_all = "camelCase")]
+struct RecordedIn<'a> {
     revision: u64,
     #[serde(borrow)]
-    events: Vec<StoredEventIn<'a>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct StoredEventIn<'a> {
-    #[serde(borrow)]
     stream: Cow<'a, str>,
+    version: u64,
+    #[serde(borrow)]
+    id: Cow<'a, str>,
     #[serde(borrow, rename = "type")]
     type_: Cow<'a, str>,
     #[serde(borrow, default)]
@@ -553,8 +548,8 @@ struct StoredEventIn<'a> {
     #[serde(borrow, default)]
     tags: Option<Vec<Cow<'a, str>>>,
     #[serde(borrow)]
-    id: Cow<'a, str>,
-    version: u64,
+    batch_id: Cow<'a, str>,
+    recorded_at: f64,
 }
 
 pub struct StoredEvent<'a> {
@@ -573,50 +568,58 @@ pub struct StoredBatch<'a> {
     pub events: Vec<StoredEvent<'a>>,
 }
 
-/// Parses a stored batch; any fault is [`Error::Corrupt`] at its revision
-/// (or, when even that is unreadable, the revision after `head`).
-pub fn parse_stored_batch(text: &str, head: u64) -> Result<StoredBatch<'_>> {
+/// Parses stored events, a JSON array of recorded events in revision
+/// order, into batches (runs of events with the same `batchId`); any fault
+/// is [`Error::Corrupt`] at the event's revision (or, when even that is
+/// unreadable, the revision after `head`).
+pub fn parse_stored(text: &str, head: u64) -> Result<Vec<StoredBatch<'_>>> {
     let corrupt = |revision: u64, message: String| Error::Corrupt { revision, message };
-    let raw: StoredBatchIn =
+    let raw: Vec<RecordedIn> =
         serde_json::from_str(text).map_err(|e| corrupt(head + 1, e.to_string()))?;
-    let at = raw.revision;
-    let id = parse_uuid(&raw.id).ok_or_else(|| corrupt(at, "its batch id is not a UUID".into()))?;
-    if raw.events.is_empty() {
-        return Err(corrupt(at, "a batch without events".into()));
-    }
-    let events = raw
-        .events
-        .into_iter()
-        .enumerate()
-        .map(|(i, e)| {
-            let revision = at + i as u64;
-            let bad = |what: &str| corrupt(revision, what.into());
-            if e.stream.is_empty() || e.type_.is_empty() || e.subject.as_deref() == Some("") {
-                return Err(bad("an empty stream, type or subject"));
+    let mut batches: Vec<StoredBatch> = Vec::new();
+    for e in raw {
+        let bad = |what: &str| corrupt(e.revision, what.into());
+        if e.stream.is_empty() || e.type_.is_empty() || e.subject.as_deref() == Some("") {
+            return Err(bad("an empty stream, type or subject"));
+        }
+        if let Some(tags) = &e.tags {
+            if tags
+                .iter()
+                .enumerate()
+                .any(|(j, t)| t.is_empty() || tags[..j].contains(t))
+            {
+                return Err(bad("empty or repeated tags"));
             }
-            if let Some(tags) = &e.tags {
-                if tags
-                    .iter()
-                    .enumerate()
-                    .any(|(j, t)| t.is_empty() || tags[..j].contains(t))
-                {
-                    return Err(bad("empty or repeated tags"));
+        }
+        let batch_id = parse_uuid(&e.batch_id).ok_or_else(|| bad("its batch id is not a UUID"))?;
+        let event = StoredEvent {
+            id: parse_uuid(&e.id).ok_or_else(|| bad("its id is not a UUID"))?,
+            stream: e.stream,
+            type_: e.type_,
+            subject: e.subject,
+            tags: e.tags,
+            version: e.version,
+        };
+        match batches.last_mut() {
+            Some(b) if b.id == batch_id => {
+                if e.revision != b.revision + b.events.len() as u64 {
+                    return Err(corrupt(e.revision, "out of revision order".into()));
                 }
+                if e.recorded_at != b.recorded_at {
+                    return Err(corrupt(
+                        e.revision,
+                        "recordedAt differs within its batch".into(),
+                    ));
+                }
+                b.events.push(event);
             }
-            Ok(StoredEvent {
-                id: parse_uuid(&e.id).ok_or_else(|| bad("its id is not a UUID"))?,
-                stream: e.stream,
-                type_: e.type_,
-                subject: e.subject,
-                tags: e.tags,
-                version: e.version,
-            })
-        })
-        .collect::<Result<_>>()?;
-    Ok(StoredBatch {
-        id,
-        recorded_at: raw.recorded_at,
-        revision: at,
-        events,
-    })
+            _ => batches.push(StoredBatch {
+                id: batch_id,
+                recorded_at: e.recorded_at,
+                revision: e.revision,
+                events: vec![event],
+            }),
+        }
+    }
+    Ok(batches)
 }

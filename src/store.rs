@@ -5,7 +5,7 @@ use crate::constraint::check;
 use crate::dispatch::Dispatch;
 use crate::error::{Error, Result};
 use crate::ids::IdPool;
-use crate::input::{parse_request, parse_stored_batch, EventSpec, Request};
+use crate::input::{parse_request, parse_stored, EventSpec, Request, StoredBatch};
 use crate::json::{index_path, key_path};
 use crate::log::{Log, NewEvent, Rev};
 use crate::selector::Selector;
@@ -94,16 +94,35 @@ impl Store {
         Ok(commit)
     }
 
-    /// Appends a batch that was already checked and committed (loaded from
-    /// storage, or written by another tab): `{ id, recordedAt, revision,
-    /// events: [{ stream, type, subject?, tags?, id, version }] }`, where
-    /// `revision` is its first. Returns the subscriptions it concerns.
+    /// Appends batches that were already checked and committed (loaded from
+    /// storage, or written by another tab), given as the JSON array of their
+    /// recorded events in revision order, as stored: `[{ revision, stream,
+    /// version, id, type, subject?, tags?, batchId, recordedAt, … }]`; other
+    /// fields are ignored. The array holds whole batches. Returns the
+    /// subscriptions they concern.
     ///
-    /// A batch that does not fit the log (not next, a version that does not
-    /// follow, a known id, a malformed field) is [`Error::Corrupt`], naming
-    /// its revision; nothing changes.
-    pub fn restore(&mut self, batch: &str) -> Result<Vec<u32>> {
-        let b = parse_stored_batch(batch, self.log.head())?;
+    /// All or nothing: events that do not fit the log (not next, a version
+    /// that does not follow, a known id, a malformed field) are
+    /// [`Error::Corrupt`], naming the revision; then nothing changes.
+    pub fn restore(&mut self, stored: &str) -> Result<Vec<u32>> {
+        let head = self.log.head();
+        let batches = parse_stored(stored, head)?;
+        for b in &batches {
+            if let Err(e) = self.restore_batch(b) {
+                self.log.truncate(head);
+                return Err(e);
+            }
+        }
+        let new_head = self.log.head();
+        if new_head == head {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .subscriptions
+            .woken(&self.log, head as Rev + 1, new_head as Rev))
+    }
+
+    fn restore_batch(&mut self, b: &StoredBatch) -> Result<()> {
         let corrupt = |revision: u64, message: String| Err(Error::Corrupt { revision, message });
         if b.revision != self.log.head() + 1 {
             return corrupt(
@@ -151,9 +170,8 @@ impl Store {
                 tags: e.tags.as_deref(),
             })
             .collect();
-        let batch = self.log.append(b.id, b.recorded_at, &events);
-        let (first, last) = (batch.first, batch.last);
-        Ok(self.subscriptions.woken(&self.log, first, last))
+        self.log.append(b.id, b.recorded_at, &events);
+        Ok(())
     }
 
     /// Undoes every batch after `head` (a batch boundary): the log is again

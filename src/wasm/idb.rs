@@ -1,11 +1,11 @@
 //! IndexedDB, through web-sys: the durable copy of the log.
 //!
-//! One object store, `events`, holds every recorded event as a record keyed
-//! by its revision (the key path `revision`). Writes happen in one readwrite
-//! transaction per commit group, which first reads what other tabs wrote
-//! since this tab's head: the caller's `decide` runs inside the transaction
-//! with those records, and returns the records to put. Nothing but IndexedDB
-//! requests is awaited inside a transaction.
+//! One object store, `events`, keyed by the key path `revision`. What a
+//! record holds is the JS layer's business (`pkg-template/persistent.js`:
+//! since format 2, a run of whole batches as one JSON text, keyed by its
+//! first revision); here a record is anything with a `revision`. Writes
+//! happen in one readwrite transaction per commit group (see [`commit`]).
+//! Nothing but IndexedDB requests is awaited inside a transaction.
 //!
 //! Errors cross as thrown strings holding a `StorageError`'s JSON form.
 
@@ -14,8 +14,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    DomException, IdbDatabase, IdbFactory, IdbKeyRange, IdbObjectStoreParameters, IdbOpenDbRequest,
-    IdbRequest, IdbTransaction, IdbTransactionMode,
+    DomException, IdbCursorDirection, IdbCursorWithValue, IdbDatabase, IdbFactory, IdbKeyRange,
+    IdbObjectStoreParameters, IdbOpenDbRequest, IdbRequest, IdbTransaction, IdbTransactionMode,
 };
 
 use crate::error::Error;
@@ -97,14 +97,23 @@ async fn completed(tx: &IdbTransaction) -> Result<(), JsValue> {
     })
 }
 
+/// The database version: the record format (see the JS layer). Version 2
+/// reads version 1's records as they are, so upgrading changes no data;
+/// opening at 2 makes connections of older code close (`versionchange`)
+/// rather than misread the newer records.
+const VERSION: u32 = 2;
+
 /// Opens (creating if need be) the database `name`.
 #[wasm_bindgen(js_name = idbOpen)]
 pub async fn open(name: String) -> Result<IdbDatabase, JsValue> {
-    let request: IdbOpenDbRequest = factory()?.open_with_u32(&name, 1).map_err(thrown)?;
+    let request: IdbOpenDbRequest = factory()?.open_with_u32(&name, VERSION).map_err(thrown)?;
     let upgrade = Closure::<dyn FnMut(web_sys::Event)>::new({
         let request = request.clone();
         move |_| {
             if let Ok(db) = request.result().and_then(|r| r.dyn_into::<IdbDatabase>()) {
+                if db.object_store_names().contains(EVENTS) {
+                    return; // from version 1: the same store, kept as it is
+                }
                 let params = IdbObjectStoreParameters::new();
                 params.set_key_path(&JsValue::from_str("revision"));
                 // A failure here aborts the upgrade, which fails the open.
@@ -168,19 +177,23 @@ pub async fn delete(name: String) -> Result<(), JsValue> {
     }
 }
 
-/// The number of stored events.
-#[wasm_bindgen(js_name = idbCount)]
-pub async fn count(db: IdbDatabase) -> Result<f64, JsValue> {
+/// The record with the greatest key, or `undefined` for an empty store.
+#[wasm_bindgen(js_name = idbLast)]
+pub async fn last(db: IdbDatabase) -> Result<JsValue, JsValue> {
     let tx = db.transaction_with_str(EVENTS).map_err(thrown)?;
     let request = tx
         .object_store(EVENTS)
         .map_err(thrown)?
-        .count()
+        .open_cursor_with_range_and_direction(&JsValue::NULL, IdbCursorDirection::Prev)
         .map_err(thrown)?;
-    Ok(done(&request).await?.as_f64().unwrap_or(0.0))
+    let cursor = done(&request).await?;
+    Ok(match cursor.dyn_into::<IdbCursorWithValue>() {
+        Ok(cursor) => cursor.value().map_err(thrown)?,
+        Err(_) => JsValue::UNDEFINED,
+    })
 }
 
-/// Up to `limit` stored events from revision `from` on, in revision order.
+/// Up to `limit` stored records from key `from` on, in key order.
 #[wasm_bindgen(js_name = idbRead)]
 pub async fn read(db: IdbDatabase, from: f64, limit: u32) -> Result<Array, JsValue> {
     let tx = db.transaction_with_str(EVENTS).map_err(thrown)?;
@@ -192,13 +205,48 @@ pub async fn read(db: IdbDatabase, from: f64, limit: u32) -> Result<Array, JsVal
     Ok(done(&request).await?.unchecked_into())
 }
 
-/// One commit group: in one readwrite transaction, reads the events stored
-/// after revision `after` (other tabs' commits), calls `decide(thoseEvents)`
-/// synchronously, inside the transaction, and puts the records it returns.
+/// Whether a transaction aborted because a record's key was taken: another
+/// tab wrote at the revisions this one meant to write.
+fn key_taken(tx: &IdbTransaction) -> bool {
+    tx.error().is_some_and(|e| e.name() == "ConstraintError")
+}
+
+/// One commit group. Fast path: `ours`, the records decided against this
+/// tab's memory, are added in one readwrite transaction. Their first key is
+/// the revision after `after`; every tab writes from its head + 1, so that
+/// key is free exactly when nobody stored anything after `after`, and then
+/// the decisions stand. If it is taken (or `ours` is empty: nothing to
+/// write, or only refusals that newer events might overturn), the slow
+/// path: one readwrite transaction that reads the events stored after
+/// `after` (other tabs' commits), calls `decide(thoseEvents)` synchronously
+/// inside the transaction, and puts the records it returns.
+///
 /// Resolves once the transaction has completed (the group is durable);
 /// rejects with a StorageError if it aborted, nothing of it stored.
 #[wasm_bindgen(js_name = idbCommit)]
-pub async fn commit(db: IdbDatabase, after: f64, decide: Function) -> Result<(), JsValue> {
+pub async fn commit(
+    db: IdbDatabase,
+    after: f64,
+    ours: Array,
+    decide: Function,
+) -> Result<(), JsValue> {
+    if ours.length() > 0 {
+        let tx = db
+            .transaction_with_str_and_mode(EVENTS, IdbTransactionMode::Readwrite)
+            .map_err(thrown)?;
+        let store = tx.object_store(EVENTS).map_err(thrown)?;
+        for record in ours.iter() {
+            if let Err(e) = store.add(&record) {
+                let _ = tx.abort(); // none of the group, not just none after it
+                return Err(thrown(e));
+            }
+        }
+        match completed(&tx).await {
+            Ok(()) => return Ok(()),
+            Err(_) if key_taken(&tx) => {}
+            Err(e) => return Err(e),
+        }
+    }
     let tx = db
         .transaction_with_str_and_mode(EVENTS, IdbTransactionMode::Readwrite)
         .map_err(thrown)?;

@@ -140,8 +140,8 @@ test("a failed write (quota) leaves memory, revisions and subscribers untouched"
     seen.push(e.revision);
   });
   await sub.waitFor(1);
-  const put = IDBObjectStore.prototype.put;
-  IDBObjectStore.prototype.put = function () {
+  const { add, put } = IDBObjectStore.prototype;
+  IDBObjectStore.prototype.add = IDBObjectStore.prototype.put = function () {
     throw new DOMException("full", "QuotaExceededError");
   };
   try {
@@ -151,7 +151,7 @@ test("a failed write (quota) leaves memory, revisions and subscribers untouched"
     assert.equal(err.code, "STORAGE");
     assert.equal(err.reason, "quota");
   } finally {
-    IDBObjectStore.prototype.put = put;
+    Object.assign(IDBObjectStore.prototype, { add, put });
   }
   assert.equal(store.revision, 1);
   assert.deepEqual(store.read().map((e) => e.stream), ["a"]);
