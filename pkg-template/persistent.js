@@ -45,6 +45,8 @@ const RECORD_EVENTS = 1_000;
 const CHUNK_EVENTS = 10_000;
 /** Records asked for by the first read; later reads adapt to the record size. */
 const FIRST_READ = 16;
+/** The least time between two notices to other tabs, in ms. */
+const NOTICE_GAP_MS = 10;
 
 const closedError = () => new StorageError("The store is closed; open it again to write.", "closed");
 
@@ -60,6 +62,7 @@ export class Persistence {
   #lane = Promise.resolve();
   #channel = null;
   #noticeDue = false;
+  #lastNotice = -Infinity;
   closed = false;
 
   constructor(db, name, store) {
@@ -244,15 +247,20 @@ export class Persistence {
     return { runs: runsInOrder, records: records.map((r) => r.record) };
   }
 
-  /** Tells other tabs, once per burst of commits, that there is more to read. */
+  /**
+   * Tells other tabs that there is more to read: at once after a quiet
+   * spell, then at most once per NOTICE_GAP_MS while commits keep coming
+   * (a BroadcastChannel message costs a writer as much as a commit).
+   */
   #notify() {
     if (this.#channel === null || this.#noticeDue) return;
     this.#noticeDue = true;
-    // After this task: the notice costs nothing to a writer awaiting its next commit.
+    const wait = Math.max(0, this.#lastNotice + NOTICE_GAP_MS - Date.now());
     setTimeout(() => {
       this.#noticeDue = false;
+      this.#lastNotice = Date.now();
       if (!this.closed) this.#channel.postMessage(this.#events.length);
-    }, 0);
+    }, wait);
   }
 
   close() {
