@@ -168,25 +168,138 @@ test("a failed write (quota) leaves memory, revisions and subscribers untouched"
   await again.close();
 });
 
+/** Runs `f(objectStore)` in a readwrite transaction on `name`, without hindcast. */
+async function rawWrite(name, f, version) {
+  const db = await new Promise((resolve, reject) => {
+    const r = version === undefined ? indexedDB.open(name) : indexedDB.open(name, version);
+    r.onupgradeneeded = () => r.result.createObjectStore("events", { keyPath: "revision" });
+    r.onsuccess = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
+  });
+  await new Promise((resolve, reject) => {
+    const tx = db.transaction("events", "readwrite");
+    f(tx.objectStore("events"));
+    tx.oncomplete = resolve;
+    tx.onabort = () => reject(tx.error);
+  });
+  db.close();
+}
+
+/** Every stored record of `name`, without hindcast. */
+async function rawRecords(name) {
+  const db = await rawOpen(name);
+  const records = await new Promise((resolve, reject) => {
+    const r = db.transaction("events").objectStore("events").getAll();
+    r.onsuccess = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
+  });
+  db.close();
+  return records;
+}
+
+const openError = (name) => EventStore.open(name).then((s) => (s.close(), null), (e) => e);
+
 test("a record that does not decode makes open reject as corrupt, naming the revision", async () => {
   const name = dbName();
   const store = await EventStore.open(name);
   await store.transact({ events: [ev("a"), ev("a")] });
   await store.transact({ events: [ev("b")] });
   await store.close();
-  const db = await rawOpen(name);
-  await new Promise((resolve, reject) => {
-    const tx = db.transaction("events", "readwrite");
-    tx.objectStore("events").put({ revision: 2, stream: 42, type: "x" });
-    tx.oncomplete = resolve;
-    tx.onerror = () => reject(tx.error);
+  const [first, second] = await rawRecords(name);
+  assert.deepEqual([first.revision, first.last, second.revision, second.last], [1, 2, 3, 3]);
+  const cases = [
+    // [what the second record becomes, the revision named, the reason's words]
+    [{ ...second, events: "[{not json" }, 3, /not JSON/],
+    [{ ...second, events: second.events.replace('"stream":"b"', '"stream":42') }, 3, /invalid type/],
+    [{ ...second, events: second.events.replace('"version":0', '"version":5') }, 3, /version 5 where 0 follows/],
+    [{ ...second, last: 4 }, 3, /do not fill revisions 3 to 4/],
+    [{ ...second, events: second.events.replace('"data":{}', '"nodata":{}') }, 3, /no data/],
+    [{ ...second, events: second.events.replace('"revision":3', '"revision":7') }, 3, /not an event record/],
+  ];
+  for (const [bad, revision, why] of cases) {
+    await rawWrite(name, (os) => os.put(bad));
+    const err = await openError(name);
+    assert.ok(err instanceof StorageError, String(err));
+    assert.equal(err.reason, "corrupt");
+    assert.equal(err.revision, revision, err.message);
+    assert.match(err.message, new RegExp(`revision ${revision}\\b`));
+    assert.match(err.message, why);
+  }
+  // A record keyed where none should start: the gap is named.
+  await rawWrite(name, (os) => {
+    os.put(second);
+    os.delete(3);
+    os.put({ ...second, revision: 4, last: 4, events: second.events.replace('"revision":3', '"revision":4') });
   });
+  const gap = await openError(name);
+  assert.equal(gap.reason, "corrupt");
+  assert.equal(gap.revision, 3);
+});
+
+test("a group writes whole batches, a record per thousand events or so, and loads them back", async () => {
+  const name = dbName();
+  const store = await EventStore.open(name);
+  const singles = Array.from({ length: 1500 }, (_, i) => store.transact({ events: [ev(`s-${i % 7}`, "t", { i })] }));
+  const big = store.transact({ events: Array.from({ length: 1200 }, (_, i) => ev("big", "t", { i })) });
+  await Promise.all([...singles, big]);
+  const records = await rawRecords(name);
+  assert.deepEqual(
+    records.map((r) => [r.revision, r.last]),
+    [[1, 1000], [1001, 1500], [1501, 2700]],
+  );
+  const before = store.read();
+  await store.close();
+  const reports = [];
+  const again = await EventStore.open(name, { onProgress: (p) => reports.push(p) });
+  assert.deepEqual(again.read(), before);
+  assert.ok(Object.isFrozen(again.read()[5].data));
+  assert.deepEqual(reports.at(-1), { loaded: 2700, total: 2700 });
+  for (const r of reports) assert.equal(r.total, 2700);
+  for (let i = 1; i < reports.length; i++) assert.ok(reports[i].loaded >= reports[i - 1].loaded);
+  assert.deepEqual(again.stream("big"), { version: 1199, revision: 2700 });
+  await again.close();
+});
+
+test("a database of the first format (a record per event) loads, upgrades, and takes new writes", async () => {
+  const name = dbName();
+  // Batches of 1, 30 and 9 events: the 30 cross the first read's chunk.
+  const batch = (n, first, recordedAt) => {
+    const batchId = crypto.randomUUID();
+    return Array.from({ length: n }, (_, i) => ({
+      revision: first + i,
+      stream: "old",
+      version: first + i - 1,
+      id: crypto.randomUUID(),
+      type: "t",
+      data: { i: first + i },
+      ...(i === 0 ? { subject: "s", tags: ["x"] } : {}),
+      batchId,
+      recordedAt,
+    }));
+  };
+  const legacy = [...batch(1, 1, 1000), ...batch(30, 2, 2000), ...batch(9, 32, 3000)];
+  await rawWrite(name, (os) => legacy.forEach((r) => os.put(r)), 1);
+  const reports = [];
+  const store = await EventStore.open(name, { onProgress: (p) => reports.push(p) });
+  assert.equal(store.revision, 40);
+  assert.deepEqual(store.read(), legacy);
+  assert.equal(new Set(store.read().map((e) => e.batchId)).size, 3);
+  assert.deepEqual(reports.at(-1), { loaded: 40, total: 40 });
+  const c = await store.transact({ events: [ev("old")], expect: { old: { version: 39 } } });
+  assert.equal(c.revision, 41);
+  await store.close();
+  const db = await rawOpen(name);
+  assert.equal(db.version, 2);
   db.close();
-  const err = await EventStore.open(name).then(() => null, (e) => e);
-  assert.ok(err instanceof StorageError, String(err));
+  const again = await EventStore.open(name);
+  assert.deepEqual(again.read().map((e) => e.revision), Array.from({ length: 41 }, (_, i) => i + 1));
+  assert.deepEqual(again.read({ tags: ["x"] }).map((e) => e.revision), [1, 2, 32]);
+  await again.close();
+  // A first-format record that does not decode names its revision.
+  await rawWrite(name, (os) => os.put({ ...legacy[20], stream: 42 }));
+  const err = await openError(name);
   assert.equal(err.reason, "corrupt");
-  assert.equal(err.revision, 2);
-  assert.match(err.message, /revision 2/);
+  assert.equal(err.revision, 21);
 });
 
 test("a closed store rejects writes with StorageError closed; reads still work", async () => {
