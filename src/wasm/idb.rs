@@ -97,48 +97,15 @@ async fn completed(tx: &IdbTransaction) -> Result<(), JsValue> {
     })
 }
 
-/// The database version: the record format (see the JS layer). Version 2
-/// reads version 1's records as they are, so upgrading changes no data;
-/// opening at 2 makes connections of older code close (`versionchange`)
-/// rather than misread the newer records.
-const VERSION: u32 = 2;
-
-/// Opens (creating if need be) the database `name`.
-#[wasm_bindgen(js_name = idbOpen)]
-pub async fn open(name: String) -> Result<IdbDatabase, JsValue> {
-    let request: IdbOpenDbRequest = factory()?.open_with_u32(&name, VERSION).map_err(thrown)?;
-    let upgrade = Closure::<dyn FnMut(web_sys::Event)>::new({
-        let request = request.clone();
-        move |_| {
-            if let Ok(db) = request.result().and_then(|r| r.dyn_into::<IdbDatabase>()) {
-                if db.object_store_names().contains(EVENTS) {
-                    return; // from version 1: the same store, kept as it is
-                }
-                let params = IdbObjectStoreParameters::new();
-                params.set_key_path(&JsValue::from_str("revision"));
-                // A failure here aborts the upgrade, which fails the open.
-                let _ = db.create_object_store_with_optional_parameters(EVENTS, &params);
-            }
-        }
-    });
-    request.set_onupgradeneeded(Some(upgrade.as_ref().unchecked_ref()));
-    let db = done(&request).await;
-    request.set_onupgradeneeded(None);
-    drop(upgrade);
-    db?.dyn_into::<IdbDatabase>()
-        .map_err(|_| storage("aborted", "IndexedDB: open gave no database"))
-}
-
-/// How long a delete waits, once blocked, for other connections to close.
+/// How long an open or delete waits, once blocked, for other connections to
+/// close.
 const BLOCKED_WAIT_MS: i32 = 3_000;
 
-/// Deletes the database `name`. Open stores on it close themselves (they
-/// listen for `versionchange`), which lets the delete proceed; if some other
-/// connection stays open for [`BLOCKED_WAIT_MS`] after the delete is
-/// blocked, this rejects instead of waiting for ever.
-#[wasm_bindgen(js_name = idbDelete)]
-pub async fn delete(name: String) -> Result<(), JsValue> {
-    let request = factory()?.delete_database(&name).map_err(thrown)?;
+/// Waits for an open or delete request. Other connections stand in its way
+/// only if they do not close on `versionchange` (Hindcast's stores close);
+/// once the request is blocked, it waits [`BLOCKED_WAIT_MS`], then gives up
+/// (`Ok(None)`) rather than waiting for ever.
+async fn unless_blocked(request: &IdbOpenDbRequest) -> Result<Option<JsValue>, JsValue> {
     let give_up = std::rc::Rc::new(std::cell::RefCell::new(None::<Function>));
     let promise = Promise::new(&mut |resolve, reject| {
         request.set_onsuccess(Some(&resolve));
@@ -164,16 +131,81 @@ pub async fn delete(name: String) -> Result<(), JsValue> {
     request.set_onblocked(None);
     drop(on_blocked);
     match outcome {
-        Ok(_) => Ok(()),
+        Ok(_) => request.result().map(Some),
         // Rejected with no event: the wait after `blocked` ran out.
-        Err(e) if e.is_undefined() => Err(storage(
-            "aborted",
-            "another connection to the database did not close; close it and delete again",
-        )),
+        Err(e) if e.is_undefined() => Ok(None),
         Err(_) => {
             let (reason, message) = reason_of(request.error().ok().flatten());
             Err(storage(reason, message))
         }
+    }
+}
+
+/// The database version: the record format (see the JS layer). Version 2
+/// reads version 1's records as they are, so upgrading changes no data;
+/// opening at 2 makes connections of older code close (`versionchange`)
+/// rather than misread the newer records.
+const VERSION: u32 = 2;
+
+/// Opens (creating or upgrading if need be) the database `name`.
+#[wasm_bindgen(js_name = idbOpen)]
+pub async fn open(name: String) -> Result<IdbDatabase, JsValue> {
+    let request: IdbOpenDbRequest = factory()?.open_with_u32(&name, VERSION).map_err(thrown)?;
+    let upgrade = Closure::<dyn FnMut(web_sys::Event)>::new({
+        let request = request.clone();
+        move |_| {
+            if let Ok(db) = request.result().and_then(|r| r.dyn_into::<IdbDatabase>()) {
+                if db.object_store_names().contains(EVENTS) {
+                    return; // from version 1: the same store, kept as it is
+                }
+                let params = IdbObjectStoreParameters::new();
+                params.set_key_path(&JsValue::from_str("revision"));
+                // A failure here aborts the upgrade, which fails the open.
+                let _ = db.create_object_store_with_optional_parameters(EVENTS, &params);
+            }
+        }
+    });
+    request.set_onupgradeneeded(Some(upgrade.as_ref().unchecked_ref()));
+    match unless_blocked(&request).await {
+        Ok(Some(db)) => {
+            request.set_onupgradeneeded(None);
+            db.dyn_into::<IdbDatabase>()
+                .map_err(|_| storage("aborted", "IndexedDB: open gave no database"))
+        }
+        Ok(None) => {
+            // The request lives on: let it upgrade if it ever may, then close.
+            upgrade.forget();
+            let close = Closure::once_into_js({
+                let request = request.clone();
+                move || {
+                    if let Ok(db) = request.result().and_then(|r| r.dyn_into::<IdbDatabase>()) {
+                        db.close();
+                    }
+                }
+            });
+            request.set_onsuccess(Some(close.unchecked_ref()));
+            Err(storage(
+                "aborted",
+                "another connection to the database holds an older version open and did not close; close or reload the other tabs of this app and open again",
+            ))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Deletes the database `name`. Open stores on it close themselves (they
+/// listen for `versionchange`), which lets the delete proceed; if some other
+/// connection stays open, this rejects after [`BLOCKED_WAIT_MS`] instead of
+/// waiting for ever.
+#[wasm_bindgen(js_name = idbDelete)]
+pub async fn delete(name: String) -> Result<(), JsValue> {
+    let request = factory()?.delete_database(&name).map_err(thrown)?;
+    match unless_blocked(&request).await? {
+        Some(_) => Ok(()),
+        None => Err(storage(
+            "aborted",
+            "another connection to the database did not close; close it and delete again",
+        )),
     }
 }
 

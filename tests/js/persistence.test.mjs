@@ -324,6 +324,50 @@ test("delete removes the database and closes stores open on it", async () => {
   await fresh.close();
 });
 
+test("an older connection that closes on versionchange lets open upgrade; one that does not is given up on", async () => {
+  const name = dbName();
+  await rawWrite(name, () => {}, 1);
+  const old = await rawOpen(name);
+  let asked = 0;
+  old.onversionchange = () => {
+    asked++;
+    old.close();
+  };
+  const store = await EventStore.open(name);
+  assert.equal(asked, 1);
+  await store.close();
+
+  // A version 1 database held by a connection that ignores versionchange.
+  const other = dbName();
+  await rawWrite(other, () => {}, 1);
+  const stubborn = await rawOpen(other);
+  stubborn.onversionchange = () => {};
+  const err = await openError(other);
+  assert.ok(err instanceof StorageError, String(err));
+  assert.equal(err.reason, "aborted");
+  assert.match(err.message, /did not close/);
+  // Once it closes, the abandoned open upgrades and closes again: nothing
+  // is left holding the database (a delete would be blocked otherwise).
+  stubborn.close();
+  const fresh = await EventStore.open(other);
+  assert.equal(fresh.revision, 0);
+  await fresh.close();
+  await EventStore.delete(other);
+});
+
+test("a delete blocked by a connection that does not close is given up on", async () => {
+  const name = dbName();
+  const store = await EventStore.open(name);
+  await store.close();
+  const stubborn = await rawOpen(name);
+  stubborn.onversionchange = () => {};
+  const err = await EventStore.delete(name).then(() => null, (e) => e);
+  assert.ok(err instanceof StorageError, String(err));
+  assert.equal(err.reason, "aborted");
+  assert.match(err.message, /did not close/);
+  stubborn.close();
+});
+
 test("bad arguments to open reject with InvalidInputError naming them", async () => {
   await assert.rejects(EventStore.open(""), (e) => e.path === "name");
   await assert.rejects(EventStore.open("x", { onProgres: () => {} }), (e) => e.path === "options.onProgres");
