@@ -59,7 +59,7 @@ fn factory() -> Result<IdbFactory, JsValue> {
     idb.dyn_into::<IdbFactory>().map_err(|_| {
         storage(
             "unavailable",
-            "IndexedDB is not available here; in Node, import \"fake-indexeddb/auto\" first, or use EventStore.memory()",
+            "IndexedDB is not available in this environment: use EventStore.memory() instead (in Node, importing \"fake-indexeddb/auto\" first provides one)",
         )
     })
 }
