@@ -1,0 +1,206 @@
+// SPEC §6 in headless Chromium, against its real IndexedDB: durability
+// across close and reopen, injected failures (quota, an aborted
+// transaction) that leave memory and subscribers untouched, a corrupt
+// record, two instances on one name racing with a stale loser, and delete.
+// (The same logic with fake-indexeddb in Node: persistence.test.mjs.)
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+import { serve, CHROMIUM } from "./browser/static.mjs";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+let server;
+let browser;
+let page;
+
+before(async () => {
+  server = await serve(root);
+  browser = await chromium.launch(CHROMIUM);
+  page = await browser.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e));
+  await page.goto(`${server.url}/tests/js/browser/tab.html?db=unused-${Date.now()}`);
+  await page.evaluate(() => window.ready);
+  assert.deepEqual(errors, []);
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+let n = 0;
+const dbName = () => `browser-persistence-${Date.now()}-${n++}`;
+
+test("committed batches survive close and reopen, stored as runs of whole batches", async () => {
+  const out = await page.evaluate(async (name) => {
+    const { EventStore } = window;
+    const a = await EventStore.open(name);
+    await a.transact({ events: [{ stream: "acc-1", type: "opened", data: { owner: "Ann" } }, { stream: "acc-2", type: "opened" }] });
+    await Promise.all(
+      Array.from({ length: 1200 }, (_, i) =>
+        a.transact({ events: [{ stream: `s-${i % 3}`, type: "t", data: JSON.parse(`{"i":${i},"__proto__":{"x":1}}`), tags: ["g"] }] }),
+      ),
+    );
+    const before = JSON.stringify(a.read());
+    await a.close();
+    const reports = [];
+    const b = await EventStore.open(name, { onProgress: (p) => reports.push(p) });
+    const after = JSON.stringify(b.read());
+    const records = await new Promise((resolve, reject) => {
+      const r = indexedDB.open(name);
+      r.onsuccess = () => {
+        const get = r.result.transaction("events").objectStore("events").getAll();
+        get.onsuccess = () => {
+          r.result.close();
+          resolve(get.result.map((x) => [x.revision, x.last]));
+        };
+        get.onerror = () => reject(get.error);
+      };
+    });
+    const proto = Object.getPrototypeOf(b.read({ stream: "s-0" })[0].data) === Object.prototype;
+    await b.close();
+    return { same: before === after, revision: b.revision, last: reports.at(-1), records, proto };
+  }, dbName());
+  assert.equal(out.same, true);
+  assert.equal(out.revision, 1202);
+  assert.deepEqual(out.last, { loaded: 1202, total: 1202 });
+  // The first group is the lone batch of 2; the next, 1,200 single-event batches.
+  assert.deepEqual(out.records, [[1, 2], [3, 1002], [1003, 1202]]);
+  assert.equal(out.proto, true);
+});
+
+test("a failed write (quota, abort) leaves memory, revisions, subscribers and the database untouched", async () => {
+  const out = await page.evaluate(async (name) => {
+    const { EventStore } = window;
+    const store = await EventStore.open(name);
+    await store.transact({ events: [{ stream: "a", type: "x" }] });
+    const seen = [];
+    const sub = store.subscribe((e) => {
+      seen.push(e.revision);
+    });
+    await sub.waitFor(1);
+    const { add, put } = IDBObjectStore.prototype;
+    const failures = [];
+    try {
+      IDBObjectStore.prototype.add = IDBObjectStore.prototype.put = function () {
+        throw new DOMException("full", "QuotaExceededError");
+      };
+      failures.push(await store.transact({ events: [{ stream: "b", type: "x" }] }).then(() => null, (e) => [e.name, e.code, e.reason]));
+      // A transaction aborted after its records were handed over.
+      IDBObjectStore.prototype.add = IDBObjectStore.prototype.put = function (...args) {
+        const request = put.apply(this, args);
+        this.transaction.abort();
+        return request;
+      };
+      failures.push(await store.transact({ events: [{ stream: "c", type: "x" }] }).then(() => null, (e) => [e.name, e.code, e.reason]));
+    } finally {
+      Object.assign(IDBObjectStore.prototype, { add, put });
+    }
+    const afterFailures = { revision: store.revision, streams: store.read().map((e) => e.stream), b: store.stream("b"), seen: [...seen] };
+    const next = await store.transact({ events: [{ stream: "d", type: "x" }] });
+    await sub.waitFor(2);
+    await store.close();
+    const again = await EventStore.open(name);
+    const reopened = again.read().map((e) => e.stream);
+    await again.close();
+    return { failures, afterFailures, next: next.revision, seen, reopened };
+  }, dbName());
+  assert.deepEqual(out.failures, [
+    ["StorageError", "STORAGE", "quota"],
+    ["StorageError", "STORAGE", "aborted"],
+  ]);
+  assert.deepEqual(out.afterFailures, { revision: 1, streams: ["a"], b: null, seen: [1] });
+  assert.equal(out.next, 2);
+  assert.deepEqual(out.seen, [1, 2]);
+  assert.deepEqual(out.reopened, ["a", "d"]);
+});
+
+test("a record that does not decode makes open reject as corrupt, naming the revision", async () => {
+  const out = await page.evaluate(async (name) => {
+    const { EventStore } = window;
+    const store = await EventStore.open(name);
+    await store.transact({ events: [{ stream: "a", type: "x" }] });
+    await store.transact({ events: [{ stream: "b", type: "x" }, { stream: "b", type: "y" }] });
+    await store.close();
+    await new Promise((resolve, reject) => {
+      const r = indexedDB.open(name);
+      r.onsuccess = () => {
+        const tx = r.result.transaction("events", "readwrite");
+        const os = tx.objectStore("events");
+        const get = os.get(2);
+        get.onsuccess = () => os.put({ ...get.result, events: get.result.events.replace('"type":"y"', '"type":""') });
+        tx.oncomplete = () => {
+          r.result.close();
+          resolve();
+        };
+        tx.onabort = () => reject(tx.error);
+      };
+    });
+    return EventStore.open(name).then(
+      () => null,
+      (e) => ({ name: e.name, reason: e.reason, revision: e.revision, message: e.message }),
+    );
+  }, dbName());
+  assert.equal(out.name, "StorageError");
+  assert.equal(out.reason, "corrupt");
+  assert.equal(out.revision, 3);
+  assert.match(out.message, /revision 3 is corrupt \(an empty stream, type or subject\)/);
+});
+
+test("two instances on one name race with a stale loser: exactly one wins, and each sees the other's events", async () => {
+  const out = await page.evaluate(async (name) => {
+    const { EventStore } = window;
+    const a = await EventStore.open(name);
+    const b = await EventStore.open(name);
+    const seenByB = [];
+    const sub = b.subscribe((e) => {
+      seenByB.push(`${e.revision}:${e.stream}`);
+    });
+    const race = await Promise.allSettled([
+      a.transact({ events: [{ stream: "acc-1", type: "opened" }], expect: { "acc-1": "no_stream" } }),
+      b.transact({ events: [{ stream: "acc-1", type: "opened" }], expect: { "acc-1": "no_stream" } }),
+    ]);
+    // b is behind on purpose: a writes, and b decides before it hears of it.
+    await a.transact({ events: [{ stream: "acc-2", type: "opened" }] });
+    const stale = await b
+      .transact({ events: [{ stream: "acc-2", type: "opened" }], expect: { "acc-2": "no_stream" } })
+      .then(() => null, (e) => [e.name, e.violations[0].kind, e.violations[0].stream, e.violations[0].actual]);
+    await b.transact({ events: [{ stream: "from-b", type: "x" }] });
+    await sub.waitFor(3);
+    const seenByA = [];
+    const subA = a.subscribe((e) => {
+      seenByA.push(`${e.revision}:${e.stream}`);
+    });
+    await subA.waitFor(3);
+    await a.close();
+    await b.close();
+    return {
+      outcomes: race.map((r) => (r.status === "fulfilled" ? `won ${r.value.revision}` : `${r.reason.name} ${r.reason.violations[0].kind}`)),
+      stale,
+      seenByA,
+      seenByB,
+    };
+  }, dbName());
+  assert.deepEqual([...out.outcomes].sort(), ["ConstraintViolationError version_mismatch", "won 1"]);
+  assert.deepEqual(out.stale, ["ConstraintViolationError", "version_mismatch", "acc-2", { version: 0, revision: 2 }]);
+  assert.deepEqual(out.seenByB, ["1:acc-1", "2:acc-2", "3:from-b"]);
+  assert.deepEqual(out.seenByA, ["1:acc-1", "2:acc-2", "3:from-b"]);
+});
+
+test("delete removes the database and closes stores open on it", async () => {
+  const out = await page.evaluate(async (name) => {
+    const { EventStore } = window;
+    const store = await EventStore.open(name);
+    await store.transact({ events: [{ stream: "a", type: "x" }] });
+    await EventStore.delete(name);
+    const write = await store.transact({ events: [{ stream: "b", type: "x" }] }).then(() => null, (e) => [e.name, e.reason]);
+    const fresh = await EventStore.open(name);
+    const revision = fresh.revision;
+    await fresh.close();
+    await EventStore.delete(name);
+    return { write, revision, kept: store.read().length };
+  }, dbName());
+  assert.deepEqual(out, { write: ["StorageError", "closed"], revision: 0, kept: 1 });
+});
