@@ -131,6 +131,19 @@ export function freezeJson(v, path, parents = []) {
   return Object.freeze(v);
 }
 
+/**
+ * Freezes, all the way down, a value that JSON.parse made (so JSON already,
+ * nothing to check): the fast path of freezeJson for stored events.
+ */
+export function freezeParsed(v) {
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) if (typeof v[i] === "object" && v[i] !== null) freezeParsed(v[i]);
+  } else {
+    for (const k of Object.keys(v)) if (typeof v[k] === "object" && v[k] !== null) freezeParsed(v[k]);
+  }
+  return Object.freeze(v);
+}
+
 const LENIENT = 0; // the request's own fields: undefined reads as absent
 const SELECTOR = 1; // selectors: no key may be undefined
 

@@ -36,7 +36,7 @@
 
 import { idbCommit, idbLast, idbRead } from "./wasm/hindcast.js";
 import { StorageError, fromWire, invalid } from "./errors.js";
-import { freezeJson } from "./json.js";
+import { freezeJson, freezeParsed } from "./json.js";
 import { prepare } from "./request.js";
 
 /** A record holds whole batches; another starts once one holds this many events. */
@@ -137,12 +137,11 @@ export class Persistence {
       if (whole < records.length) records = records.slice(0, whole);
       if (more) {
         // Events per record so far tell how many records make a chunk.
+        // (If the last record is corrupt, NaN: decoding it below throws.)
         const next = lastRevision(records.at(-1)) + 1;
-        if (Number.isSafeInteger(next) && next > from) {
-          limit = Math.min(CHUNK_EVENTS, Math.max(1, Math.round((CHUNK_EVENTS * records.length) / (next - from))));
-          from = next;
-          pending = read(from, limit);
-        }
+        limit = Math.min(CHUNK_EVENTS, Math.max(1, Math.round((CHUNK_EVENTS * records.length) / (next - from))) || 1);
+        from = next;
+        pending = read(from, limit);
       }
       for (const run of runs(records, this.#events.length + 1)) {
         this.#publish(run.events, restore(this.#engine, run.text));
@@ -150,7 +149,6 @@ export class Persistence {
       }
       progress?.(count);
       if (!more) return count;
-      if (from !== this.#events.length + 1) throw corrupt(this.#events.length + 1, "records do not follow each other");
     }
   }
 
@@ -408,8 +406,7 @@ function fromRun(r, first) {
   } catch (e) {
     throw corrupt(at, `its events are not JSON: ${e.message}`);
   }
-  const text = r.events;
-  if (!Array.isArray(events) || text[0] !== "[" || text.at(-1) !== "]" || events.length !== r.last - at + 1) {
+  if (!Array.isArray(events) || events.length !== r.last - at + 1) {
     throw corrupt(at, `its events do not fill revisions ${at} to ${r.last}`);
   }
   for (let i = 0; i < events.length; i++) {
@@ -425,19 +422,9 @@ function fromRun(r, first) {
     if (e.metadata !== undefined && (e.metadata === null || typeof e.metadata !== "object" || Array.isArray(e.metadata))) {
       throw corrupt(revision, "metadata is not an object");
     }
-    deepFreeze(e);
+    freezeParsed(e);
   }
   return events;
-}
-
-/** Freezes a value that JSON.parse made, all the way down. */
-function deepFreeze(v) {
-  if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) if (typeof v[i] === "object" && v[i] !== null) deepFreeze(v[i]);
-  } else {
-    for (const k of Object.keys(v)) if (typeof v[k] === "object" && v[k] !== null) deepFreeze(v[k]);
-  }
-  Object.freeze(v);
 }
 
 /** Checks `open`'s arguments. */
