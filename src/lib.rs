@@ -17,6 +17,7 @@ pub mod json;
 pub mod log;
 pub mod selector;
 pub mod store;
+pub mod view;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
