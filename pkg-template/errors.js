@@ -64,6 +64,7 @@ export function fromWire(thrown, prefix = "") {
     case "STORAGE": {
       const error = new StorageError(e.message, e.reason);
       if (e.revision !== undefined) error.revision = e.revision; // "corrupt": where
+      if (e.field !== undefined) error.field = e.field; // and which field, if one
       return error;
     }
     default:

@@ -8,16 +8,20 @@
 // Reads ask the engine for revisions and return the stored events.
 //
 // Invariant: `#events[r - 1]` is the event at revision r, for every r up to
-// the engine's head; both change only together, in `transact`. The engine
-// never calls JavaScript, so no user code runs while it is busy.
+// the engine's head; outside a persistent store's staging (persistent.js),
+// both change only together, in `#publish`'s callers. The engine never
+// calls JavaScript, so no user code runs while it is busy.
 
 import { Engine, idbDelete, idbOpen } from "./wasm/hindcast.js";
 import { loadWasm, memoryF64, memoryText } from "./loader.js";
 import { fromWire, invalid } from "./errors.js";
 import { checkJsonSafe, checkSelector, sameJson, setOwn } from "./json.js";
 import { prepare } from "./request.js";
+import { recorded } from "./record.js";
 import { Projection, Subscription } from "./subscription.js";
-import { Persistence, checkOpen } from "./persistent.js";
+import { Persistence, checkOpen, closedError } from "./persistent.js";
+import { exportLog, importLog } from "./transfer.js";
+import { retry } from "./retry.js";
 
 export {
   HindcastError,
@@ -56,9 +60,37 @@ class Core {
   subs = new Map();
   /** Subscriptions with pending waitFor calls. */
   waiting = new Set();
+  /** The store's own waitFor calls: `{ revision, resolve, reject }`. */
+  storeWaiters = [];
+  /** The lowest revision a store waiter waits for (Infinity: none). */
+  nextStoreWait = Infinity;
 
   constructor(engine) {
     this.engine = engine;
+  }
+
+  /** Resolves the store waiters the head has reached. */
+  headReached() {
+    const head = this.events.length;
+    if (head < this.nextStoreWait) return;
+    let next = Infinity;
+    this.storeWaiters = this.storeWaiters.filter((w) => {
+      if (w.revision <= head) {
+        w.resolve();
+        return false;
+      }
+      if (w.revision < next) next = w.revision;
+      return true;
+    });
+    this.nextStoreWait = next;
+  }
+
+  /** The store stopped accepting writes: waiters reject, subscriptions stop. */
+  shutdown() {
+    for (const w of this.storeWaiters) w.reject(closedError());
+    this.storeWaiters = [];
+    this.nextStoreWait = Infinity;
+    for (const sub of [...this.subs.values()]) sub.cancel();
   }
 
   /** `inOptions`: the selector came as `options.selector` (for error paths). */
@@ -87,6 +119,11 @@ export class EventStore {
   #events;
   /** The IndexedDB side of a persistent store (persistent.js); null in memory. */
   #storage = null;
+  /** Why the store stopped accepting writes; null while it accepts them. */
+  #closedReason = null;
+  #markClosed;
+  /** Resolves, with "closed", "deleted" or "upgraded", when the store stops accepting writes. */
+  closed;
 
   /** Use `EventStore.memory()`. */
   constructor(engine, key) {
@@ -94,6 +131,9 @@ export class EventStore {
     this.#engine = engine;
     this.#core = new Core(engine);
     this.#events = this.#core.events;
+    this.closed = new Promise((resolve) => {
+      this.#markClosed = resolve;
+    });
   }
 
   /** A store that lives in memory only. */
@@ -139,17 +179,31 @@ export class EventStore {
     }
   }
 
-  /** Releases the IndexedDB connection; later writes reject with StorageError "closed". */
+  /**
+   * Stops accepting writes and releases the IndexedDB connection: later
+   * writes reject with StorageError "closed", reads keep answering,
+   * subscriptions and projections stop, `closed` resolves with "closed".
+   */
   async close() {
-    this.#storage?.close();
+    if (this.#storage !== null) this.#storage.close("closed");
+    else this.#stopped("closed");
+  }
+
+  /** Called once, when the store stops accepting writes. */
+  #stopped(reason) {
+    if (this.#closedReason !== null) return;
+    this.#closedReason = reason;
+    this.#core.shutdown();
+    this.#markClosed(reason);
   }
 
   #attach(db, name) {
     this.#storage = new Persistence(db, name, {
       engine: this.#engine,
       events: this.#events,
-      apply: (prepared, request, eventAt) => this.#apply(prepared, request, eventAt),
+      apply: (prepared, eventAt) => this.#apply(prepared, eventAt),
       publish: (events, woken) => this.#publish(events, woken),
+      closed: (reason) => this.#stopped(reason),
     });
     return this.#storage;
   }
@@ -161,10 +215,76 @@ export class EventStore {
 
   /** Appends a batch atomically if every expectation and constraint holds. */
   async transact(request) {
-    if (this.#storage !== null) return this.#storage.transact(request);
-    const { commit, events, woken } = this.#apply(prepare(request), request, this.#at1);
+    // Everything the request holds is taken now (see request.js).
+    const prepared = prepare(request);
+    if (this.#closedReason !== null) throw closedError();
+    if (this.#storage !== null) return this.#storage.transact(prepared);
+    const { commit, events, woken } = this.#apply(prepared, this.#at1);
     this.#publish(events, woken);
     return commit;
+  }
+
+  /**
+   * Resolves once `revision` ≥ the given one (the linearizable read: after
+   * another tab reports a commit at r, reads after `await waitFor(r)`
+   * include it). Rejects with StorageError "closed" if the store closes first.
+   */
+  async waitFor(revision) {
+    if (!Number.isSafeInteger(revision) || revision < 0) {
+      throw invalid("revision", "expected a non-negative integer revision");
+    }
+    if (this.#events.length >= revision) return;
+    if (this.#closedReason !== null) throw closedError();
+    const core = this.#core;
+    const reached = new Promise((resolve, reject) => {
+      core.storeWaiters.push({ revision, resolve, reject });
+      if (revision < core.nextStoreWait) core.nextStoreWait = revision;
+    });
+    // Another tab may have written it already: read what is stored.
+    this.#storage?.catchUp();
+    return reached;
+  }
+
+  /**
+   * Retries `fn(attempt)` when it rejects with a ConstraintViolationError,
+   * after an exponential backoff with full jitter; see retry.js.
+   */
+  async retry(fn, options) {
+    return retry(fn, options);
+  }
+
+  /**
+   * The log as NDJSON text chunks (one recorded event per line, oldest
+   * first, whole batches), after revision `after` (default 0), up to the
+   * head at the call.
+   */
+  export(options) {
+    return exportLog(this.#events, options);
+  }
+
+  /**
+   * Appends an exported log (NDJSON) to `store`, whose head must be the
+   * first line's revision − 1; all or nothing. See transfer.js.
+   */
+  static async import(store, source, options) {
+    if (!(store instanceof EventStore)) throw invalid("store", "expected an EventStore");
+    return store.#import(source, options);
+  }
+
+  async #import(source, options) {
+    if (this.#closedReason !== null) throw closedError();
+    const { runs, check } = await importLog(source, options, { engine: this.#engine, at: this.#at1 });
+    if (this.#closedReason !== null) throw closedError();
+    if (runs.length > 0) {
+      if (this.#storage !== null) {
+        await this.#storage.append(runs, (start) => check.validate(start), check.moved);
+      } else {
+        // Checked whole, then published whole, with no await in between.
+        const woken = check.validate(this.#events.length, true);
+        for (let i = 0; i < runs.length; i++) this.#publish(runs[i].events, woken[i]);
+      }
+    }
+    check.done();
   }
 
   /** The stored event at revision r. */
@@ -175,7 +295,7 @@ export class EventStore {
    * the recorded events (not yet published) and the subscriptions to wake.
    * `eventAt(r)` finds an event already committed (for a replay's check).
    */
-  #apply({ wire, kept }, request, eventAt) {
+  #apply({ wire, kept, correlationId }, eventAt) {
     let at;
     try {
       // Long requests cross as bytes (see Engine.transactBytes).
@@ -193,7 +313,6 @@ export class EventStore {
     const replayed = w[at + 2] === 1;
     const ids = memoryText(w[at + 4], w[at + 5]);
     const batchId = ids.slice(0, 36);
-    const correlationId = request.correlationId;
     const streams = {};
     const events = [];
     let j = at + 6; // the first stream's words
@@ -233,10 +352,14 @@ export class EventStore {
 
   /** Makes committed events visible and wakes the subscriptions they concern. */
   #publish(events, woken) {
+    if (events.length === 0) return;
+    // Every subscription asleep and not woken has examined all before these.
+    const before = events[0].revision - 1;
     for (const e of events) this.#events.push(e);
-    const { subs, waiting } = this.#core;
-    for (const id of woken) subs.get(id)?.wake();
-    for (const sub of waiting) sub.progress();
+    const core = this.#core;
+    for (const id of woken) core.subs.get(id)?.wake(before);
+    for (const sub of core.waiting) sub.progress();
+    core.headReached();
   }
 
   /**
@@ -317,17 +440,4 @@ function checkReplay(first, kept, correlationId, eventAt) {
       if (!sameJson(stored[field], kept[i][field])) throw differs(`events[${i}].${field}`);
     }
   }
-}
-
-/** A recorded event, frozen; optional fields only when given. */
-function recorded(revision, k, version, id, correlationId, batchId, recordedAt) {
-  const e = { revision, stream: k.stream, version, id, type: k.type, data: k.data };
-  if (k.subject !== undefined) e.subject = k.subject;
-  if (k.tags !== undefined) e.tags = k.tags;
-  if (k.time !== undefined) e.time = k.time;
-  if (k.metadata !== undefined) e.metadata = k.metadata;
-  if (correlationId !== undefined) e.correlationId = correlationId;
-  e.batchId = batchId;
-  e.recordedAt = recordedAt;
-  return Object.freeze(e);
 }

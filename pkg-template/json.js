@@ -33,21 +33,44 @@ function describe(v) {
 const notJson = (v, path) =>
   invalid(joinPath(path), `${describe(v)} is not JSON; use strings, numbers, booleans, null, arrays and plain objects`);
 
-/** Throws unless `v` is a plain object or array that is not among `parents`. */
+/**
+ * How deep JSON values may nest. Deeper values are refused with their path
+ * rather than failing later in a recursive copy or in JSON.stringify.
+ */
+export const MAX_DEPTH = 1000;
+
+/**
+ * Throws unless `v` is a plain object or plain array that is not among
+ * `parents` and not nested deeper than MAX_DEPTH: exactly what survives a
+ * JSON round trip unchanged.
+ */
 function checkContainer(v, path, parents) {
   if (parents.includes(v)) {
     throw invalid(joinPath(path), "refers back to an enclosing object (a cycle); JSON cannot hold cycles");
   }
-  if (Array.isArray(v)) return;
-  // A Date, Map or class instance would not survive JSON unchanged.
+  if (parents.length >= MAX_DEPTH) {
+    throw invalid(joinPath(path), `is nested more than ${MAX_DEPTH} levels deep; flatten the value`);
+  }
+  // A Date, Map, Array subclass or class instance would not survive JSON unchanged.
   const proto = Object.getPrototypeOf(v);
-  if (proto !== Object.prototype && proto !== null) {
+  const array = Array.isArray(v);
+  if (array ? proto !== Array.prototype : proto !== Object.prototype && proto !== null) {
     throw invalid(
       joinPath(path),
-      `${describe(v)} would not survive JSON unchanged; convert it to a plain object, string or number`,
+      `${describe(v)} would not survive JSON unchanged; convert it to a plain ${array ? "array" : "object, string or number"}`,
     );
   }
+  if (typeof v.toJSON === "function") {
+    throw invalid(joinPath(path), "has a toJSON method, so JSON would store what it returns instead; pass that plain value");
+  }
   if (Object.getOwnPropertySymbols(v).length > 0) throw invalid(joinPath(path), "has symbol keys, which JSON drops");
+  // An array's own keys are its indexes; anything else is dropped by JSON.
+  if (array && Object.keys(v).length !== v.length) {
+    const extra = Object.keys(v).find((k) => !(String(k >>> 0) === k && k >>> 0 < v.length));
+    if (extra !== undefined) {
+      throw invalid(joinPath([...path, extra]), "is a property of an array, which JSON drops; use an object");
+    }
+  }
 }
 
 /** Sets `obj[key]`, as an own property even for the key "__proto__". */

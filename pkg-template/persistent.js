@@ -7,40 +7,46 @@
 // Records (format 2): a record holds a run of whole batches, the JSON text
 // of their recorded events, keyed by the first revision:
 // `{ revision: first, last, events: "[{ revision, stream, … }, …]" }`. A
-// commit group writes one record per RECORD_EVENTS events or so, so reads
-// and writes cost one IndexedDB value per run rather than one per event, and
-// the engine restores from the same text. Format 1 records, one recorded
-// event each (`{ revision, stream, … }`), still load.
+// record is closed once it holds RECORD_EVENTS events or RECORD_CHARS
+// characters (a batch is never split), so reads and writes cost one
+// IndexedDB value per run rather than one per event, and the engine
+// restores from the same text. Format 1 records, one recorded event each
+// (`{ revision, stream, … }`), still load.
 //
 // - Loading: records are read in chunks and restored into the engine record
 //   by record; one that does not fit is a StorageError "corrupt" naming the
 //   revision.
 // - Writing: concurrent transacts are queued and committed as one group.
-//   Each request is checked and applied in turn against memory (failing on
-//   its own), the engine is put back as it was, and the group's records are
-//   added in one readwrite transaction. If another tab stored anything
-//   since this tab's head, the first record's key is taken: then, in a
-//   second transaction, the group is decided again (synchronously, in the
-//   transaction's read callback) after restoring what the others stored, so
-//   every check sees the database as it stands. Only once a transaction has
-//   completed are the batches applied for real and published, so nothing of
-//   a failed write is ever visible.
+//   Each request is checked and applied in turn against memory, and its
+//   events turned into JSON text, failing on its own (a refusal, or a batch
+//   too large to store); the engine is put back as it was, and the group's
+//   records are added in one readwrite transaction. If another tab stored
+//   anything since this tab's head, the first record's key is taken: then,
+//   in a second transaction, the group is decided again (synchronously, in
+//   the transaction's read callback) after restoring what the others
+//   stored, so every check sees the database as it stands. Only once a
+//   transaction has completed are the batches applied for real and
+//   published, so nothing of a failed write is ever visible. Every
+//   transact of a group settles, whatever fails.
 // - Other tabs: a BroadcastChannel notice after commits makes the others
-//   read what they have not seen.
+//   read what they have not seen. A notice owed is sent at once on close
+//   and on `pagehide`.
 //
-// Invariants: outside #stage, the engine holds exactly the published
-// events. Every tab's head is at a record boundary of the database, and
-// every write starts at its head + 1: so a record keyed head + 1 exists
-// exactly when some tab wrote after that head. Groups and catch-up reads run
-// one at a time (`lane`).
+// Invariants: outside #stage and an import's check, the engine holds
+// exactly the published events. Every tab's head is at a record boundary of
+// the database, and every write starts at its head + 1: so a record keyed
+// head + 1 exists exactly when some tab wrote after that head. Groups,
+// imports and catch-up reads run one at a time (`lane`).
 
 import { idbCommit, idbLast, idbRead } from "./wasm/hindcast.js";
-import { StorageError, fromWire, invalid } from "./errors.js";
-import { freezeJson, freezeParsed } from "./json.js";
-import { prepare } from "./request.js";
+import { InvalidInputError, StorageError, fromWire, invalid } from "./errors.js";
+import { freezeJson } from "./json.js";
+import { decodeRecorded } from "./record.js";
 
-/** A record holds whole batches; another starts once one holds this many events. */
+/** A record holds whole batches; another starts once one holds this many events… */
 const RECORD_EVENTS = 1_000;
+/** …or this many characters of JSON. */
+const RECORD_CHARS = 1 << 22;
 /** Events aimed at per read while loading or catching up. */
 const CHUNK_EVENTS = 10_000;
 /** Records asked for by the first read; later reads adapt to the record size. */
@@ -48,7 +54,7 @@ const FIRST_READ = 16;
 /** The least time between two notices to other tabs, in ms. */
 const NOTICE_GAP_MS = 10;
 
-const closedError = () => new StorageError("The store is closed; open it again to write.", "closed");
+export const closedError = () => new StorageError("The store is closed; open it again to write.", "closed");
 
 export class Persistence {
   #db;
@@ -57,27 +63,42 @@ export class Persistence {
   #events;
   #apply;
   #publish;
+  #onClosed;
   #queue = [];
   #scheduled = false;
   #lane = Promise.resolve();
   #channel = null;
-  #noticeDue = false;
+  /** The timer of the notice owed to other tabs; null when none is owed. */
+  #noticeTimer = null;
   #lastNotice = -Infinity;
+  #pageHide = null;
   closed = false;
 
+  /**
+   * `store`: the engine, the published events, `apply(prepared, eventAt)`,
+   * `publish(events, woken)` and `closed(reason)`, called once when the
+   * store stops accepting writes.
+   */
   constructor(db, name, store) {
     this.#db = db;
     this.#engine = store.engine;
     this.#events = store.events;
     this.#apply = store.apply;
     this.#publish = store.publish;
-    // Another connection wants to delete or upgrade the database: let it.
-    db.onversionchange = () => this.close();
+    this.#onClosed = store.closed;
+    // Another connection deletes (newVersion null) or upgrades the database: let it.
+    db.onversionchange = (e) => this.close(e?.newVersion == null ? "deleted" : "upgraded");
+    // The browser closed the connection itself (storage cleared, a fault).
+    db.onclose = () => this.close("closed");
     if (typeof BroadcastChannel === "function") {
       this.#channel = new BroadcastChannel(`hindcast:${name}`);
       // A record that fails to load here fails the next transact too, which
       // reads it again: nothing is lost by ignoring the failure here.
-      this.#channel.onmessage = () => this.#exclusive(() => this.#catchUp()).catch(() => {});
+      this.#channel.onmessage = () => this.catchUp();
+    }
+    if (typeof globalThis.addEventListener === "function") {
+      this.#pageHide = () => this.#sendNotice();
+      globalThis.addEventListener("pagehide", this.#pageHide);
     }
   }
 
@@ -85,6 +106,11 @@ export class Persistence {
   load(onProgress) {
     // In the lane: a notice from another tab may arrive while loading.
     return this.#exclusive(() => this.#load(onProgress));
+  }
+
+  /** Reads, soon, what other tabs stored after the head. */
+  catchUp() {
+    if (!this.closed) this.#exclusive(() => this.#catchUp()).catch(() => {});
   }
 
   async #load(onProgress) {
@@ -152,16 +178,11 @@ export class Persistence {
     }
   }
 
-  transact(request) {
+  /** Commits a prepared request (see request.js) with the next group. */
+  transact(prepared) {
     if (this.closed) return Promise.reject(closedError());
-    let prepared;
-    try {
-      prepared = prepare(request);
-    } catch (e) {
-      return Promise.reject(e);
-    }
     return new Promise((resolve, reject) => {
-      this.#queue.push({ request, prepared, resolve, reject });
+      this.#queue.push({ prepared, resolve, reject });
       if (!this.#scheduled) {
         this.#scheduled = true;
         this.#exclusive(() => this.#commitGroup());
@@ -180,38 +201,42 @@ export class Persistence {
     this.#scheduled = false;
     const group = this.#queue.splice(0);
     if (group.length === 0) return;
-    if (this.closed) {
-      for (const item of group) item.reject(closedError());
-      return;
-    }
-    const start = this.#events.length;
-    // Decided against memory first; decided again inside the transaction
-    // against what other tabs stored, if they stored anything since.
-    let staged = this.#stage([], group, start);
     try {
-      await idbCommit(this.#db, start, staged.records, (theirs) => {
-        staged = this.#stage(theirs, group, start);
-        return staged.records;
-      });
+      if (this.closed) throw closedError();
+      const start = this.#events.length;
+      // Decided against memory first; decided again inside the transaction
+      // against what other tabs stored, if they stored anything since.
+      let staged = this.#stage([], group, start);
+      try {
+        await idbCommit(this.#db, start, staged.records, (theirs) => {
+          staged = this.#stage(theirs, group, start);
+          return staged.records;
+        });
+      } catch (e) {
+        const error = this.closed ? closedError() : fromWire(e);
+        for (const item of group) item.reject(item.error ?? error);
+        return;
+      }
+      // Durable: apply the same runs for real, in the same order.
+      for (const run of staged.runs) this.#publish(run.events, restore(this.#engine, run.text));
+      for (const item of group) {
+        if (item.error) item.reject(item.error);
+        else item.resolve(item.commit);
+      }
+      this.#notify();
     } catch (e) {
-      const error = this.closed ? closedError() : fromWire(e);
-      for (const item of group) item.reject(item.error ?? error);
-      return;
+      // Whatever failed, every transact of the group settles (a settled
+      // promise ignores the second call).
+      for (const item of group) item.reject(e);
     }
-    // Durable: apply the same runs for real, in the same order.
-    for (const run of staged.runs) this.#publish(run.events, restore(this.#engine, run.text));
-    for (const item of group) {
-      if (item.error) item.reject(item.error);
-      else item.resolve(item.commit);
-    }
-    this.#notify();
   }
 
   /**
    * Restores `theirs` (records other tabs stored after `start`), applies
-   * each queued request (recording its commit or error on the item), then
-   * puts the engine back at `start`. Returns the runs of events to publish,
-   * in order, and the records to write.
+   * each queued request (recording its commit or error on the item) and
+   * turns its events into JSON text, then puts the engine back at `start`.
+   * Returns the runs of events to publish, in order, and the records to
+   * write.
    */
   #stage(theirs, group, start) {
     const runsInOrder = [];
@@ -227,12 +252,19 @@ export class Persistence {
       for (const item of group) {
         item.commit = item.error = undefined;
         try {
-          const { commit, events } = this.#apply(item.prepared, item.request, eventAt);
-          item.commit = commit;
+          const { commit, events } = this.#apply(item.prepared, eventAt);
           if (events.length > 0) {
-            ours.push(events);
+            let text;
+            try {
+              text = JSON.stringify(events);
+            } catch (e) {
+              this.#engine.truncate(start + staged.length); // this batch only
+              throw tooLarge(e);
+            }
+            ours.push({ events, text });
             for (const e of events) staged.push(e);
           }
+          item.commit = commit;
         } catch (e) {
           item.error = e;
         }
@@ -246,27 +278,71 @@ export class Persistence {
   }
 
   /**
+   * Appends whole batches (`{ events, text }`, already recorded) as one
+   * IndexedDB transaction, then publishes them: an import. `check(start)`
+   * is called in the lane first; it must leave the engine at `start`. If
+   * another tab stored anything after `start` meanwhile, nothing is stored
+   * and the promise rejects with `moved(head)`'s error.
+   */
+  append(batches, check, moved) {
+    return this.#exclusive(async () => {
+      if (this.closed) throw closedError();
+      const start = this.#events.length;
+      check(start);
+      const records = toRecords(batches);
+      let theirs = null;
+      try {
+        await idbCommit(this.#db, start, records.map((r) => r.record), (stored) => {
+          theirs = stored;
+          throw moved(start);
+        });
+      } catch (e) {
+        if (this.closed) throw closedError();
+        if (theirs !== null) throw e;
+        throw fromWire(e);
+      }
+      for (const r of records) this.#publish(r.run, restore(this.#engine, r.record.events));
+      this.#notify();
+      // What the others stored is read by the next catch-up.
+    });
+  }
+
+  /**
    * Tells other tabs that there is more to read: at once after a quiet
    * spell, then at most once per NOTICE_GAP_MS while commits keep coming
    * (a BroadcastChannel message costs a writer as much as a commit).
    */
   #notify() {
-    if (this.#channel === null || this.#noticeDue) return;
-    this.#noticeDue = true;
+    if (this.#channel === null || this.#noticeTimer !== null) return;
     const wait = Math.max(0, this.#lastNotice + NOTICE_GAP_MS - Date.now());
-    setTimeout(() => {
-      this.#noticeDue = false;
-      this.#lastNotice = Date.now();
-      if (!this.closed) this.#channel.postMessage(this.#events.length);
-    }, wait);
+    this.#noticeTimer = setTimeout(() => this.#sendNotice(), wait);
   }
 
-  close() {
+  /** Sends the notice owed, if one is. */
+  #sendNotice() {
+    if (this.#noticeTimer === null) return;
+    clearTimeout(this.#noticeTimer);
+    this.#noticeTimer = null;
+    this.#lastNotice = Date.now();
+    this.#channel.postMessage(this.#events.length);
+  }
+
+  /**
+   * Stops accepting writes and releases the connection; `reason`: "closed",
+   * "deleted" or "upgraded". A group already writing completes, and the
+   * notice it owes other tabs is sent before the channel closes.
+   */
+  close(reason = "closed") {
     if (this.closed) return;
     this.closed = true;
     for (const item of this.#queue.splice(0)) item.reject(closedError());
-    this.#channel?.close();
+    if (this.#pageHide !== null) globalThis.removeEventListener?.("pagehide", this.#pageHide);
     this.#db.close();
+    this.#exclusive(() => {
+      this.#sendNotice();
+      this.#channel?.close();
+    });
+    this.#onClosed(reason);
   }
 }
 
@@ -319,22 +395,39 @@ function* runs(records, first) {
   if (legacy.length > 0) yield flush();
 }
 
-/** The runs of whole batches to write as records: `{ record, run }`. */
+/**
+ * The records to write, `{ record, run }`, from whole batches given as
+ * `{ events, text }` (their JSON text): a record is closed before a batch
+ * that would take it past RECORD_EVENTS events or RECORD_CHARS characters.
+ */
 function toRecords(batches) {
   const out = [];
   let run = [];
+  let texts = [];
+  let chars = 0;
   const flush = () => {
-    const record = { revision: run[0].revision, last: run.at(-1).revision, events: JSON.stringify(run) };
-    out.push({ record, run });
+    const events = texts.length === 1 ? texts[0] : `[${texts.map((t) => t.slice(1, -1)).join(",")}]`;
+    out.push({ record: { revision: run[0].revision, last: run.at(-1).revision, events }, run });
     run = [];
+    texts = [];
+    chars = 0;
   };
-  for (const batch of batches) {
-    if (run.length > 0 && run.length + batch.length > RECORD_EVENTS) flush();
-    for (const e of batch) run.push(e);
+  for (const b of batches) {
+    if (run.length > 0 && (run.length + b.events.length > RECORD_EVENTS || chars + b.text.length > RECORD_CHARS)) flush();
+    for (const e of b.events) run.push(e);
+    texts.push(b.text);
+    chars += b.text.length;
   }
   if (run.length > 0) flush();
   return out;
 }
+
+/** A batch whose JSON text cannot be made (past the runtime's string limit). */
+const tooLarge = (cause) =>
+  new InvalidInputError(
+    `Invalid input at events: the batch is too large to store (${cause?.message ?? cause}); split it into smaller batches.`,
+    "events",
+  );
 
 /** Restores stored events (their JSON text) into the engine; the subscriptions to wake. */
 function restore(engine, text) {
@@ -392,10 +485,9 @@ function fromRecord(r) {
 }
 
 /**
- * A format 2 record's events, from revision `first` on, frozen in place
- * (JSON.parse made them: plain JSON already). The engine checks the fields
- * it keeps (stream, type, ids, versions, …) when it restores the text;
- * this checks the others.
+ * A format 2 record's events, from revision `first` on, checked and frozen
+ * in place by the one definition of a recorded event (record.js). The
+ * engine checks the fields it keeps when it restores the same text.
  */
 function fromRun(r, first) {
   const at = r.revision;
@@ -412,17 +504,9 @@ function fromRun(r, first) {
   for (let i = 0; i < events.length; i++) {
     const e = events[i];
     const revision = at + i;
-    if (e === null || typeof e !== "object" || Array.isArray(e) || e.revision !== revision) {
-      throw corrupt(revision, "not an event record");
-    }
-    if (!("data" in e)) throw corrupt(revision, "it has no data");
-    for (const k of OPTIONAL_STRINGS) {
-      if (e[k] !== undefined && typeof e[k] !== "string") throw corrupt(revision, `${k} is not a string`);
-    }
-    if (e.metadata !== undefined && (e.metadata === null || typeof e.metadata !== "object" || Array.isArray(e.metadata))) {
-      throw corrupt(revision, "metadata is not an object");
-    }
-    freezeParsed(e);
+    if (e?.revision !== revision) throw corrupt(revision, "not an event record");
+    const fault = decodeRecorded(e, false);
+    if (fault !== null) throw corrupt(revision, `${fault.field}: ${fault.why}`);
   }
   return events;
 }

@@ -1,10 +1,14 @@
 // A transact request, split for its two keepers: the wire text the engine
 // checks and indexes (everything but the events' data and metadata, as JSON)
 // and what this layer keeps for the recorded events (frozen copies of data,
-// metadata and tags, and the time).
+// metadata and tags, the time and the correlation id).
+//
+// Everything is read from the request once, at the call: a caller may reuse
+// or change the request object afterwards. `null` in an optional field means
+// the same as leaving it out (see record.js), here and in stored records.
 
 import { invalid } from "./errors.js";
-import { checkJsonSafe, checkSelector, frozenJson, joinPath } from "./json.js";
+import { checkJsonSafe, checkSelector, frozenJson, joinPath, setOwn } from "./json.js";
 
 const { stringify } = JSON;
 /** The JSON text of the keys an event usually has. */
@@ -12,9 +16,10 @@ const KEY = { __proto__: null, stream: '"stream"', type: '"type"', subject: '"su
 const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
 
 /**
- * @returns {{ wire: string, kept: Array<{ stream, type, data, subject?, tags?, time?, metadata? }> }}
+ * @returns {{ wire: string, kept: Array<{ stream, type, data, subject?, tags?, time?, metadata? }>,
+ *   correlationId: string | undefined }}
  *   `kept` holds one entry per event when `events` is an array of objects;
- *   the engine reports any other shape.
+ *   the engine reports any other shape (and checks the correlation id's).
  */
 export function prepare(req) {
   if (!isObject(req)) {
@@ -23,9 +28,13 @@ export function prepare(req) {
   const path = [];
   let wire = "{";
   let kept = [];
+  let correlationId;
+  // The last common event's stream, type and text, within this request.
+  const last = { stream: undefined, type: undefined, text: "" };
   for (const key of Object.keys(req)) {
     const v = req[key];
-    if (v === undefined) continue; // an optional field left undefined is absent
+    if (v === undefined || v === null) continue; // absent (see record.js)
+    if (key === "correlationId") correlationId = v;
     path.push(key);
     let text;
     if (key === "events" && Array.isArray(v)) {
@@ -33,7 +42,7 @@ export function prepare(req) {
       for (let i = 0; i < v.length; i++) {
         path.push(i);
         if (i > 0) text += ",";
-        text += prepareEvent(v[i], path, kept);
+        text += prepareEvent(v[i], path, kept, last);
         path.pop();
       }
       text += "]";
@@ -46,36 +55,50 @@ export function prepare(req) {
     if (wire.length > 1) wire += ",";
     wire += stringify(key) + ":" + text;
   }
-  return { wire: wire + "}", kept };
+  return { wire: wire + "}", kept, correlationId };
 }
 
-/** One event's wire text; its kept parts go to `kept`. */
-function prepareEvent(e, path, kept) {
+/** One event's wire text; its kept parts go to `kept`. Reads each field once. */
+function prepareEvent(e, path, kept, last) {
   if (!isObject(e)) {
     checkJsonSafe(e, path);
     return stringify(e);
   }
-  const keep = { stream: e.stream, type: e.type, data: null };
   const keys = Object.keys(e);
   // The common event { stream, type, data? }: its text, once per stream and type.
-  if (keys.length <= 3 && typeof e.stream === "string" && typeof e.type === "string" && keys.every(isCommon)) {
-    if (e.data !== undefined) {
-      path.push("data");
-      keep.data = frozenJson(e.data, path);
-      path.pop();
+  if (keys.length <= 3 && keys.every(isCommon)) {
+    const stream = e.stream;
+    const type = e.type;
+    const data = e.data;
+    if (typeof stream === "string" && typeof type === "string") {
+      const keep = { stream, type, data: null };
+      if (data !== undefined && data !== null) {
+        path.push("data");
+        keep.data = frozenJson(data, path);
+        path.pop();
+      }
+      kept.push(keep);
+      if (stream !== last.stream || type !== last.type) {
+        last.stream = stream;
+        last.type = type;
+        last.text = `{"stream":${stringify(stream)},"type":${stringify(type)}}`;
+      }
+      return last.text;
     }
-    kept.push(keep);
-    if (e.stream !== last.stream || e.type !== last.type) {
-      last.stream = e.stream;
-      last.type = e.type;
-      last.text = `{"stream":${stringify(e.stream)},"type":${stringify(e.type)}}`;
-    }
-    return last.text;
+    return eventText(keys, { stream, type, data }, path, kept);
   }
+  const values = {};
+  for (const k of keys) setOwn(values, k, e[k]);
+  return eventText(keys, values, path, kept);
+}
+
+/** An event's wire text from its fields, each read once into `values`. */
+function eventText(keys, values, path, kept) {
+  const keep = { stream: values.stream, type: values.type, data: null };
   let text = "{";
   for (const k of keys) {
-    const x = e[k];
-    if (x === undefined) continue;
+    const x = values[k];
+    if (x === undefined || x === null) continue; // absent (see record.js)
     path.push(k);
     if (k === "data") {
       keep.data = frozenJson(x, path);
@@ -83,11 +106,12 @@ function prepareEvent(e, path, kept) {
       if (!isObject(x)) throw invalid(joinPath(path), "expected a JSON object");
       keep.metadata = frozenJson(x, path);
     } else {
-      checkJsonSafe(x, path);
+      // Tags are copied first and the copy sent: what is kept is what was checked.
+      const v = k === "tags" && Array.isArray(x) ? (keep.tags = frozenJson(x, path)) : x;
+      checkJsonSafe(v, path);
       if (text.length > 1) text += ",";
-      text += (KEY[k] ?? stringify(k)) + ":" + stringify(x);
-      if (k === "tags" && Array.isArray(x)) keep.tags = Object.freeze(x.slice());
-      else if (k === "subject" || k === "time") keep[k] = x;
+      text += (KEY[k] ?? stringify(k)) + ":" + stringify(v);
+      if (k === "subject" || k === "time") keep[k] = v;
     }
     path.pop();
   }
@@ -96,8 +120,6 @@ function prepareEvent(e, path, kept) {
 }
 
 const isCommon = (k) => k === "stream" || k === "type" || k === "data";
-/** The last common event's stream, type and text. */
-const last = { stream: undefined, type: undefined, text: "" };
 
 function checkConstraints(list, path) {
   for (let i = 0; i < list.length; i++) {

@@ -69,7 +69,10 @@ export class Subscription {
     queueMicrotask(() => this.#run());
   }
 
-  /** The last revision examined: delivered, or passed over as not matching. */
+  /**
+   * The last revision examined: delivered, or passed over as not matching.
+   * It never decreases, and stays as it is once stopped.
+   */
   get position() {
     // Asleep and not woken: nothing up to the head concerns it.
     if (!this.#stopped && this.#wake !== null && !this.#woken) return Math.max(this.#position, this.#core.events.length);
@@ -95,9 +98,13 @@ export class Subscription {
     this.#stop(null);
   }
 
-  /** Internal: a commit concerns this subscription. */
-  wake() {
+  /**
+   * Internal: a commit concerns this subscription; `before`, the revision
+   * before its first event, was the head while it slept: examined.
+   */
+  wake(before) {
     if (this.#wake === null || this.#woken) return;
+    if (before > this.#position) this.#position = before;
     this.#woken = true;
     this.#wake();
   }
@@ -127,6 +134,8 @@ export class Subscription {
     const events = core.events;
     const handle = this.#handle;
     let event;
+    /** Whether a handler ran in the current run of events. */
+    let ran = false;
     try {
       while (!this.#stopped) {
         const head = events.length;
@@ -135,6 +144,7 @@ export class Subscription {
           for (let i = 0; i < revs.length; i++) {
             if (this.#stopped) return;
             event = events[revs[i] - 1];
+            ran = true;
             let out = handle(event);
             if (out !== undefined && out !== null && typeof out.then === "function") out = await out;
             if (this.#stopped) return;
@@ -150,6 +160,7 @@ export class Subscription {
           // A short answer means nothing else matched up to `head`.
           if (revs.length < CHUNK && this.#position < head) this.#position = head;
           if (revs.length !== 0) this.#afterChunk?.();
+          ran = false;
           this.progress();
           continue;
         }
@@ -160,6 +171,8 @@ export class Subscription {
         this.#woken = false;
       }
     } catch (cause) {
+      // What the handlers before it did (a projection's state) is reported.
+      if (ran && !this.#stopped) this.#afterChunk?.();
       this.#stop(
         new HandlerError(
           `A subscription handler failed on the event at revision ${event?.revision} (${event?.type}): ${
@@ -174,6 +187,7 @@ export class Subscription {
 
   #stop(error) {
     if (this.#stopped) return;
+    this.#position = this.position; // what it showed last stays
     this.#stopped = true;
     this.#failure = error;
     this.#core.unregister(this.#id, this);
@@ -198,6 +212,7 @@ function handlerOf(handler) {
   if (types.length === 0) throw invalid("handler", "give at least one event type to handle");
   const byType = new Map();
   for (const type of types) {
+    if (type === "") throw invalid(joinPath(["handler", type]), "an event type must be a non-empty string");
     if (typeof handler[type] !== "function") throw invalid(joinPath(["handler", type]), "expected a function");
     byType.set(type, handler[type]);
   }
@@ -235,9 +250,11 @@ export class Projection {
     const { on, selector } = spec;
     if (!isObject(on)) throw invalid("on", "expected an object of functions by event type: { account_opened: (state, e) => … }");
     this.#state = spec.initial;
-    const handlers = {};
+    // No prototype: a fold for the type "__proto__" is an own key like any other.
+    const handlers = Object.create(null);
     for (const type of Object.keys(on)) {
       const fold = on[type];
+      if (type === "") throw invalid(joinPath(["on", type]), "an event type must be a non-empty string");
       if (typeof fold !== "function") throw invalid(joinPath(["on", type]), "expected a function (state, event) => state");
       handlers[type] = (e) => {
         const next = fold(this.#state, e);

@@ -180,8 +180,13 @@ pub enum Error {
     InvalidInput { path: String, message: String },
     /// Expectations or constraints failed; nothing was written.
     Violations(Vec<Violation>),
-    /// A stored batch does not fit the log (bad record, gap, clash).
-    Corrupt { revision: u64, message: String },
+    /// A stored batch does not fit the log (bad record, gap, clash);
+    /// `field` names the recorded event's field at fault, where one is.
+    Corrupt {
+        revision: u64,
+        field: Option<&'static str>,
+        message: String,
+    },
     /// Storage refused or lost a write, is closed, or the platform lacks
     /// what it needs (IndexedDB, a random source): `reason` is one of
     /// `quota`, `aborted`, `closed`, `unavailable`.
@@ -222,13 +227,19 @@ impl Error {
                 out.push_str("{\"code\":\"STORAGE\",\"reason\":");
                 write_str(&mut out, reason);
             }
-            Error::Corrupt { revision, .. } => {
+            Error::Corrupt {
+                revision, field, ..
+            } => {
                 let _ = std::fmt::Write::write_fmt(
                     &mut out,
                     format_args!(
                         "{{\"code\":\"STORAGE\",\"reason\":\"corrupt\",\"revision\":{revision}"
                     ),
                 );
+                if let Some(field) = field {
+                    out.push_str(",\"field\":");
+                    write_str(&mut out, field);
+                }
             }
         }
         out.push_str(",\"message\":");
@@ -263,7 +274,9 @@ impl fmt::Display for Error {
                 f.write_str("). Read the current state and decide again.")
             }
             Error::Storage { message, .. } => f.write_str(message),
-            Error::Corrupt { revision, message } => write!(
+            Error::Corrupt {
+                revision, message, ..
+            } => write!(
                 f,
                 "The stored event at revision {revision} is corrupt ({message}); the store cannot be loaded as it is"
             ),

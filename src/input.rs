@@ -277,6 +277,14 @@ fn serde_error(err: serde_path_to_error::Error<serde_json::Error>) -> Error {
         let expected = expected.trim_start_matches("one of ").replace('`', "");
         return Error::invalid(path, format!("unknown key; expected one of {expected}"));
     }
+    // JSON.stringify escapes a lone surrogate (`"\ud800"`); serde_json
+    // refuses it as a bad escape. Say what is wrong with the caller's string.
+    if msg.contains("surrogate") || msg.contains("hex escape") || msg.contains("unicode code point") {
+        return Error::invalid(
+            path,
+            "holds a lone surrogate (half of a UTF-16 pair), which is not well-formed Unicode; fix the string (e.g. with String.prototype.toWellFormed())",
+        );
+    }
     if inner.is_syntax() || inner.is_eof() {
         return Error::invalid(path, format!("not valid JSON ({msg})"));
     }
@@ -573,14 +581,24 @@ pub struct StoredBatch<'a> {
 /// is [`Error::Corrupt`] at the event's revision (or, when even that is
 /// unreadable, the revision after `head`).
 pub fn parse_stored(text: &str, head: u64) -> Result<Vec<StoredBatch<'_>>> {
-    let corrupt = |revision: u64, message: String| Error::Corrupt { revision, message };
+    let corrupt = |revision: u64, field: Option<&'static str>, message: String| Error::Corrupt {
+        revision,
+        field,
+        message,
+    };
     let raw: Vec<RecordedIn> =
-        serde_json::from_str(text).map_err(|e| corrupt(head + 1, e.to_string()))?;
+        serde_json::from_str(text).map_err(|e| corrupt(head + 1, None, e.to_string()))?;
     let mut batches: Vec<StoredBatch> = Vec::new();
     for e in raw {
-        let bad = |what: &str| corrupt(e.revision, what.into());
-        if e.stream.is_empty() || e.type_.is_empty() || e.subject.as_deref() == Some("") {
-            return Err(bad("an empty stream, type or subject"));
+        let bad = |field: &'static str, what: &str| corrupt(e.revision, Some(field), what.into());
+        for (field, value) in [
+            ("stream", Some(&e.stream)),
+            ("type", Some(&e.type_)),
+            ("subject", e.subject.as_ref()),
+        ] {
+            if value.is_some_and(|v| v.is_empty()) {
+                return Err(bad(field, &format!("an empty {field}")));
+            }
         }
         if let Some(tags) = &e.tags {
             if tags
@@ -588,12 +606,13 @@ pub fn parse_stored(text: &str, head: u64) -> Result<Vec<StoredBatch<'_>>> {
                 .enumerate()
                 .any(|(j, t)| t.is_empty() || tags[..j].contains(t))
             {
-                return Err(bad("empty or repeated tags"));
+                return Err(bad("tags", "empty or repeated tags"));
             }
         }
-        let batch_id = parse_uuid(&e.batch_id).ok_or_else(|| bad("its batch id is not a UUID"))?;
+        let batch_id =
+            parse_uuid(&e.batch_id).ok_or_else(|| bad("batchId", "its batch id is not a UUID"))?;
         let event = StoredEvent {
-            id: parse_uuid(&e.id).ok_or_else(|| bad("its id is not a UUID"))?,
+            id: parse_uuid(&e.id).ok_or_else(|| bad("id", "its id is not a UUID"))?,
             stream: e.stream,
             type_: e.type_,
             subject: e.subject,
@@ -603,11 +622,16 @@ pub fn parse_stored(text: &str, head: u64) -> Result<Vec<StoredBatch<'_>>> {
         match batches.last_mut() {
             Some(b) if b.id == batch_id => {
                 if e.revision != b.revision + b.events.len() as u64 {
-                    return Err(corrupt(e.revision, "out of revision order".into()));
+                    return Err(corrupt(
+                        e.revision,
+                        Some("revision"),
+                        "out of revision order".into(),
+                    ));
                 }
                 if e.recorded_at != b.recorded_at {
                     return Err(corrupt(
                         e.revision,
+                        Some("recordedAt"),
                         "recordedAt differs within its batch".into(),
                     ));
                 }

@@ -122,41 +122,54 @@ impl Store {
             .woken(&self.log, head as Rev + 1, new_head as Rev))
     }
 
+    /// Checks one stored batch against the log and appends it. Linear in
+    /// the batch: versions and ids within it are tracked in hash maps.
     fn restore_batch(&mut self, b: &StoredBatch) -> Result<()> {
-        let corrupt = |revision: u64, message: String| Err(Error::Corrupt { revision, message });
+        let corrupt = |revision: u64, field: &'static str, message: String| {
+            Err(Error::Corrupt {
+                revision,
+                field: Some(field),
+                message,
+            })
+        };
         if b.revision != self.log.head() + 1 {
             return corrupt(
                 b.revision,
+                "revision",
                 format!("expected revision {} next", self.log.head() + 1),
             );
         }
         if self.log.batch_by_id(b.id).is_some() {
-            return corrupt(b.revision, "its batch id is already stored".into());
+            return corrupt(
+                b.revision,
+                "batchId",
+                "its batch id is already stored".into(),
+            );
         }
-        let mut next_version: Vec<(&str, u64)> = Vec::new();
+        let mut next_version: rustc_hash::FxHashMap<&str, u64> = Default::default();
+        let mut ids: rustc_hash::FxHashSet<u128> = Default::default();
         for (i, e) in b.events.iter().enumerate() {
             let revision = b.revision + i as u64;
-            let expected = match next_version.iter_mut().find(|(s, _)| *s == &*e.stream) {
-                Some((_, v)) => {
+            let expected = match next_version.get_mut(&*e.stream) {
+                Some(v) => {
                     *v += 1;
                     *v
                 }
                 None => {
                     let v = self.log.stream(&e.stream).map_or(0, |p| p.version + 1);
-                    next_version.push((&e.stream, v));
+                    next_version.insert(&e.stream, v);
                     v
                 }
             };
             if e.version != expected {
                 return corrupt(
                     revision,
+                    "version",
                     format!("version {} where {expected} follows", e.version),
                 );
             }
-            if self.log.revision_of_event_id(e.id).is_some()
-                || b.events[..i].iter().any(|o| o.id == e.id)
-            {
-                return corrupt(revision, "its event id is already stored".into());
+            if self.log.revision_of_event_id(e.id).is_some() || !ids.insert(e.id) {
+                return corrupt(revision, "id", "its event id is already stored".into());
             }
         }
         let events: Vec<NewEvent> = b

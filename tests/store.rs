@@ -329,3 +329,18 @@ fn a_batch_over_many_streams_reports_each_stream_once_in_order() {
         .collect();
     assert_eq!(got, expected);
 }
+
+#[test]
+fn a_lone_surrogate_is_named_as_such() {
+    let mut s = Store::new();
+    // JSON.stringify writes a lone surrogate as an escape.
+    let r = s.transact(r#"{"events":[{"stream":"a\ud800","type":"t"}]}"#, 0.0);
+    match r {
+        Err(Error::InvalidInput { path, message }) => {
+            assert_eq!(path, "events[0].stream");
+            assert!(message.contains("lone surrogate"), "{message}");
+        }
+        other => panic!("expected invalid input, got {other:?}"),
+    }
+    assert_eq!(s.log().head(), 0);
+}

@@ -146,7 +146,7 @@ test("a record that does not decode makes open reject as corrupt, naming the rev
   assert.equal(out.name, "StorageError");
   assert.equal(out.reason, "corrupt");
   assert.equal(out.revision, 3);
-  assert.match(out.message, /revision 3 is corrupt \(an empty stream, type or subject\)/);
+  assert.match(out.message, /revision 3 is corrupt \(an empty type\)/);
 });
 
 test("two instances on one name race with a stale loser: exactly one wins, and each sees the other's events", async () => {

@@ -1,0 +1,89 @@
+// The recorded event: the one definition of its shape on this side, used to
+// build events from requests, to decode stored records and to check the
+// lines of an import. (The engine checks the fields it keeps, with the same
+// rules, when it restores stored text: see `parse_stored` in input.rs.)
+//
+// The rule for `null`: in an optional field it means the same as leaving
+// the field out, wherever input is taken (transact requests, stored records,
+// imported lines). A recorded event never holds `null` in an optional field.
+
+import { freezeParsed } from "./json.js";
+
+/** A recorded event's fields, in the order reads return them. */
+export const FIELDS = [
+  "revision",
+  "stream",
+  "version",
+  "id",
+  "type",
+  "data",
+  "subject",
+  "tags",
+  "time",
+  "metadata",
+  "correlationId",
+  "batchId",
+  "recordedAt",
+];
+const KNOWN = new Set(FIELDS);
+
+/** A recorded event, frozen; optional fields only when given. */
+export function recorded(revision, k, version, id, correlationId, batchId, recordedAt) {
+  const e = { revision, stream: k.stream, version, id, type: k.type, data: k.data };
+  if (k.subject !== undefined) e.subject = k.subject;
+  if (k.tags !== undefined) e.tags = k.tags;
+  if (k.time !== undefined) e.time = k.time;
+  if (k.metadata !== undefined) e.metadata = k.metadata;
+  if (correlationId !== undefined) e.correlationId = correlationId;
+  e.batchId = batchId;
+  e.recordedAt = recordedAt;
+  return Object.freeze(e);
+}
+
+const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+const isRevision = (n) => Number.isSafeInteger(n) && n >= 0;
+const isText = (s) => typeof s === "string" && s !== "";
+const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+
+/**
+ * Checks a recorded event that JSON.parse made (so JSON already) and, if it
+ * holds, drops `null` optional fields and freezes it in place. Returns the
+ * fault, `{ field, why }`, or null. `strict` (imports) also checks the
+ * fields the engine checks again on restore, to name them precisely.
+ */
+export function decodeRecorded(e, strict) {
+  if (!isObject(e)) return { field: "", why: "not a recorded event (a JSON object)" };
+  if (strict) {
+    for (const k of Object.keys(e)) {
+      if (!KNOWN.has(k)) return { field: k, why: `unknown field; a recorded event has ${FIELDS.join(", ")}` };
+    }
+    if (!isRevision(e.revision) || e.revision === 0) return { field: "revision", why: "expected a revision (a positive integer)" };
+    if (!isRevision(e.version)) return { field: "version", why: "expected a stream version (a non-negative integer)" };
+    for (const k of ["stream", "type"]) if (!isText(e[k])) return { field: k, why: "expected a non-empty string" };
+    for (const k of ["id", "batchId"]) if (typeof e[k] !== "string" || !UUID.test(e[k])) return { field: k, why: "expected a UUID" };
+    if (typeof e.recordedAt !== "number" || !Number.isFinite(e.recordedAt)) {
+      return { field: "recordedAt", why: "expected a time in ms since the epoch" };
+    }
+  }
+  if (!("data" in e)) return { field: "data", why: "missing (a recorded event always has data, null if none)" };
+  for (const k of ["subject", "time", "correlationId"]) {
+    const v = e[k];
+    if (v === null) delete e[k];
+    else if (v !== undefined && !isText(v)) return { field: k, why: "expected a non-empty string" };
+  }
+  if (e.tags === null) delete e.tags;
+  else if (e.tags !== undefined && !(Array.isArray(e.tags) && e.tags.every(isText))) {
+    return { field: "tags", why: "expected a list of non-empty strings" };
+  }
+  if (e.metadata === null) delete e.metadata;
+  else if (e.metadata !== undefined && !isObject(e.metadata)) return { field: "metadata", why: "expected a JSON object" };
+  freezeParsed(e);
+  return null;
+}
+
+/** A decoded event rebuilt with its fields in the order reads return them. */
+export function canonical(e) {
+  const out = {};
+  for (const k of FIELDS) if (e[k] !== undefined) out[k] = e[k];
+  return Object.freeze(out);
+}

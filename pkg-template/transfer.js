@@ -1,0 +1,220 @@
+// Export and import: the log as NDJSON, one recorded event per line,
+// exactly as reads return it, oldest first, whole batches only.
+//
+// Import is all or nothing. Every line is parsed and checked by the one
+// definition of a recorded event (record.js) while the source streams in;
+// the engine then checks that the log follows the store (revisions,
+// versions, ids, batch ids: the same check as loading stored records) and
+// only then is anything applied, in one step (memory) or one IndexedDB
+// transaction (persistent.js).
+
+import { InvalidInputError, fromWire, invalid } from "./errors.js";
+import { canonical, decodeRecorded } from "./record.js";
+
+const { stringify } = JSON;
+/** Export chunks end at the first line end past this many characters. */
+const CHUNK_CHARS = 1 << 16;
+/** Imported batches are checked and stored in runs of about this many events. */
+const RUN_EVENTS = 1_000;
+/** Lines between two progress reports of an import. */
+const PROGRESS_LINES = 10_000;
+
+/** `store.export(options)`: checks the options now, yields lazily. */
+export function exportLog(events, options) {
+  const after = exportAfter(events, options);
+  return chunks(events, after, events.length);
+}
+
+function exportAfter(events, options) {
+  if (options === undefined) return 0;
+  if (options === null || typeof options !== "object" || Array.isArray(options)) throw invalid("options", "expected { after? }");
+  for (const k of Object.keys(options)) {
+    if (k !== "after") throw invalid(`options.${k}`, "unknown option; expected after");
+  }
+  const after = options.after ?? 0;
+  const head = events.length;
+  if (!Number.isSafeInteger(after) || after < 0) throw invalid("options.after", "expected a revision (a non-negative integer)");
+  if (after > head) throw invalid("options.after", `is past the head (${head})`);
+  if (after > 0 && after < head && events[after - 1].batchId === events[after].batchId) {
+    throw invalid("options.after", `falls inside the batch ${events[after].batchId}; an export holds whole batches`);
+  }
+  return after;
+}
+
+async function* chunks(events, after, end) {
+  let chunk = "";
+  for (let r = after + 1; r <= end; r++) {
+    chunk += stringify(events[r - 1]) + "\n";
+    if (chunk.length >= CHUNK_CHARS) {
+      yield chunk;
+      chunk = "";
+    }
+  }
+  if (chunk !== "") yield chunk;
+}
+
+/** An InvalidInputError at `line N` or `line N.field`. */
+const bad = (line, field, why) => invalid(field ? `line ${line}.${field}` : `line ${line}`, why);
+
+/** What the engine's check of a field means for a line of an import. */
+const FOLLOW = {
+  revision: "does not follow the store's head",
+  version: "this stream version does not follow the stream's last one",
+  id: "this event id is already in the store or earlier in the log",
+  batchId: "this batch id is already in the store or earlier in the log (a batch cut in two, or repeated)",
+  recordedAt: "recordedAt differs within its batch",
+};
+
+function importOptions(options) {
+  if (options === undefined) return undefined;
+  if (options === null || typeof options !== "object" || Array.isArray(options)) throw invalid("options", "expected { onProgress? }");
+  for (const k of Object.keys(options)) {
+    if (k !== "onProgress") throw invalid(`options.${k}`, "unknown option; expected onProgress");
+  }
+  if (options.onProgress !== undefined && typeof options.onProgress !== "function") {
+    throw invalid("options.onProgress", "expected a function ({ loaded, total }) => void");
+  }
+  return options.onProgress;
+}
+
+/**
+ * Reads and checks an exported log. Returns its runs of whole batches,
+ * `{ events, text }` (frozen recorded events and their JSON), and `check`:
+ * `validate(start, keep)` has the engine check the runs against a store
+ * whose head is `start` (then truncates back, unless `keep`; returns the
+ * subscriptions each run wakes), `moved(start)` is the error when the
+ * store's head moved, `done()` reports the end.
+ */
+export async function importLog(source, options, { engine, at }) {
+  const onProgress = importOptions(options);
+  const runs = [];
+  let run = [];
+  let batch = []; // the batch being read
+  let first = 0;
+  let line = 0;
+  const endBatch = () => {
+    if (run.length > 0 && run.length + batch.length > RUN_EVENTS) endRun();
+    for (const e of batch) run.push(e);
+    batch = [];
+  };
+  const endRun = () => {
+    runs.push({ events: run, text: stringify(run) });
+    run = [];
+  };
+  for await (const text of linesOf(source, () => line + 1)) {
+    line++;
+    if (text === "") throw bad(line, "", "is empty; every line holds one recorded event");
+    let e;
+    try {
+      e = JSON.parse(text);
+    } catch (err) {
+      throw bad(line, "", `is not JSON (${err.message})`);
+    }
+    const fault = decodeRecorded(e, true);
+    if (fault !== null) throw bad(line, fault.field, fault.why);
+    if (line === 1) first = e.revision;
+    else if (e.revision !== first + line - 1) throw bad(line, "revision", `expected ${first + line - 1}: revisions go up by one from line to line`);
+    const event = canonical(e);
+    const prev = batch.at(-1) ?? run.at(-1);
+    if (batch.length > 0 && prev.batchId === event.batchId) {
+      if (event.correlationId !== prev.correlationId) throw bad(line, "correlationId", "differs within its batch");
+      if (event.recordedAt !== prev.recordedAt) throw bad(line, "recordedAt", "differs within its batch");
+    } else {
+      if (prev !== undefined && event.recordedAt < prev.recordedAt) {
+        throw bad(line, "recordedAt", "goes back in time: recordedAt never decreases with revision");
+      }
+      endBatch();
+    }
+    batch.push(event);
+    if (line % PROGRESS_LINES === 0) onProgress?.({ loaded: line });
+  }
+  endBatch();
+  if (run.length > 0) endRun();
+  const total = line;
+  const check = {
+    validate(start, keep = false) {
+      if (first !== start + 1) {
+        throw bad(1, "revision", `the store's head is ${start}: this log starts at ${first} and can be imported only where the head is ${first - 1}`);
+      }
+      const last = start > 0 ? at(start) : undefined;
+      if (last !== undefined && runs[0].events[0].recordedAt < last.recordedAt) {
+        throw bad(1, "recordedAt", "goes back in time: it is before the store's last event's");
+      }
+      const woken = [];
+      let ok = false;
+      try {
+        for (const r of runs) woken.push(Array.from(engine.restore(r.text)));
+        ok = true;
+      } catch (thrown) {
+        const e = fromWire(thrown);
+        if (!Number.isSafeInteger(e.revision)) throw e;
+        const field = e.field ?? "";
+        throw bad(e.revision - first + 1, field, FOLLOW[field] ?? e.message);
+      } finally {
+        if (!ok || !keep) engine.truncate(start);
+      }
+      return woken;
+    },
+    moved: (start) =>
+      new InvalidInputError(
+        `Invalid input at line 1.revision: the store's head moved past ${start} while importing (another tab wrote); nothing was imported.`,
+        "line 1.revision",
+      ),
+    done: () => onProgress?.({ loaded: total, total }),
+  };
+  return { runs, check };
+}
+
+/**
+ * The lines of `source`: a string, a Uint8Array, an iterable or async
+ * iterable of either, or a ReadableStream of either. Bytes are UTF-8.
+ * `lineNo()` names the line being read, for a decoding error.
+ */
+async function* linesOf(source, lineNo) {
+  const decoder = new TextDecoder("utf-8", { fatal: true });
+  const decode = (bytes, stream) => {
+    try {
+      return decoder.decode(bytes, { stream });
+    } catch {
+      throw bad(lineNo(), "", "is not valid UTF-8");
+    }
+  };
+  let rest = "";
+  for await (const piece of piecesOf(source)) {
+    let text;
+    if (typeof piece === "string") text = piece;
+    else if (piece instanceof Uint8Array) text = decode(piece, true);
+    else throw invalid("source", "expected its pieces to be strings or Uint8Arrays");
+    let from = 0;
+    let to;
+    text = rest + text;
+    while ((to = text.indexOf("\n", from)) !== -1) {
+      yield text.charCodeAt(to - 1) === 13 && to > from ? text.slice(from, to - 1) : text.slice(from, to);
+      from = to + 1;
+    }
+    rest = text.slice(from);
+  }
+  rest += decode(new Uint8Array(0), false);
+  if (rest !== "") yield rest;
+}
+
+async function* piecesOf(source) {
+  if (typeof source === "string" || source instanceof Uint8Array) {
+    yield source;
+  } else if (source !== null && typeof source === "object" && typeof source.getReader === "function") {
+    const reader = source.getReader();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        yield value;
+      }
+    } finally {
+      reader.releaseLock();
+    }
+  } else if (source != null && (typeof source[Symbol.asyncIterator] === "function" || typeof source[Symbol.iterator] === "function")) {
+    yield* source;
+  } else {
+    throw invalid("source", "expected a string, an iterable or async iterable of strings or Uint8Arrays, or a ReadableStream");
+  }
+}
