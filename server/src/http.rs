@@ -1,0 +1,379 @@
+//! The HTTP protocol (SPEC §8.2): thin handlers that parse, authorize,
+//! call [`crate::push`] or storage, and map failures to statuses here.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
+
+use crate::push::{push, Engines, PushError, Pushed, PUSH_TIMEOUT};
+use crate::storage::{Page, Storage};
+
+/// A push above either limit is refused whole (413).
+pub const MAX_EVENTS: usize = 1000;
+pub const MAX_EVENT_BYTES: usize = 4 * 1024 * 1024;
+/// The body may hold a little more than the events (the envelope).
+const MAX_BODY: usize = MAX_EVENT_BYTES + 256 * 1024;
+/// A live stream sends a comment when nothing else was sent for this long.
+const KEEP_ALIVE: Duration = Duration::from_secs(10);
+/// Waits on a client or the storage that end a request.
+const READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub enum Auth {
+    /// Every request is the principal "anonymous".
+    Insecure,
+    Secret(DecodingKey),
+}
+
+pub struct App<S> {
+    pub storage: S,
+    pub engines: Engines,
+    pub auth: Auth,
+}
+
+pub fn router<S: Storage>(app: Arc<App<S>>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz::<S>))
+        .route("/v1/logs/{log}/push", post(push_handler::<S>))
+        .route("/v1/logs/{log}/events", get(events::<S>))
+        .with_state(app)
+}
+
+struct ApiError(StatusCode, Value);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, axum::Json(self.1)).into_response()
+    }
+}
+
+fn error(status: StatusCode, code: &str, message: &str) -> ApiError {
+    ApiError(status, json!({ "error": code, "message": message }))
+}
+
+fn invalid(path: &str, message: &str) -> ApiError {
+    ApiError(
+        StatusCode::BAD_REQUEST,
+        json!({ "error": "invalid_input", "path": path, "message": message }),
+    )
+}
+
+fn unavailable(message: &str) -> ApiError {
+    error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+}
+
+#[derive(Deserialize)]
+struct Claims {
+    sub: String,
+    logs: Vec<String>,
+}
+
+/// The principal of the request, if it may use `log`.
+fn authorize<S>(app: &App<S>, headers: &HeaderMap, log: &str) -> Result<String, ApiError> {
+    if log.is_empty() || log.len() > 200 {
+        return Err(invalid("log", "a log name has 1 to 200 characters"));
+    }
+    let key = match &app.auth {
+        Auth::Insecure => return Ok("anonymous".into()),
+        Auth::Secret(key) => key,
+    };
+    let unauthorized = |m: &str| error(StatusCode::UNAUTHORIZED, "unauthorized", m);
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| unauthorized("an Authorization: Bearer token is required"))?;
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.leeway = 0;
+    validation.set_required_spec_claims(&["exp", "sub"]);
+    let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
+        .map_err(|e| unauthorized(&format!("bad token: {e}")))?
+        .claims;
+    if !claims.logs.iter().any(|l| l == "*" || l == log) {
+        return Err(error(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "the token does not grant this log",
+        ));
+    }
+    Ok(claims.sub)
+}
+
+async fn healthz<S: Storage>(State(app): State<Arc<App<S>>>) -> Response {
+    match tokio::time::timeout(Duration::from_secs(5), app.storage.health()).await {
+        Ok(Ok(())) => (StatusCode::OK, axum::Json(json!({ "ok": true }))).into_response(),
+        _ => unavailable("the storage does not answer").into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct PushIn {
+    protocol: u64,
+    client_id: String,
+    batches: Vec<Box<RawValue>>,
+}
+
+/// What the envelope needs of a batch before it is decided.
+#[derive(Deserialize)]
+struct BatchHead {
+    seq: u64,
+    #[serde(default)]
+    events: Option<Box<RawValue>>,
+}
+
+async fn push_handler<S: Storage>(
+    State(app): State<Arc<App<S>>>,
+    Path(log): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let principal = authorize(&app, &headers, &log)?;
+    let too_large = || {
+        error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            "a push holds at most 1,000 events and 4 MiB of them; split it",
+        )
+    };
+    let length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if length.is_some_and(|n| n > MAX_BODY) {
+        return Err(too_large());
+    }
+    let bytes: Bytes =
+        match tokio::time::timeout(READ_TIMEOUT, axum::body::to_bytes(body, MAX_BODY)).await {
+            Ok(Ok(b)) => b,
+            Ok(Err(_)) => return Err(too_large()),
+            Err(_) => {
+                return Err(error(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "timeout",
+                    "the body took too long",
+                ))
+            }
+        };
+    let text = std::str::from_utf8(&bytes).map_err(|_| invalid("", "the body is not UTF-8"))?;
+    let envelope: PushIn = parse_with_path(text)?;
+    if envelope.protocol != 1 {
+        return Err(invalid("protocol", "this server speaks protocol 1"));
+    }
+    let Some(client) = hindcast::json::parse_uuid(&envelope.client_id) else {
+        return Err(invalid("clientId", "not a UUID"));
+    };
+    let client = uuid::Uuid::from_u128(client).hyphenated().to_string();
+    let (mut events, mut event_bytes) = (0usize, 0usize);
+    let mut batches = Vec::with_capacity(envelope.batches.len());
+    for (i, raw) in envelope.batches.into_iter().enumerate() {
+        let head: BatchHead = serde_json::from_str(raw.get()).map_err(|_| {
+            invalid(
+                &format!("batches[{i}].seq"),
+                "every batch needs its seq, a positive integer",
+            )
+        })?;
+        if head.seq == 0 {
+            return Err(invalid(&format!("batches[{i}].seq"), "seq starts at 1"));
+        }
+        if let Some(e) = &head.events {
+            event_bytes += e.get().len();
+            events +=
+                serde_json::from_str::<Vec<serde::de::IgnoredAny>>(e.get()).map_or(0, |v| v.len());
+        }
+        batches.push(Pushed { seq: head.seq, raw });
+    }
+    if events > MAX_EVENTS || event_bytes > MAX_EVENT_BYTES {
+        return Err(too_large());
+    }
+    // Decided in a task of its own: a client that goes away does not cut a
+    // transaction short.
+    let name = log.clone();
+    let task = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            let work = push(
+                &app.storage,
+                &app.engines,
+                &log,
+                &principal,
+                &client,
+                &batches,
+            );
+            match tokio::time::timeout(PUSH_TIMEOUT, work).await {
+                Ok(r) => r,
+                Err(_) => Err(PushError::Timeout),
+            }
+        })
+    };
+    match task.await {
+        Ok(Ok((head, results))) => Ok((
+            StatusCode::OK,
+            axum::Json(json!({ "head": head, "results": results })),
+        )
+            .into_response()),
+        Ok(Err(PushError::Forbidden)) => Err(error(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this clientId belongs to another principal",
+        )),
+        Ok(Err(PushError::OutOfOrder(expected))) => Err(ApiError(
+            StatusCode::CONFLICT,
+            json!({ "error": "out_of_order", "expected": expected }),
+        )),
+        Ok(Err(PushError::Storage(e))) => {
+            eprintln!("push on {name:?} failed: {e}");
+            Err(unavailable(
+                "the storage failed; nothing was decided, try again",
+            ))
+        }
+        Ok(Err(PushError::Timeout)) => {
+            Err(unavailable("timed out; nothing was decided, try again"))
+        }
+        Err(_) => Err(unavailable(
+            "the push failed; nothing was decided, try again",
+        )),
+    }
+}
+
+fn parse_with_path<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." { String::new() } else { path };
+        let message = e.inner().to_string();
+        invalid(&path, &message)
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventsQuery {
+    #[serde(default)]
+    after: Option<String>,
+    #[serde(default)]
+    limit: Option<String>,
+}
+
+fn number(v: Option<&str>, path: &str, default: u64) -> Result<u64, ApiError> {
+    match v {
+        None => Ok(default),
+        Some(s) => s
+            .parse::<u64>()
+            .map_err(|_| invalid(path, "expected a non-negative integer")),
+    }
+}
+
+fn page_json(page: &Page) -> String {
+    let mut out = format!("{{\"head\":{},\"events\":[", page.head);
+    for (i, row) in page.rows.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&row.body);
+    }
+    out.push_str("]}");
+    out
+}
+
+async fn events<S: Storage>(
+    State(app): State<Arc<App<S>>>,
+    Path(log): Path<String>,
+    headers: HeaderMap,
+    query: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    authorize(&app, &headers, &log)?;
+    let Query(q) = query.map_err(|e| invalid("", &e.body_text()))?;
+    let mut after = number(q.after.as_deref(), "after", 0)?;
+    let limit = number(q.limit.as_deref(), "limit", 1000)?.clamp(1, 10_000);
+    let live = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/event-stream"));
+    if !live {
+        let page = tokio::time::timeout(READ_TIMEOUT, app.storage.read(&log, after, limit))
+            .await
+            .map_err(|_| unavailable("the storage timed out"))?
+            .map_err(|_| unavailable("the storage failed"))?;
+        return Ok((
+            [(header::CONTENT_TYPE, "application/json")],
+            page_json(&page),
+        )
+            .into_response());
+    }
+    if let Some(id) = headers.get("last-event-id") {
+        after = number(id.to_str().ok(), "Last-Event-ID", 0)?;
+    }
+    let stream = live_stream(app, log, after, limit);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+/// Server-Sent Events from `after` on. Every wake-up (a hint for this log,
+/// a lagging hint channel, the keep-alive period) re-reads storage from the
+/// last revision sent, so nothing is missed or sent twice whatever the
+/// hints do.
+fn live_stream<S: Storage>(
+    app: Arc<App<S>>,
+    log: String,
+    mut last: u64,
+    limit: u64,
+) -> impl futures_util::Stream<Item = Result<Bytes, Infallible>> {
+    async_stream::stream! {
+        let mut hints = app.storage.hints();
+        yield Ok(Bytes::from_static(b": live\n\n"));
+        loop {
+            match tokio::time::timeout(READ_TIMEOUT, app.storage.read(&log, last, limit)).await {
+                Ok(Ok(page)) if !page.rows.is_empty() => {
+                    last = page.rows.last().map_or(last, |r| r.revision);
+                    let mut message = format!("id: {last}\ndata: {{\"events\":[");
+                    for (i, row) in page.rows.iter().enumerate() {
+                        if i > 0 {
+                            message.push(',');
+                        }
+                        message.push_str(&row.body);
+                    }
+                    message.push_str("]}\n\n");
+                    yield Ok(Bytes::from(message));
+                    continue;
+                }
+                Ok(Ok(_)) => {}
+                // Storage trouble ends the stream; the reader reconnects
+                // with Last-Event-ID.
+                _ => break,
+            }
+            let deadline = tokio::time::Instant::now() + KEEP_ALIVE;
+            loop {
+                match tokio::time::timeout_at(deadline, hints.recv()).await {
+                    Err(_) => {
+                        yield Ok(Bytes::from_static(b": keep-alive\n\n"));
+                        break;
+                    }
+                    Ok(Ok(name)) if name == log || name.is_empty() => break,
+                    Ok(Ok(_)) => {}
+                    Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => break,
+                    Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => {
+                        tokio::time::sleep_until(deadline).await;
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! `hindcast-server`: one log shared by many devices (SPEC §8).
+//!
+//! ```sh
+//! hindcast-server --listen 127.0.0.1:8787 --data ./hindcast.db          # embedded (SQLite)
+//! hindcast-server --listen 127.0.0.1:8787 --database-url postgres://…   # PostgreSQL
+//! #   --jwt-secret SECRET | HINDCAST_JWT_SECRET   verify bearer tokens (HS256)
+//! #   --insecure-no-auth                          accept every request (loopback only)
+//! ```
+//!
+//! Once listening it prints `hindcast-server listening on http://ADDR` on
+//! stdout (with `--listen 127.0.0.1:0`, ADDR has the port it was given).
+
+mod http;
+mod postgres;
+mod push;
+mod sqlite;
+mod storage;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http::{App, Auth};
+use storage::Storage;
+
+const USAGE: &str = "usage: hindcast-server [--listen ADDR] [--data FILE | --database-url URL] [--jwt-secret SECRET | --insecure-no-auth]";
+
+struct Args {
+    listen: SocketAddr,
+    data: String,
+    database_url: Option<String>,
+    secret: Option<String>,
+    insecure: bool,
+}
+
+fn args() -> Result<Args, String> {
+    let mut a = Args {
+        listen: "127.0.0.1:8787".parse().expect("a socket address"),
+        data: "hindcast.db".into(),
+        database_url: None,
+        secret: std::env::var("HINDCAST_JWT_SECRET")
+            .ok()
+            .filter(|s| !s.is_empty()),
+        insecure: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or(format!("{flag} needs a value\n{USAGE}"));
+        match flag.as_str() {
+            "--listen" => {
+                a.listen = value()?.parse().map_err(|e| {
+                    format!("--listen: {e} (give an address such as 127.0.0.1:8787)")
+                })?
+            }
+            "--data" => a.data = value()?,
+            "--database-url" => a.database_url = Some(value()?),
+            "--jwt-secret" => a.secret = Some(value()?),
+            "--insecure-no-auth" => a.insecure = true,
+            "--help" | "-h" => return Err(USAGE.into()),
+            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
+        }
+    }
+    if a.secret.is_none() && !a.insecure {
+        return Err(
+            "refusing to start without a secret: give --jwt-secret (or HINDCAST_JWT_SECRET), or --insecure-no-auth on a loopback address".into(),
+        );
+    }
+    if a.insecure && !a.listen.ip().is_loopback() {
+        return Err("--insecure-no-auth is only accepted with a loopback --listen address".into());
+    }
+    Ok(a)
+}
+
+async fn serve<S: Storage>(storage: S, auth: Auth, listen: SocketAddr) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let app = Arc::new(App {
+        storage,
+        engines: push::Engines::new(),
+        auth,
+    });
+    println!(
+        "hindcast-server listening on http://{}",
+        listener.local_addr()?
+    );
+    let _ = std::io::stdout().flush();
+    axum::serve(listener, http::router(app))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+}
+
+#[tokio::main]
+async fn main() {
+    let a = match args() {
+        Ok(a) => a,
+        Err(message) => {
+            eprintln!("hindcast-server: {message}");
+            std::process::exit(2);
+        }
+    };
+    let auth = match &a.secret {
+        Some(s) if !a.insecure => {
+            Auth::Secret(jsonwebtoken::DecodingKey::from_secret(s.as_bytes()))
+        }
+        _ => Auth::Insecure,
+    };
+    let result = match &a.database_url {
+        Some(url) => match postgres::Postgres::connect(url).await {
+            Ok(pg) => serve(pg, auth, a.listen).await,
+            Err(e) => {
+                eprintln!("hindcast-server: {e}");
+                std::process::exit(1);
+            }
+        },
+        None => match sqlite::Sqlite::open(&a.data) {
+            Ok(db) => serve(db, auth, a.listen).await,
+            Err(e) => {
+                eprintln!("hindcast-server: {}: {e}", a.data);
+                std::process::exit(1);
+            }
+        },
+    };
+    if let Err(e) = result {
+        eprintln!("hindcast-server: {e}");
+        std::process::exit(1);
+    }
+}

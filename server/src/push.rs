@@ -1,0 +1,621 @@
+//! Deciding pushed batches: the per-log engine, caught up from storage
+//! inside the log's lock, and the outcome of each batch, recorded with it.
+//!
+//! The engine is the core's [`Log`]: keys and indexes (streams, types,
+//! subjects, tags, ids), no event data, so a check costs here what it costs
+//! in the browser. It is only ever ahead of storage while a push is being
+//! decided; if that push does not commit, it is cut back to where it was.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hindcast::error::{Error, StreamPosition, Violation};
+use hindcast::input::{parse_request, parse_stored, Request};
+use hindcast::json::{index_path, key_path, parse_uuid, write_str, write_uuid};
+use hindcast::log::{Log, NewEvent};
+use hindcast::view::{check_view, Keys, Own, View, ViewViolation};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
+
+use crate::storage::{BatchRecord, EventRow, Head, Storage, StorageError, Tx};
+
+/// How long a push may wait for its log (behind other pushes, in this
+/// process or, through the database, in others) and be decided.
+pub const PUSH_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub enum PushError {
+    /// The client id belongs to another principal.
+    Forbidden,
+    /// A seq beyond the next expected one; nothing was decided.
+    OutOfOrder(u64),
+    Storage(StorageError),
+    Timeout,
+}
+
+impl From<StorageError> for PushError {
+    fn from(e: StorageError) -> Self {
+        PushError::Storage(e)
+    }
+}
+
+/// One pushed batch: its seq and its JSON as sent.
+pub struct Pushed {
+    pub seq: u64,
+    pub raw: Box<RawValue>,
+}
+
+pub struct Engines {
+    logs: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Log>>>>,
+}
+
+impl Engines {
+    pub fn new() -> Self {
+        Engines {
+            logs: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn of(&self, log: &str) -> Arc<tokio::sync::Mutex<Log>> {
+        let mut logs = self.logs.lock().expect("engines lock");
+        logs.entry(log.to_string()).or_default().clone()
+    }
+}
+
+/// Decides `batches` of `client` on `log`, in seq order, in one
+/// transaction: all outcomes are recorded, or none. Returns the head after
+/// the push and one outcome per batch.
+pub async fn push<S: Storage>(
+    storage: &S,
+    engines: &Engines,
+    log_name: &str,
+    principal: &str,
+    client: &str,
+    batches: &[Pushed],
+) -> Result<(u64, Vec<Value>), PushError> {
+    let engine = engines.of(log_name);
+    let mut log = engine.lock().await;
+    let mut tx = storage.begin(log_name).await?;
+    let stored = tx.head();
+    if stored.head < log.head() {
+        // Storage is behind the engine (a database restored from backup):
+        // start over from storage.
+        *log = Log::default();
+    }
+    if stored.head > log.head() {
+        let bodies = tx.events_after(log.head()).await?;
+        catch_up(&mut log, &bodies).map_err(|e| PushError::Storage(StorageError(e)))?;
+    }
+    let start = log.head();
+    let mut head = stored;
+    match decide_all(&mut tx, &mut log, &mut head, principal, client, batches).await {
+        Ok(outcomes) => match tx.commit(head).await {
+            Ok(()) => Ok((head.head, outcomes)),
+            Err(e) => {
+                log.truncate(start);
+                Err(e.into())
+            }
+        },
+        Err(e) => {
+            log.truncate(start);
+            Err(e)
+        }
+    }
+}
+
+/// Appends stored events (whole batches, in order) to the engine.
+fn catch_up(log: &mut Log, bodies: &[String]) -> Result<(), String> {
+    let text = format!("[{}]", bodies.join(","));
+    let batches = parse_stored(&text, log.head()).map_err(|e| e.to_string())?;
+    for b in &batches {
+        if b.revision != log.head() + 1 {
+            return Err(format!(
+                "stored revision {} does not follow {}",
+                b.revision,
+                log.head()
+            ));
+        }
+        let events: Vec<NewEvent> = b
+            .events
+            .iter()
+            .map(|e| NewEvent {
+                id: e.id,
+                stream: &e.stream,
+                type_: &e.type_,
+                subject: e.subject.as_deref(),
+                tags: e.tags.as_deref(),
+            })
+            .collect();
+        log.append(b.id, b.recorded_at, &events);
+    }
+    Ok(())
+}
+
+async fn decide_all<T: Tx>(
+    tx: &mut T,
+    log: &mut Log,
+    head: &mut Head,
+    principal: &str,
+    client: &str,
+    batches: &[Pushed],
+) -> Result<Vec<Value>, PushError> {
+    if tx.bind_client(client, principal).await? != principal {
+        return Err(PushError::Forbidden);
+    }
+    let last = tx.last_seq(client).await?;
+    let mut expected = last + 1;
+    for b in batches {
+        if b.seq == expected {
+            expected += 1;
+        } else if b.seq > last || b.seq == 0 {
+            return Err(PushError::OutOfOrder(expected));
+        }
+    }
+    let mut outcomes = Vec::with_capacity(batches.len());
+    for b in batches {
+        let outcome = if b.seq <= last {
+            let recorded = tx.seq_outcome(client, b.seq).await?.ok_or_else(|| {
+                PushError::Storage(StorageError(format!("seq {} has no outcome", b.seq)))
+            })?;
+            let mut outcome: Value = serde_json::from_str(&recorded)
+                .map_err(|e| PushError::Storage(StorageError(e.to_string())))?;
+            if outcome["status"] == "committed" {
+                outcome["replayed"] = json!(true);
+            }
+            outcome
+        } else {
+            let mut outcome = decide(tx, log, head, b).await?;
+            outcome["seq"] = json!(b.seq);
+            tx.insert_seq(client, b.seq, &outcome.to_string()).await?;
+            outcome
+        };
+        outcomes.push(outcome);
+    }
+    Ok(outcomes)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct BatchIn {
+    #[allow(dead_code)]
+    seq: u64,
+    #[serde(default)]
+    id: Option<String>,
+    events: Vec<Box<RawValue>>,
+    #[serde(default)]
+    expect: Option<Box<RawValue>>,
+    #[serde(default)]
+    constraints: Option<Box<RawValue>>,
+    #[serde(default)]
+    correlation_id: Option<Box<RawValue>>,
+    #[serde(default)]
+    view: Option<ViewIn>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ViewIn {
+    base: u64,
+    own: Vec<String>,
+}
+
+fn invalid(id: Option<&str>, path: &str, message: &str) -> Value {
+    json!({
+        "id": id,
+        "status": "rejected",
+        "violations": [{ "kind": "invalid_input", "path": path, "message": message }],
+    })
+}
+
+fn invalid_error(id: Option<&str>, e: &Error) -> Value {
+    match e {
+        Error::InvalidInput { path, message } => invalid(id, path, message),
+        other => invalid(id, "", &other.to_string()),
+    }
+}
+
+/// Decides one new batch; records it under its id (unless it has none).
+async fn decide<T: Tx>(
+    tx: &mut T,
+    log: &mut Log,
+    head: &mut Head,
+    pushed: &Pushed,
+) -> Result<Value, PushError> {
+    let text = pushed.raw.get();
+    let batch: BatchIn = match serde_json::from_str(text) {
+        Ok(b) => b,
+        Err(_) => {
+            let de = &mut serde_json::Deserializer::from_str(text);
+            let (path, message) = match serde_path_to_error::deserialize::<_, BatchIn>(de) {
+                Err(e) => (e.path().to_string(), e.inner().to_string()),
+                Ok(_) => (String::new(), "malformed batch".into()),
+            };
+            let path = if path == "." { String::new() } else { path };
+            return Ok(invalid(None, &path, &message));
+        }
+    };
+    let Some(id_text) = batch.id.as_deref() else {
+        return Ok(invalid(None, "id", "a pushed batch needs its id"));
+    };
+    let Some(batch_id) = parse_uuid(id_text) else {
+        return Ok(invalid(Some(id_text), "id", "not a UUID"));
+    };
+    let id = uuid::Uuid::from_u128(batch_id).hyphenated().to_string();
+    let events_text = canonical_events(&batch.events);
+    if let Some(first) = tx.batch(&id).await? {
+        if first.committed && first.events != events_text {
+            return Ok(invalid(
+                Some(&id),
+                "id",
+                "this batch id was already committed with different events; give a different batch a new id",
+            ));
+        }
+        let mut outcome: Value = serde_json::from_str(&first.outcome)
+            .map_err(|e| PushError::Storage(StorageError(e.to_string())))?;
+        outcome["replayed"] = json!(true);
+        return Ok(outcome);
+    }
+    let (outcome, keys, rows) = judge(tx, log, head, &batch, batch_id, &id).await?;
+    let record = BatchRecord {
+        committed: outcome["status"] == "committed",
+        outcome: outcome.to_string(),
+        events: events_text,
+        keys,
+    };
+    tx.insert_batch(&id, &record, &rows).await?;
+    Ok(outcome)
+}
+
+/// The events as given, in a canonical form (keys sorted), to tell a
+/// replayed batch from a reused id.
+fn canonical_events(events: &[Box<RawValue>]) -> String {
+    let values: Vec<Value> = events
+        .iter()
+        .map(|e| serde_json::from_str(e.get()).unwrap_or(Value::Null))
+        .collect();
+    serde_json::to_string(&values).unwrap_or_default()
+}
+
+/// An event's fields as given.
+type Fields = BTreeMap<String, Box<RawValue>>;
+
+const SERVER_FIELDS: [&str; 4] = ["revision", "version", "batchId", "recordedAt"];
+
+/// The outcome of a new batch, its keys if rejected, its rows if committed.
+async fn judge<T: Tx>(
+    tx: &mut T,
+    log: &mut Log,
+    head: &mut Head,
+    batch: &BatchIn,
+    batch_id: u128,
+    id: &str,
+) -> Result<(Value, Option<String>, Vec<EventRow>), PushError> {
+    let rejected = |outcome: Value| Ok((outcome, Some("[]".to_string()), Vec::new()));
+    // The events: what the core checks, and the rest kept as given.
+    let mut fields: Vec<Fields> = Vec::with_capacity(batch.events.len());
+    for (i, raw) in batch.events.iter().enumerate() {
+        let path = index_path("events", i);
+        let Ok(f) = serde_json::from_str::<Fields>(raw.get()) else {
+            return rejected(invalid(Some(id), &path, "expected an event object"));
+        };
+        if let Some(k) = SERVER_FIELDS.iter().find(|k| f.contains_key(**k)) {
+            return rejected(invalid(
+                Some(id),
+                &key_path(&path, k),
+                "is stamped by the server; a pushed event must not carry it",
+            ));
+        }
+        if f.get("metadata").is_some_and(|m| !m.get().starts_with('{')) {
+            return rejected(invalid(
+                Some(id),
+                &key_path(&path, "metadata"),
+                "expected a JSON object",
+            ));
+        }
+        fields.push(f);
+    }
+    let mut request = String::from("{\"id\":");
+    write_str(&mut request, id);
+    request.push_str(",\"events\":[");
+    for (i, f) in fields.iter().enumerate() {
+        if i > 0 {
+            request.push(',');
+        }
+        request.push('{');
+        let mut first = true;
+        for (k, v) in f.iter().filter(|(k, _)| *k != "data" && *k != "metadata") {
+            if !first {
+                request.push(',');
+            }
+            first = false;
+            write_str(&mut request, k);
+            request.push(':');
+            request.push_str(v.get());
+        }
+        request.push('}');
+    }
+    request.push(']');
+    for (key, value) in [
+        ("expect", &batch.expect),
+        ("constraints", &batch.constraints),
+        ("correlationId", &batch.correlation_id),
+    ] {
+        if let Some(v) = value {
+            request.push(',');
+            write_str(&mut request, key);
+            request.push(':');
+            request.push_str(v.get());
+        }
+    }
+    request.push('}');
+    let req = match parse_request(&request) {
+        Ok(r) => r,
+        Err(e) => return rejected(invalid_error(Some(id), &e)),
+    };
+    let keys = keys_json(&req);
+    let Some(view_in) = &batch.view else {
+        return Ok((
+            invalid(
+                Some(id),
+                "view",
+                "is required: the view the batch was decided on",
+            ),
+            Some(keys),
+            Vec::new(),
+        ));
+    };
+    let mut view = View {
+        base: view_in.base,
+        own: Vec::with_capacity(view_in.own.len()),
+    };
+    for (i, own) in view_in.own.iter().enumerate() {
+        let path = index_path("view.own", i);
+        let Some(own_id) = parse_uuid(own) else {
+            return Ok((
+                invalid(Some(id), &path, "not a UUID"),
+                Some(keys),
+                Vec::new(),
+            ));
+        };
+        if log.batch_by_id(own_id).is_some() {
+            view.own.push(Own::Committed(own_id));
+            continue;
+        }
+        let own_text = uuid::Uuid::from_u128(own_id).hyphenated().to_string();
+        let record = tx.batch(&own_text).await?;
+        match record.and_then(|r| r.keys) {
+            Some(k) => view.own.push(Own::Rejected {
+                id: own_id,
+                events: parse_keys(&k),
+            }),
+            None => {
+                return Ok((
+                    invalid(
+                        Some(id),
+                        &path,
+                        "no batch with this id was decided on this log",
+                    ),
+                    Some(keys),
+                    Vec::new(),
+                ))
+            }
+        }
+    }
+    let violations = match check_view(log, &req, &view) {
+        Ok(v) => v,
+        Err(e) => return Ok((invalid_error(Some(id), &e), Some(keys), Vec::new())),
+    };
+    if !violations.is_empty() {
+        let outcome = json!({
+            "id": id,
+            "status": "rejected",
+            "violations": violations.iter().map(violation_json).collect::<Vec<_>>(),
+        });
+        return Ok((outcome, Some(keys), Vec::new()));
+    }
+    let (outcome, rows) = commit(log, head, &req, &fields, batch, batch_id, id);
+    Ok((outcome, None, rows))
+}
+
+/// Appends the batch to the engine and writes its rows.
+fn commit(
+    log: &mut Log,
+    head: &mut Head,
+    req: &Request,
+    fields: &[Fields],
+    batch: &BatchIn,
+    batch_id: u128,
+    id: &str,
+) -> (Value, Vec<EventRow>) {
+    let ids: Vec<u128> = req
+        .events
+        .iter()
+        .map(|e| e.id.unwrap_or_else(|| uuid::Uuid::new_v4().as_u128()))
+        .collect();
+    let events: Vec<NewEvent> = req
+        .events
+        .iter()
+        .zip(&ids)
+        .map(|(e, &id)| NewEvent {
+            id,
+            stream: &e.stream,
+            type_: &e.type_,
+            subject: e.subject.as_deref(),
+            tags: e.tags.as_deref(),
+        })
+        .collect();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_millis() as f64);
+    // recordedAt never decreases, even if clocks differ between processes.
+    let recorded_at = now.max(head.recorded_at);
+    let first = log.head() + 1;
+    log.append(batch_id, recorded_at, &events);
+    let last = log.head();
+    let mut rows = Vec::with_capacity(events.len());
+    let mut streams: Vec<(&str, StreamPosition)> = Vec::new();
+    for (i, (e, f)) in req.events.iter().zip(fields).enumerate() {
+        let revision = first + i as u64;
+        let version = log.event(revision as u32).version as u64;
+        let mut body = String::with_capacity(256);
+        body.push_str("{\"revision\":");
+        body.push_str(&revision.to_string());
+        body.push_str(",\"stream\":");
+        write_str(&mut body, &e.stream);
+        body.push_str(",\"version\":");
+        body.push_str(&version.to_string());
+        body.push_str(",\"id\":");
+        write_uuid(&mut body, ids[i]);
+        body.push_str(",\"type\":");
+        write_str(&mut body, &e.type_);
+        body.push_str(",\"data\":");
+        body.push_str(f.get("data").map_or("null", |d| d.get()));
+        for key in ["subject", "tags", "time", "metadata"] {
+            if let Some(v) = f.get(key) {
+                body.push_str(",\"");
+                body.push_str(key);
+                body.push_str("\":");
+                body.push_str(v.get());
+            }
+        }
+        if let Some(c) = &batch.correlation_id {
+            body.push_str(",\"correlationId\":");
+            body.push_str(c.get());
+        }
+        body.push_str(",\"batchId\":");
+        write_str(&mut body, id);
+        body.push_str(",\"recordedAt\":");
+        body.push_str(&(recorded_at as u64).to_string());
+        body.push('}');
+        rows.push(EventRow {
+            revision,
+            batch_last: last,
+            body,
+        });
+        let position = StreamPosition { version, revision };
+        match streams.iter_mut().find(|(s, _)| *s == e.stream) {
+            Some(entry) => entry.1 = position,
+            None => streams.push((&e.stream, position)),
+        }
+    }
+    *head = Head {
+        head: last,
+        recorded_at,
+    };
+    let streams: serde_json::Map<String, Value> = streams
+        .into_iter()
+        .map(|(s, p)| {
+            (
+                s.to_string(),
+                json!({ "version": p.version, "revision": p.revision }),
+            )
+        })
+        .collect();
+    let outcome = json!({
+        "id": id,
+        "status": "committed",
+        "firstRevision": first,
+        "revision": last,
+        "streams": streams,
+        "replayed": false,
+    });
+    (outcome, rows)
+}
+
+fn keys_json(req: &Request) -> String {
+    let keys: Vec<Value> = req
+        .events
+        .iter()
+        .map(|e| {
+            json!({
+                "stream": e.stream,
+                "type": e.type_,
+                "subject": e.subject,
+                "tags": e.tags.as_ref().map(|t| t.iter().map(|s| s.to_string()).collect::<Vec<_>>()),
+            })
+        })
+        .collect();
+    Value::Array(keys).to_string()
+}
+
+fn parse_keys(text: &str) -> Vec<Keys> {
+    let Ok(Value::Array(list)) = serde_json::from_str::<Value>(text) else {
+        return Vec::new();
+    };
+    list.iter()
+        .map(|k| Keys {
+            stream: k["stream"].as_str().unwrap_or_default().to_string(),
+            type_: k["type"].as_str().unwrap_or_default().to_string(),
+            subject: k["subject"].as_str().map(str::to_string),
+            tags: k["tags"]
+                .as_array()
+                .map(|t| {
+                    t.iter()
+                        .filter_map(|s| s.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// A violation as the protocol sends it: §3's fields, `rejectedBatchId`
+/// when set, and a message.
+pub fn violation_json(v: &ViewViolation) -> Value {
+    let raw = |text: &str| serde_json::from_str::<Value>(text).unwrap_or(Value::Null);
+    let mut out = match &v.violation {
+        Violation::VersionMismatch {
+            stream,
+            expected,
+            actual,
+        } => json!({
+            "kind": "version_mismatch",
+            "stream": stream,
+            "expected": raw(expected),
+            "actual": actual.map(|p| json!({ "version": p.version, "revision": p.revision })),
+        }),
+        Violation::MinRevisionNotMet {
+            constraint,
+            expected,
+            actual,
+        } => json!({
+            "kind": "min_revision_not_met",
+            "constraint": raw(constraint),
+            "expected": expected,
+            "actual": actual,
+        }),
+        Violation::MaxRevisionExceeded {
+            constraint,
+            max,
+            found,
+        } => json!({
+            "kind": "max_revision_exceeded",
+            "constraint": raw(constraint),
+            "max": max,
+            "found": found,
+        }),
+        Violation::RangeNotSatisfied {
+            constraint,
+            start,
+            end,
+            actual,
+        } => json!({
+            "kind": "range_not_satisfied",
+            "constraint": raw(constraint),
+            "start": start,
+            "end": end,
+            "actual": actual,
+        }),
+        Violation::DuplicateEventId { id, revision } => json!({
+            "kind": "duplicate_event_id",
+            "id": uuid::Uuid::from_u128(*id).hyphenated().to_string(),
+            "revision": revision,
+        }),
+    };
+    if let Some(r) = v.rejected_batch_id {
+        out["rejectedBatchId"] = json!(uuid::Uuid::from_u128(r).hyphenated().to_string());
+    }
+    out["message"] = json!(v.violation.to_string());
+    out
+}

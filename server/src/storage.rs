@@ -1,0 +1,137 @@
+//! Storage: one trait, two backends (PostgreSQL and an embedded SQLite
+//! file), the same tables in both.
+//!
+//! A push runs in one [`Tx`] that holds the log's head row locked: in
+//! PostgreSQL `SELECT … FOR UPDATE` (any number of processes serialize
+//! there), in SQLite `BEGIN IMMEDIATE` (one writer per file). Revisions are
+//! assigned under that lock as head + 1 …, so they have no gaps and commit
+//! order is revision order; no sequence is involved.
+//!
+//! Tables:
+//! - `heads (log, head, recorded_at)`: the lock point and the head.
+//! - `events (log, revision, batch_last, body)`: each recorded event as the
+//!   JSON a reader receives; `batch_last` is its batch's last revision, so a
+//!   page can be completed to whole batches.
+//! - `batches (log, batch_id, committed, outcome, events, keys)`: every
+//!   decided batch by id, with its final outcome, its events as given (to
+//!   tell a replay from a reused id) and, for a rejected one, its events'
+//!   keys (the view rule needs them).
+//! - `clients (client_id, principal)`: the principal a client id belongs to.
+//! - `seqs (log, client_id, seq, outcome)`: each client's decided batches.
+
+use std::future::Future;
+
+use tokio::sync::broadcast;
+
+#[derive(Debug)]
+pub struct StorageError(pub String);
+
+impl std::fmt::Display for StorageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<tokio_postgres::Error> for StorageError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        StorageError(format!("postgres: {e}"))
+    }
+}
+
+impl From<rusqlite::Error> for StorageError {
+    fn from(e: rusqlite::Error) -> Self {
+        StorageError(format!("sqlite: {e}"))
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for StorageError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        StorageError(format!("postgres pool: {e}"))
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StorageError>;
+
+/// A log's head as stored.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Head {
+    pub head: u64,
+    pub recorded_at: f64,
+}
+
+/// A decided batch, as recorded under its id.
+#[derive(Clone, Debug)]
+pub struct BatchRecord {
+    pub committed: bool,
+    /// The outcome as JSON, without `seq` and `replayed`.
+    pub outcome: String,
+    /// The batch's events as given, canonical JSON.
+    pub events: String,
+    /// For a rejected batch, its events' keys as JSON.
+    pub keys: Option<String>,
+}
+
+/// A recorded event row.
+#[derive(Clone, Debug)]
+pub struct EventRow {
+    pub revision: u64,
+    pub batch_last: u64,
+    pub body: String,
+}
+
+/// What reading a log returns: its head and whole batches of rows.
+pub struct Page {
+    pub head: u64,
+    pub rows: Vec<EventRow>,
+}
+
+/// A push transaction on one log, holding its head row locked. Dropped
+/// without [`Tx::commit`], it writes nothing.
+pub trait Tx: Send {
+    /// The head as it was when the lock was taken.
+    fn head(&self) -> Head;
+    /// Bodies of the events after `after`, in revision order (to catch an
+    /// engine up).
+    fn events_after(&mut self, after: u64) -> impl Future<Output = Result<Vec<String>>> + Send;
+    /// Binds `client` to `principal` if it is new; returns its owner.
+    fn bind_client(
+        &mut self,
+        client: &str,
+        principal: &str,
+    ) -> impl Future<Output = Result<String>> + Send;
+    /// The client's last decided seq on this log (0 for none).
+    fn last_seq(&mut self, client: &str) -> impl Future<Output = Result<u64>> + Send;
+    fn seq_outcome(
+        &mut self,
+        client: &str,
+        seq: u64,
+    ) -> impl Future<Output = Result<Option<String>>> + Send;
+    fn batch(&mut self, id: &str) -> impl Future<Output = Result<Option<BatchRecord>>> + Send;
+    /// Writes a newly decided batch: its record and, if committed, its events.
+    fn insert_batch(
+        &mut self,
+        id: &str,
+        record: &BatchRecord,
+        rows: &[EventRow],
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn insert_seq(
+        &mut self,
+        client: &str,
+        seq: u64,
+        outcome: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Moves the head (if it changed), wakes readers, commits.
+    fn commit(self, head: Head) -> impl Future<Output = Result<()>> + Send;
+}
+
+pub trait Storage: Send + Sync + 'static {
+    type Tx: Tx;
+    /// Begins a push on `log`, waiting for its lock.
+    fn begin(&self, log: &str) -> impl Future<Output = Result<Self::Tx>> + Send;
+    /// The log's head and its events after `after`: at least `limit`
+    /// events when there are that many, completed to whole batches.
+    fn read(&self, log: &str, after: u64, limit: u64) -> impl Future<Output = Result<Page>> + Send;
+    fn health(&self) -> impl Future<Output = Result<()>> + Send;
+    /// Hints: the name of a log that may have new events ("" for any).
+    fn hints(&self) -> broadcast::Receiver<String>;
+}
