@@ -1,9 +1,3 @@
-// Entry point for browsers and bundlers: the module is fetched from next to
-// the glue (`new URL(..., import.meta.url)`, which bundlers rewrite) when the
-// first store is made.
-import init from "./wasm/hindcast.js";
-import { setLoader } from "./loader.js";
-
-setLoader(() => init());
-
-export * from "./hindcast.js";
+// The path the repository's own pages and benchmarks import (/pkg/browser.js);
+// not part of the published package, whose entry is index.js.
+export * from "./index.js";

@@ -265,3 +265,15 @@ export declare class HandlerError extends HindcastError {
 
 /** Bytes of WebAssembly memory in use (a diagnostic; grows, never shrinks). */
 export declare function wasmMemoryBytes(): number;
+
+/** Where the WebAssembly module can come from. */
+export type WasmSource = string | URL | Response | PromiseLike<Response> | BufferSource | WebAssembly.Module;
+
+/**
+ * Loads the WebAssembly module from `source` instead of the entry point's
+ * default (`hindcast` has it inlined; `hindcast/slim` fetches it from next to
+ * itself). Call it before the first store is made; once the module is loaded
+ * it does nothing. A failed load rejects and is retried by the next call.
+ */
+export declare function initWasm(source: WasmSource): Promise<void>;
+

@@ -25,9 +25,10 @@ ensure_wasm_bindgen() {
   fi
 }
 
-# Node tools for the build (binaryen's wasm-opt; Debian's is too old).
+# Node tools for the build (binaryen's wasm-opt, Debian's is too old;
+# esbuild, for the CommonJS entry).
 ensure_node_tools() {
-  if [ ! -x "$ROOT/scripts/tools/node_modules/.bin/wasm-opt" ]; then
+  if [ ! -x "$ROOT/scripts/tools/node_modules/.bin/wasm-opt" ] || [ ! -x "$ROOT/scripts/tools/node_modules/.bin/esbuild" ]; then
     (cd "$ROOT/scripts/tools" && npm install --no-audit --no-fund --loglevel=error)
   fi
 }

@@ -1,0 +1,3 @@
+import { report } from "./check.js";
+
+report();

@@ -1,0 +1,334 @@
+// Packaging smoke tests: the packed tarball (the only argument) is installed
+// into a fresh project, as a user installs it; each bundler pinned in
+// package.json builds (or serves) the pages in app/, which headless Chromium
+// loads: a memory store and an IndexedDB store (EventStore.open) must work.
+// Also Node (ESM, CommonJS, an esbuild bundle for Node) and a strict
+// TypeScript compile of the README's examples under three module settings.
+//
+// Every server and the browser are started here and stopped in `after`.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+import * as vite8 from "vite";
+import * as vite6 from "vite6";
+import webpack from "webpack";
+import * as esbuild from "esbuild";
+import { rollup } from "rollup";
+import { nodeResolve } from "@rollup/plugin-node-resolve";
+import { CHROMIUM, serve } from "./serve.mjs";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const tarball = process.argv[2];
+if (!tarball) throw new Error("usage: node run.mjs <hindcast-x.y.z.tgz>");
+
+/** What check() in app/check.js returns when the package works. */
+const EXPECTED = {
+  memory: [[1, "account_opened", { owner: "Ann" }]],
+  refused: "CONSTRAINT_VIOLATION",
+  reopened: [[1, "money_deposited", { amount: 100 }]],
+};
+/** What the Node checks print: the memory part of check(). */
+const EXPECTED_NODE = `${JSON.stringify({ memory: EXPECTED.memory, refused: EXPECTED.refused })}\n`;
+
+let work;
+let project;
+let browser;
+const closers = [];
+
+before(async () => {
+  work = mkdtempSync(join(tmpdir(), "hindcast-bundlers-"));
+  project = join(work, "project");
+  mkdirSync(project);
+  writeFileSync(join(project, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }));
+  execFileSync("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", tarball], { cwd: project, stdio: "inherit" });
+  browser = await chromium.launch(CHROMIUM);
+});
+
+after(async () => {
+  for (const close of closers.reverse()) await close();
+  await browser?.close();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+/** A fresh folder in the project holding app/'s files; `slim` imports hindcast/slim instead. */
+function appDir(name, { slim = false } = {}) {
+  const dir = join(project, name);
+  cpSync(join(HERE, "app"), dir, { recursive: true });
+  if (slim) {
+    const file = join(dir, "check.js");
+    writeFileSync(file, readFileSync(file, "utf8").replace('from "hindcast"', 'from "hindcast/slim"'));
+  }
+  return dir;
+}
+
+/** Files under `dir`, relative, sorted. */
+function files(dir) {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((d) => d.isFile())
+    .map((d) => relative(dir, join(d.parentPath, d.name)))
+    .sort();
+}
+
+async function served(root, options) {
+  const server = await serve(root, options);
+  closers.push(server.close);
+  return server.url;
+}
+
+/**
+ * Loads `url` in a fresh browser context (its own IndexedDB); resolves to
+ * the page's result and the wasm URLs it requested. `route` may intercept.
+ */
+async function load(url, { route } = {}) {
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    const wasm = [];
+    const errors = [];
+    page.on("request", (r) => r.url().endsWith(".wasm") && wasm.push(r.url()));
+    page.on("pageerror", (e) => errors.push(e.message));
+    if (route) await page.route("**/*.wasm", route);
+    await page.goto(url);
+    await page.waitForFunction(() => globalThis.__result !== undefined, null, { timeout: 30_000 });
+    const result = await page.evaluate(() => globalThis.__result);
+    assert.deepEqual(errors, []);
+    return { result, wasm };
+  } finally {
+    await context.close();
+  }
+}
+
+async function viteDev(vite, dir) {
+  const server = await vite.createServer({
+    root: dir,
+    configFile: false,
+    logLevel: "error",
+    server: { host: "127.0.0.1", port: 0 },
+  });
+  closers.push(() => server.close());
+  await server.listen();
+  return server.resolvedUrls.local[0];
+}
+
+async function viteBuild(dir, input = { main: join(dir, "index.html") }) {
+  await vite8.build({
+    root: dir,
+    configFile: false,
+    logLevel: "error",
+    build: { outDir: join(dir, "dist"), emptyOutDir: true, rollupOptions: { input } },
+  });
+  return join(dir, "dist");
+}
+
+/** A page loading dist/main.js as a module or a classic script. */
+function page(dist, type) {
+  writeFileSync(join(dist, "index.html"), `<!doctype html>\n<meta charset="utf-8" />\n<script ${type === "module" ? 'type="module" ' : ""}src="./main.js"></script>\n`);
+}
+
+test("Vite 8 dev server", async () => {
+  const url = await viteDev(vite8, appDir("vite8-dev"));
+  const { result, wasm } = await load(url);
+  assert.deepEqual(result, EXPECTED);
+  assert.deepEqual(wasm, []);
+});
+
+test("Vite 8 build: a page and a module worker; no wasm file is emitted", async () => {
+  const dir = appDir("vite8-build");
+  const dist = await viteBuild(dir, { main: join(dir, "index.html"), worker: join(dir, "worker.html") });
+  assert.deepEqual(files(dist).filter((f) => f.endsWith(".wasm")), []);
+  const url = await served(dist);
+  assert.deepEqual((await load(`${url}/index.html`)).result, EXPECTED);
+  assert.deepEqual((await load(`${url}/worker.html`)).result, EXPECTED);
+});
+
+test("Vite 6 dev server (dependency pre-bundling)", async () => {
+  const url = await viteDev(vite6, appDir("vite6-dev"));
+  assert.deepEqual((await load(url)).result, EXPECTED);
+});
+
+test("webpack 5, production mode", async () => {
+  const dir = appDir("webpack");
+  const dist = join(dir, "dist");
+  const stats = await new Promise((resolve, reject) =>
+    webpack({
+      mode: "production",
+      context: dir,
+      entry: "./main.js",
+      output: { path: dist, filename: "main.js" },
+      performance: { hints: false },
+    }).run((err, stats) => (err ? reject(err) : resolve(stats))),
+  );
+  assert.deepEqual(stats.toJson({ all: false, errors: true, warnings: true }).errors, []);
+  assert.deepEqual(files(dist), ["main.js"]);
+  page(dist, "classic");
+  assert.deepEqual((await load(`${await served(dist)}/index.html`)).result, EXPECTED);
+});
+
+async function esbuildBrowser(name, format) {
+  const dir = appDir(name);
+  const dist = join(dir, "dist");
+  const out = await esbuild.build({
+    entryPoints: [join(dir, "main.js")],
+    bundle: true,
+    ...(format && { format }),
+    outfile: join(dist, "main.js"),
+    logLevel: "silent",
+  });
+  assert.deepEqual(out.warnings, []);
+  assert.deepEqual(files(dist), ["main.js"]);
+  page(dist, format === "esm" ? "module" : "classic");
+  return dist;
+}
+
+test("esbuild, --format=esm", async () => {
+  const dist = await esbuildBrowser("esbuild-esm", "esm");
+  assert.deepEqual((await load(`${await served(dist)}/index.html`)).result, EXPECTED);
+});
+
+test("esbuild, default format (IIFE), under a CSP with 'wasm-unsafe-eval'", async () => {
+  const dist = await esbuildBrowser("esbuild-iife");
+  const url = await served(dist, { headers: { "content-security-policy": "script-src 'self' 'wasm-unsafe-eval'" } });
+  assert.deepEqual((await load(`${url}/index.html`)).result, EXPECTED);
+});
+
+test("a CSP without 'wasm-unsafe-eval': the CompileError names it", async () => {
+  const dist = await esbuildBrowser("csp");
+  const url = await served(dist, { headers: { "content-security-policy": "script-src 'self'" } });
+  const { result } = await load(`${url}/index.html`);
+  const [said, browserText] = result.error.split(" The browser said: ");
+  assert.equal(
+    said,
+    "CompileError: hindcast: the page's Content Security Policy forbids compiling WebAssembly. " +
+      "Allow it with 'wasm-unsafe-eval' in script-src (e.g. script-src 'self' 'wasm-unsafe-eval'); 'unsafe-eval' is not needed.",
+  );
+  assert.match(browserText, /Content Security Policy/);
+});
+
+test("Rollup with node-resolve", async () => {
+  const dir = appDir("rollup");
+  const dist = join(dir, "dist");
+  const warnings = [];
+  const bundle = await rollup({ input: join(dir, "main.js"), plugins: [nodeResolve({ browser: true })], onwarn: (w) => warnings.push(w.message) });
+  await bundle.write({ file: join(dist, "main.js"), format: "es" });
+  await bundle.close();
+  assert.deepEqual(warnings, []);
+  assert.deepEqual(files(dist), ["main.js"]);
+  page(dist, "module");
+  assert.deepEqual((await load(`${await served(dist)}/index.html`)).result, EXPECTED);
+});
+
+test("hindcast/slim, Vite 8 build: the wasm is emitted as an asset and fetched", async () => {
+  const dist = await viteBuild(appDir("slim-vite8", { slim: true }));
+  const emitted = files(dist).filter((f) => f.endsWith(".wasm"));
+  assert.equal(emitted.length, 1);
+  const url = await served(dist);
+  const { result, wasm } = await load(`${url}/index.html`);
+  assert.deepEqual(result, EXPECTED);
+  assert.deepEqual(wasm, [`${url}/${emitted[0]}`]);
+});
+
+test("hindcast/slim, Vite 6 dev server: the error names optimizeDeps.exclude", async () => {
+  const url = await viteDev(vite6, appDir("slim-vite6-dev", { slim: true }));
+  const { result } = await load(url);
+  assert.deepEqual(result, {
+    error:
+      `Error: hindcast: fetching its WebAssembly module from ${url}@fs${project}/node_modules/.vite/deps/wasm/hindcast_bg.wasm answered an HTML page, not the module. ` +
+      'The bundler did not emit the file next to the code: import "hindcast" (the module inlined) instead of "hindcast/slim", ' +
+      'or call initWasm() with the URL of "hindcast/wasm"; under Vite\'s dev server, set optimizeDeps: { exclude: ["hindcast"] }; ' +
+      "see the Setup section of hindcast's README",
+  });
+});
+
+test("hindcast/slim without a bundler: a first wasm request that fails is retried by the next call", async () => {
+  const dir = appDir("retry", { slim: true });
+  writeFileSync(
+    join(dir, "index.html"),
+    `<!doctype html>
+<meta charset="utf-8" />
+<script type="importmap">{ "imports": { "hindcast/slim": "/node_modules/hindcast/slim.js" } }</script>
+<script type="module">
+  import { EventStore } from "hindcast/slim";
+  import { check, report } from "./check.js";
+  report(async () => {
+    const first = await EventStore.memory().then(() => "loaded", (e) => e.constructor.name + ": " + e.message);
+    return { first, ...(await check()) };
+  });
+</script>
+`,
+  );
+  const url = await served(project);
+  let failed = 0;
+  const { result, wasm } = await load(`${url}/retry/index.html`, {
+    route: (route) => (failed++ === 0 ? route.abort("internetdisconnected") : route.continue()),
+  });
+  const wasmUrl = `${url}/node_modules/hindcast/wasm/hindcast_bg.wasm`;
+  assert.deepEqual(result, {
+    first:
+      `TypeError: hindcast: could not fetch its WebAssembly module from ${wasmUrl} (Failed to fetch); the next call that needs it tries again. ` +
+      "To work offline, precache that file in a service worker; see the Setup section of hindcast's README",
+    ...EXPECTED,
+  });
+  assert.deepEqual(wasm, [wasmUrl, wasmUrl]);
+});
+
+const NODE_CHECK = `
+const memory = await EventStore.memory();
+await memory.transact({ events: [{ stream: "acc-1", type: "account_opened", data: { owner: "Ann" } }], expect: { "acc-1": "no_stream" } });
+const refused = await memory.transact({ events: [{ stream: "acc-1", type: "x" }], expect: { "acc-1": "no_stream" } }).then(() => "written", (e) => e.code);
+process.stdout.write(JSON.stringify({ memory: memory.read().map((e) => [e.revision, e.type, e.data]), refused }) + "\\n");
+`;
+
+function node(args, cwd = project) {
+  return execFileSync(process.execPath, args, { cwd, encoding: "utf8" });
+}
+
+test("Node, ESM import", () => {
+  assert.equal(node(["--input-type=module", "-e", `import { EventStore } from "hindcast";\n${NODE_CHECK}`]), EXPECTED_NODE);
+});
+
+test("Node, CommonJS require (without require(esm))", () => {
+  const source = `const { EventStore } = require("hindcast");\n(async () => {${NODE_CHECK}})();`;
+  assert.equal(node(["--no-experimental-require-module", "--input-type=commonjs", "-e", source]), EXPECTED_NODE);
+});
+
+test("esbuild --platform=node bundle, run from elsewhere", async () => {
+  const dir = join(project, "esbuild-node");
+  mkdirSync(dir);
+  writeFileSync(join(dir, "main.js"), `import { EventStore } from "hindcast";\n(async () => {${NODE_CHECK}})();`);
+  const outfile = join(work, "elsewhere", "app.cjs");
+  await esbuild.build({ entryPoints: [join(dir, "main.js")], bundle: true, platform: "node", outfile, logLevel: "error" });
+  assert.deepEqual(files(dirname(outfile)), ["app.cjs"]);
+  assert.equal(node([outfile], work), EXPECTED_NODE);
+});
+
+test("TypeScript --strict: the README's examples (bundler, nodenext) and a CommonJS consumer (node16)", () => {
+  const readme = readFileSync(join(project, "node_modules/hindcast/README.md"), "utf8");
+  const examples = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
+  assert.ok(examples.length >= 3, `README has ${examples.length} ts examples`);
+  const tsc = join(HERE, "node_modules/typescript/bin/tsc");
+  const compile = (name, type, compilerOptions, sources) => {
+    const dir = join(project, `ts-${name}`);
+    mkdirSync(dir);
+    writeFileSync(join(dir, "package.json"), JSON.stringify({ private: true, type }));
+    const options = { strict: true, noEmit: true, target: "es2022", lib: ["es2022", "dom", "dom.iterable"], types: [], ...compilerOptions };
+    writeFileSync(join(dir, "tsconfig.json"), JSON.stringify({ compilerOptions: options, include: ["*.ts"] }));
+    sources.forEach((source, i) => writeFileSync(join(dir, `example${i + 1}.ts`), `${source}\nexport {};\n`));
+    execFileSync(process.execPath, [tsc, "-p", dir], { cwd: dir, stdio: "inherit" });
+  };
+  compile("bundler", "module", { module: "esnext", moduleResolution: "bundler" }, examples);
+  compile("nodenext", "module", { module: "nodenext", moduleResolution: "nodenext" }, examples);
+  compile("node16-cjs", "commonjs", { module: "node16", moduleResolution: "node16" }, [
+    `import { EventStore, initWasm, type RecordedEvent } from "hindcast";
+export async function main(): Promise<number> {
+  const store = await EventStore.memory();
+  const events: RecordedEvent[] = store.read();
+  void initWasm;
+  return events.length + store.revision;
+}`,
+  ]);
+});
