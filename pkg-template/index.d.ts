@@ -40,15 +40,18 @@ export interface EventInput {
   metadata?: { [key: string]: Json };
 }
 
-/** A committed event, as reads and subscriptions return it. */
-export interface RecordedEvent<D extends Json = Json> {
+/**
+ * A committed event, as reads and subscriptions return it: `D` is the type
+ * of its data, `T` of its type. A typed store's reads return `Recorded<E>`.
+ */
+export interface RecordedEvent<D = Json, T extends string = string> {
   /** Global, 1-based, gapless, in commit order. */
   revision: number;
   stream: string;
   /** 0-based within its stream. */
   version: number;
   id: Uuid;
-  type: string;
+  type: T;
   data: D;
   subject?: string;
   tags?: string[];
@@ -59,6 +62,48 @@ export interface RecordedEvent<D extends Json = Json> {
   /** Milliseconds since the epoch; non-decreasing with revision. */
   recordedAt: number;
 }
+
+/**
+ * One kind of event, for typing a store: its `type` and the shape of its
+ * `data` (a `data` left optional reads back as `null` when omitted). A store
+ * is typed by a union of them, keyed by `type`; writes, reads, subscriptions
+ * and projections are then checked against it:
+ *
+ *     type BankEvent =
+ *       | { type: "account_opened"; data: { owner: string } }
+ *       | { type: "money_deposited"; data: { amount: number } };
+ *     const store = await EventStore.memory<BankEvent>();
+ *
+ * Declare `data` with type aliases or literals (interfaces are not JSON to
+ * TypeScript). The types are not checked at run time.
+ */
+export interface EventShape {
+  type: string;
+  data?: unknown;
+}
+
+/** The default event shape: any type, any JSON data. */
+export interface AnyEvent {
+  type: string;
+  data?: Json;
+}
+
+/** The shapes in the union `E` whose type is `T`. */
+export type EventOfType<E extends EventShape, T extends string> = E extends EventShape
+  ? T extends E["type"]
+    ? E
+    : never
+  : never;
+
+/** The recorded form of each shape in the union `E`, discriminated by `type`. */
+export type Recorded<E extends EventShape = AnyEvent> = E extends EventShape
+  ? RecordedEvent<E extends { data: infer D } ? D : E extends { data?: infer D } ? Exclude<D, undefined> | null : null, E["type"]>
+  : never;
+
+/** An event to write, of one of the shapes in the union `E`. */
+export type EventInputOf<E extends EventShape = AnyEvent> = E extends EventShape
+  ? Omit<EventInput, "type" | "data"> & { type: E["type"] } & Pick<E, Extract<keyof E, "data">>
+  : never;
 
 /** A stream expectation (Hindsight's ExpectedVersion). */
 export type StreamExpectation =
@@ -78,10 +123,10 @@ export type Constraint =
   /** DCB append condition: no event matching the query after `after` (default 0). */
   | { failIfEventsMatch: Selector; after?: number };
 
-export interface TransactRequest {
+export interface TransactRequest<E extends EventShape = AnyEvent> {
   /** Batch id: a batch whose id was already committed is replayed, not written again. */
   id?: Uuid;
-  events: EventInput[];
+  events: EventInputOf<E>[];
   expect?: { [stream: string]: StreamExpectation };
   constraints?: Constraint[];
   correlationId?: string;
@@ -130,7 +175,9 @@ export interface StreamReadOptions {
 export type HandlerResult = void | "stop" | Promise<void | "stop">;
 
 /** Matchers by event type (Hindsight's `match`): only the listed types are delivered. */
-export type Matchers = { [type: string]: (event: RecordedEvent) => HandlerResult };
+export type Matchers<E extends EventShape = AnyEvent> = {
+  [T in E["type"]]?: (event: Recorded<EventOfType<E, T>>) => HandlerResult;
+};
 
 export interface SubscribeOptions {
   /** Narrows the events delivered. */
@@ -152,10 +199,10 @@ export declare class Subscription {
   readonly done: Promise<void>;
 }
 
-export interface ProjectionSpec<S> {
+export interface ProjectionSpec<S, E extends EventShape = AnyEvent> {
   initial: S;
   /** Folds by event type: return the new state, or undefined to keep the (mutated) state. */
-  on: { [type: string]: (state: S, event: RecordedEvent) => S | void };
+  on: { [T in E["type"]]?: (state: S, event: Recorded<EventOfType<E, T>>) => S | void };
   selector?: Selector;
 }
 
@@ -174,17 +221,18 @@ export declare class Projection<S> {
   readonly done: Promise<void>;
 }
 
-export declare class EventStore {
+/** An event store; `E`, a union of event shapes keyed by `type`, types its events (default: any). */
+export declare class EventStore<E extends EventShape = AnyEvent> {
   private constructor();
   /** A store that lives in memory. */
-  static memory(): Promise<EventStore>;
+  static memory<E extends EventShape = AnyEvent>(): Promise<EventStore<E>>;
   /**
    * A store kept in the IndexedDB database `name` (created if need be) and
    * shared safely with other tabs: loads the log, reporting progress, then
    * serves reads from memory. Rejects with StorageError: "unavailable" (no
    * IndexedDB), "corrupt" (a stored record does not load; `.revision`).
    */
-  static open(name: string, options?: OpenOptions): Promise<EventStore>;
+  static open<E extends EventShape = AnyEvent>(name: string, options?: OpenOptions): Promise<EventStore<E>>;
   /** Deletes the IndexedDB database `name`; stores open on it close. */
   static delete(name: string): Promise<void>;
   /** Releases the IndexedDB connection; later writes reject with StorageError "closed". */
@@ -198,11 +246,11 @@ export declare class EventStore {
    * rejection nothing was written. A persistent store resolves once the
    * batch is durable.
    */
-  transact(request: TransactRequest): Promise<Commit>;
+  transact(request: TransactRequest<E>): Promise<Commit>;
   /** Events matching the selector (default: all) within the options' range. Throws InvalidInputError. */
-  read(selector?: Selector, options?: ReadOptions): RecordedEvent[];
+  read(selector?: Selector, options?: ReadOptions): Recorded<E>[];
   /** One stream's events by version. */
-  readStream(stream: string, options?: StreamReadOptions): RecordedEvent[];
+  readStream(stream: string, options?: StreamReadOptions): Recorded<E>[];
   /** The revision of the newest event matching the selector (default: the head), 0 if none. */
   lastRevision(selector?: Selector): number;
   /** The position of a stream's last event, or null if it has none. */
@@ -211,9 +259,9 @@ export declare class EventStore {
    * Delivers each matching committed event, once, in revision order,
    * asynchronously (never inside the caller's transact or subscribe).
    */
-  subscribe(handler: ((event: RecordedEvent) => HandlerResult) | Matchers, options?: SubscribeOptions): Subscription;
+  subscribe(handler: ((event: Recorded<E>) => HandlerResult) | Matchers<E>, options?: SubscribeOptions): Subscription;
   /** A live read model folded from the events. */
-  project<S>(spec: ProjectionSpec<S>): Projection<S>;
+  project<S>(spec: ProjectionSpec<S, E>): Projection<S>;
 }
 
 export type Violation =
