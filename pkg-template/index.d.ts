@@ -221,6 +221,23 @@ export declare class Projection<S> {
   readonly done: Promise<void>;
 }
 
+/** What `EventStore.import` reads: NDJSON text, whole or in pieces. */
+export type ImportSource =
+  | string
+  | Uint8Array
+  | Iterable<string | Uint8Array>
+  | AsyncIterable<string | Uint8Array>
+  | ReadableStream<string | Uint8Array>;
+
+export interface RetryOptions {
+  /** Calls in all, at least 1 (default 5). */
+  attempts?: number;
+  /** The first backoff's upper bound in ms (default 10). */
+  delay?: number;
+  /** The largest backoff in ms (default 1000). */
+  maxDelay?: number;
+}
+
 /** An event store; `E`, a union of event shapes keyed by `type`, types its events (default: any). */
 export declare class EventStore<E extends EventShape = AnyEvent> {
   private constructor();
@@ -235,8 +252,51 @@ export declare class EventStore<E extends EventShape = AnyEvent> {
   static open<E extends EventShape = AnyEvent>(name: string, options?: OpenOptions): Promise<EventStore<E>>;
   /** Deletes the IndexedDB database `name`; stores open on it close. */
   static delete(name: string): Promise<void>;
-  /** Releases the IndexedDB connection; later writes reject with StorageError "closed". */
+  /**
+   * Stops accepting writes and releases the IndexedDB connection: later
+   * writes reject with StorageError "closed", reads keep answering,
+   * subscriptions and projections stop; `closed` resolves with "closed".
+   */
   close(): Promise<void>;
+  /**
+   * Resolves, with the reason, when the store stops accepting writes: its
+   * own `close()`, `EventStore.delete` of its database from any tab, or a
+   * newer version of the package opening the database.
+   */
+  readonly closed: Promise<"closed" | "deleted" | "upgraded">;
+  /**
+   * Resolves once `revision` (the head) ≥ the given revision: after another
+   * tab reports a commit at r, reads after `await waitFor(r)` include it.
+   * Rejects with StorageError "closed" if the store closes first,
+   * InvalidInputError (path `revision`) for a non-integer or negative r.
+   */
+  waitFor(revision: number): Promise<void>;
+  /**
+   * The log as NDJSON text chunks ending at line ends: one recorded event
+   * per line, exactly as reads return it, oldest first, whole batches, from
+   * revision `after` + 1 (default 0) to the head at the call. Throws
+   * InvalidInputError for an `after` past the head or inside a batch.
+   */
+  export(options?: { after?: number }): AsyncIterable<string>;
+  /**
+   * Appends an exported log to `store`, whose head must be the first line's
+   * revision − 1; every field is kept. All or nothing: a malformed line, a
+   * gap or repeat in revisions or stream versions, a batch cut in two or a
+   * duplicate id rejects with InvalidInputError (`.path` "line N" or
+   * "line N.field") and changes nothing.
+   */
+  static import(
+    store: EventStore,
+    source: ImportSource,
+    options?: { onProgress?: (progress: { loaded: number; total?: number }) => void },
+  ): Promise<void>;
+  /**
+   * Calls `fn(attempt)` (from 1) and again, after an exponential backoff
+   * with full jitter (`delay` × 2^(attempt − 1) ms at most, capped by
+   * `maxDelay`), when it rejects with ConstraintViolationError; at most
+   * `attempts` calls. Defaults: 5, 10, 1000.
+   */
+  retry<T>(fn: (attempt: number) => Promise<T> | T, options?: RetryOptions): Promise<T>;
   /** The head: the revision of the newest event, 0 when empty. */
   readonly revision: number;
   /**
@@ -324,4 +384,3 @@ export type WasmSource = string | URL | Response | PromiseLike<Response> | Buffe
  * it does nothing. A failed load rejects and is retried by the next call.
  */
 export declare function initWasm(source: WasmSource): Promise<void>;
-

@@ -41,7 +41,15 @@ fn reason_of(e: Option<DomException>) -> (&'static str, String) {
                 "InvalidStateError" => "closed",
                 _ => "aborted",
             };
-            (reason, format!("IndexedDB: {}: {}", e.name(), e.message()))
+            let mut message = format!("IndexedDB: {}: {}", e.name(), e.message());
+            if reason == "quota" {
+                message.push_str(
+                    " (the browser refused to store more for this site: nothing of the batch was written; \
+                     free space, e.g. EventStore.delete of stores no longer needed, or ask for more with \
+                     navigator.storage.persist())",
+                );
+            }
+            (reason, message)
         }
         None => ("aborted", "IndexedDB: the transaction was aborted".into()),
     }

@@ -150,6 +150,7 @@ test("a failed write (quota) leaves memory, revisions and subscribers untouched"
     assert.ok(err instanceof HindcastError);
     assert.equal(err.code, "STORAGE");
     assert.equal(err.reason, "quota");
+    assert.match(err.message, /QuotaExceededError: full .*nothing of the batch was written.*navigator\.storage\.persist\(\)/);
   } finally {
     Object.assign(IDBObjectStore.prototype, { add, put });
   }
