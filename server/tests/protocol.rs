@@ -25,35 +25,131 @@ async fn every_condition_is_decided_as_in_memory() {
         (json!([tagged]), json!({}), json!([])),
         (json!([e("acc-2", "opened")]), json!({}), json!([])),
         (json!([e("acc-1", "withdrawn")]), json!({}), json!([])),
-        (json!([e("acc-3", "opened")]), json!({ "acc-3": "no_stream", "acc-2": "any" }), json!([])),
-        (json!([e("acc-4", "opened")]), json!({ "acc-1": "no_stream" }), json!([])),
-        (json!([e("acc-1", "x")]), json!({ "acc-1": "stream_exists" }), json!([])),
-        (json!([e("acc-9", "x")]), json!({ "acc-9": "stream_exists" }), json!([])),
-        (json!([e("acc-1", "x")]), json!({ "acc-1": { "revision": 5 } }), json!([])),
-        (json!([e("acc-1", "x")]), json!({ "acc-1": { "revision": 1 } }), json!([])),
-        (json!([e("acc-1", "x")]), json!({ "acc-1": { "version": 3 } }), json!([])),
-        (json!([e("acc-1", "x")]), json!({ "acc-1": { "version": 0 } }), json!([])),
-        (json!([e("acc-5", "x")]), json!({ "acc-5": { "revision": 0 } }), json!([])),
-        (json!([e("acc-6", "x")]), json!({ "acc-5": { "version": 0 } }), json!([])),
-        (json!([e("a", "x")]), json!({}), json!([{ "minRevision": 3 }])),
-        (json!([e("a", "x")]), json!({}), json!([{ "minRevision": 99 }])),
-        (json!([e("a", "x")]), json!({}), json!([{ "minRevision": 1, "selector": { "stream": "acc-2" } }])),
-        (json!([e("a", "x")]), json!({}), json!([{ "minRevision": 1, "selector": { "stream": "nope" } }])),
-        (json!([e("a", "x")]), json!({}), json!([{ "maxRevision": 0, "selector": { "stream": "nope" } }])),
-        (json!([e("a", "x")]), json!({}), json!([{ "maxRevision": 0, "selector": { "stream": "acc-2" } }])),
-        (json!([e("a", "x")]), json!({}), json!([{ "maxRevision": 3 }])),
-        (json!([e("a", "x")]), json!({}), json!([{ "revisionRange": [2, 2], "selector": { "stream": "acc-2" } }])),
-        (json!([e("a", "x")]), json!({}), json!([{ "revisionRange": [3, 4], "selector": { "subject": "acc-1" } }])),
-        (json!([e("a", "x")]), json!({}), json!([{ "revisionRange": [1, 1000] }])),
-        (json!([e("a", "x")]), json!({}), json!([{ "failIfEventsMatch": [{ "types": ["opened"], "tags": [] }], "after": 100 }])),
-        (json!([e("a", "x")]), json!({}), json!([{ "failIfEventsMatch": [{ "types": [], "tags": ["account:acc-1"] }] }])),
-        (json!([e("a", "x")]), json!({}), json!([{ "failIfEventsMatch": { "type": "opened" }, "after": 2 }])),
+        (
+            json!([e("acc-3", "opened")]),
+            json!({ "acc-3": "no_stream", "acc-2": "any" }),
+            json!([]),
+        ),
+        (
+            json!([e("acc-4", "opened")]),
+            json!({ "acc-1": "no_stream" }),
+            json!([]),
+        ),
+        (
+            json!([e("acc-1", "x")]),
+            json!({ "acc-1": "stream_exists" }),
+            json!([]),
+        ),
+        (
+            json!([e("acc-9", "x")]),
+            json!({ "acc-9": "stream_exists" }),
+            json!([]),
+        ),
+        (
+            json!([e("acc-1", "x")]),
+            json!({ "acc-1": { "revision": 5 } }),
+            json!([]),
+        ),
+        (
+            json!([e("acc-1", "x")]),
+            json!({ "acc-1": { "revision": 1 } }),
+            json!([]),
+        ),
+        (
+            json!([e("acc-1", "x")]),
+            json!({ "acc-1": { "version": 3 } }),
+            json!([]),
+        ),
+        (
+            json!([e("acc-1", "x")]),
+            json!({ "acc-1": { "version": 0 } }),
+            json!([]),
+        ),
+        (
+            json!([e("acc-5", "x")]),
+            json!({ "acc-5": { "revision": 0 } }),
+            json!([]),
+        ),
+        (
+            json!([e("acc-6", "x")]),
+            json!({ "acc-5": { "version": 0 } }),
+            json!([]),
+        ),
+        (
+            json!([e("a", "x")]),
+            json!({}),
+            json!([{ "minRevision": 3 }]),
+        ),
+        (
+            json!([e("a", "x")]),
+            json!({}),
+            json!([{ "minRevision": 99 }]),
+        ),
+        (
+            json!([e("a", "x")]),
+            json!({}),
+            json!([{ "minRevision": 1, "selector": { "stream": "acc-2" } }]),
+        ),
+        (
+            json!([e("a", "x")]),
+            json!({}),
+            json!([{ "minRevision": 1, "selector": { "stream": "nope" } }]),
+        ),
+        (
+            json!([e("a", "x")]),
+            json!({}),
+            json!([{ "maxRevision": 0, "selector": { "stream": "nope" } }]),
+        ),
+        (
+            json!([e("a", "x")]),
+            json!({}),
+            json!([{ "maxRevision": 0, "selector": { "stream": "acc-2" } }]),
+        ),
+        (
+            json!([e("a", "x")]),
+            json!({}),
+            json!([{ "maxRevision": 3 }]),
+        ),
+        (
+            json!([e("a", "x")]),
+            json!({}),
+            json!([{ "revisionRange": [2, 2], "selector": { "stream": "acc-2" } }]),
+        ),
+        (
+            json!([e("a", "x")]),
+            json!({}),
+            json!([{ "revisionRange": [3, 4], "selector": { "subject": "acc-1" } }]),
+        ),
+        (
+            json!([e("a", "x")]),
+            json!({}),
+            json!([{ "revisionRange": [1, 1000] }]),
+        ),
+        (
+            json!([e("a", "x")]),
+            json!({}),
+            json!([{ "failIfEventsMatch": [{ "types": ["opened"], "tags": [] }], "after": 100 }]),
+        ),
+        (
+            json!([e("a", "x")]),
+            json!({}),
+            json!([{ "failIfEventsMatch": [{ "types": [], "tags": ["account:acc-1"] }] }]),
+        ),
+        (
+            json!([e("a", "x")]),
+            json!({}),
+            json!([{ "failIfEventsMatch": { "type": "opened" }, "after": 2 }]),
+        ),
         (
             json!([e("acc-1", "x")]),
             json!({ "acc-1": "no_stream", "acc-2": { "version": 7 } }),
             json!([{ "maxRevision": 1 }, { "minRevision": 1, "selector": { "tags": ["t"] } }, { "revisionRange": [1, 2] }]),
         ),
-        (json!([{ "stream": "b", "type": "x", "id": stored_id }]), json!({}), json!([])),
+        (
+            json!([{ "stream": "b", "type": "x", "id": stored_id }]),
+            json!({}),
+            json!([]),
+        ),
     ];
     for backend in backends() {
         let server = Server::start(&backend);
@@ -64,7 +160,8 @@ async fn every_condition_is_decided_as_in_memory() {
         let (mut committed, mut rejected) = (0, 0);
         for (i, (events, expect, constraints)) in batches.iter().enumerate() {
             let id = new_id();
-            let request = json!({ "id": id, "events": events, "expect": expect, "constraints": constraints });
+            let request =
+                json!({ "id": id, "events": events, "expect": expect, "constraints": constraints });
             let expected = memory.transact(&request.to_string(), 0.0);
             let mut batch = request.clone();
             batch["view"] = view(head);
@@ -78,7 +175,11 @@ async fn every_condition_is_decided_as_in_memory() {
                     assert_eq!(got["revision"], commit.revision, "{what}");
                     for (stream, version, revision) in commit.streams {
                         let name = memory.log().streams.name(stream);
-                        assert_eq!(got["streams"][name], json!({ "version": version, "revision": revision }), "{what}");
+                        assert_eq!(
+                            got["streams"][name],
+                            json!({ "version": version, "revision": revision }),
+                            "{what}"
+                        );
                     }
                     head = commit.revision;
                 }
@@ -86,7 +187,13 @@ async fn every_condition_is_decided_as_in_memory() {
                     rejected += 1;
                     let err: Value = serde_json::from_str(&err.to_json()).unwrap();
                     assert_eq!(got["status"], "rejected", "{what}");
-                    let violations: Vec<Value> = got["violations"].as_array().unwrap().iter().cloned().map(bare).collect();
+                    let violations: Vec<Value> = got["violations"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .cloned()
+                        .map(bare)
+                        .collect();
                     assert_eq!(json!(violations), err["violations"], "{what}");
                 }
             }
@@ -95,7 +202,10 @@ async fn every_condition_is_decided_as_in_memory() {
         // The log holds exactly what the memory store holds.
         let pulled = device.pull(0).await;
         assert_eq!(pulled["head"], memory.log().head());
-        assert_eq!(pulled["events"].as_array().unwrap().len() as u64, memory.log().head());
+        assert_eq!(
+            pulled["events"].as_array().unwrap().len() as u64,
+            memory.log().head()
+        );
     }
 }
 
@@ -115,10 +225,16 @@ async fn the_overdraft_example() {
         let (deposit, withdrawal) = (new_id(), new_id());
         // B withdrew at global 11.
         let o = b.push(json!({ "events": [{ "stream": "acc-1", "type": "money_withdrawn", "data": { "amount": 30 } }], "constraints": [{ "maxRevision": 10, "selector": { "stream": "acc-1" } }], "view": view(10) })).await;
-        assert_eq!((o["status"].as_str(), o["revision"].as_u64()), (Some("committed"), Some(11)));
+        assert_eq!(
+            (o["status"].as_str(), o["revision"].as_u64()),
+            (Some("committed"), Some(11))
+        );
         // A, offline at 10: deposit (local 11), then withdrawal.
         let o = a.push(json!({ "id": deposit, "events": [{ "stream": "acc-1", "type": "money_deposited", "data": { "amount": 5 } }], "view": view(10) })).await;
-        assert_eq!((o["status"].as_str(), o["firstRevision"].as_u64()), (Some("committed"), Some(12)));
+        assert_eq!(
+            (o["status"].as_str(), o["firstRevision"].as_u64()),
+            (Some("committed"), Some(12))
+        );
         let o = a.push(json!({ "id": withdrawal, "events": [{ "stream": "acc-1", "type": "money_withdrawn", "data": { "amount": 100 } }],
             "constraints": [{ "maxRevision": 11, "selector": { "stream": "acc-1" } }],
             "view": { "base": 10, "own": [deposit] } })).await;
@@ -140,7 +256,9 @@ async fn a_rejected_own_batch_rejects_only_in_its_scope() {
         let server = Server::start(&backend);
         let log = new_id();
         let mut a = Device::new(&server, &log, "a");
-        let o = a.push(json!({ "events": [{ "stream": "s1", "type": "created" }], "view": view(0) })).await;
+        let o = a
+            .push(json!({ "events": [{ "stream": "s1", "type": "created" }], "view": view(0) }))
+            .await;
         assert_eq!(o["status"], "committed");
         // Offline at 1: R (refused: s1 exists), then two more batches.
         let r = new_id();
@@ -161,7 +279,10 @@ async fn a_rejected_own_batch_rejects_only_in_its_scope() {
         let o = b.push(json!({ "events": [{ "stream": "s4", "type": "x" }], "expect": { "s2": "no_stream" }, "view": view(1) })).await;
         assert_eq!(o["status"], "rejected");
         assert!(o["violations"][0].get("rejectedBatchId").is_none());
-        assert_eq!(o["violations"][0]["actual"], json!({ "version": 0, "revision": 2 }));
+        assert_eq!(
+            o["violations"][0]["actual"],
+            json!({ "version": 0, "revision": 2 })
+        );
     }
 }
 
@@ -174,10 +295,15 @@ async fn local_numbers_above_base_name_own_events() {
         let mut a = Device::new(&server, &log, "a");
         let mut b = Device::new(&server, &log, "b");
         // B's event at 1 (unseen by A), on another stream.
-        b.push(json!({ "events": [{ "stream": "other", "type": "x" }], "view": view(0) })).await;
+        b.push(json!({ "events": [{ "stream": "other", "type": "x" }], "view": view(0) }))
+            .await;
         // A offline at 0: two own batches (local 1, local 2-3).
         let (x, y) = (new_id(), new_id());
-        let o = a.push(json!({ "id": x, "events": [{ "stream": "mine", "type": "x" }], "view": view(0) })).await;
+        let o = a
+            .push(
+                json!({ "id": x, "events": [{ "stream": "mine", "type": "x" }], "view": view(0) }),
+            )
+            .await;
         assert_eq!(o["revision"], 2);
         let o = a.push(json!({ "id": y, "events": [{ "stream": "mine", "type": "x" }, { "stream": "mine", "type": "y" }], "view": { "base": 0, "own": [x] } })).await;
         assert_eq!(o["revision"], 4);
@@ -189,12 +315,17 @@ async fn local_numbers_above_base_name_own_events() {
         assert_eq!(o["status"], "committed", "{}: {o}", backend.name);
         assert_eq!(o["firstRevision"], 5);
         // The same with a wrong local number: reported in the device's numbers.
-        let o = a.push(json!({ "events": [{ "stream": "mine", "type": "z" }],
+        let o = a
+            .push(json!({ "events": [{ "stream": "mine", "type": "z" }],
             "expect": { "mine": { "revision": 2 } },
-            "view": { "base": 0, "own": [x, y] } })).await;
+            "view": { "base": 0, "own": [x, y] } }))
+            .await;
         assert_eq!(o["status"], "rejected");
         assert_eq!(o["violations"][0]["expected"], json!({ "revision": 2 }));
-        assert_eq!(o["violations"][0]["actual"], json!({ "version": 3, "revision": 5 }));
+        assert_eq!(
+            o["violations"][0]["actual"],
+            json!({ "version": 3, "revision": 5 })
+        );
     }
 }
 
@@ -221,17 +352,30 @@ async fn seq_replay_and_batch_ids() {
         let (_, r1) = a.push_raw(json!([refused])).await;
         assert_eq!(r1["results"][0]["status"], "rejected");
         let (_, r2) = a.push_raw(json!([refused])).await;
-        assert_eq!(r2["results"][0]["violations"], r1["results"][0]["violations"]);
+        assert_eq!(
+            r2["results"][0]["violations"],
+            r1["results"][0]["violations"]
+        );
         // A gap: 409, nothing decided (not even the batch before it).
         let ok3 = json!({ "seq": 3, "id": new_id(), "events": [{ "stream": "t", "type": "x" }], "view": view(1) });
         let gap = json!({ "seq": 5, "id": new_id(), "events": [{ "stream": "t", "type": "x" }], "view": view(1) });
         let (status, body) = a.push_raw(json!([ok3, gap])).await;
-        assert_eq!((status, body), (409, json!({ "error": "out_of_order", "expected": 4 })));
+        assert_eq!(
+            (status, body),
+            (409, json!({ "error": "out_of_order", "expected": 4 }))
+        );
         assert_eq!(a.pull(0).await["head"], 1);
         // Another client pushing a known batch id: the first outcome, replayed.
         let mut b = Device::new(&server, &log, "a");
         let o = b.push(json!({ "id": id, "events": [{ "stream": "s", "type": "x", "data": { "n": 1 } }], "view": view(0) })).await;
-        assert_eq!((o["status"].as_str(), o["revision"].as_u64(), o["replayed"].as_bool()), (Some("committed"), Some(1), Some(true)));
+        assert_eq!(
+            (
+                o["status"].as_str(),
+                o["revision"].as_u64(),
+                o["replayed"].as_bool()
+            ),
+            (Some("committed"), Some(1), Some(true))
+        );
         // ... with other events: invalid_input.
         let o = b.push(json!({ "id": id, "events": [{ "stream": "s", "type": "x", "data": { "n": 2 } }], "view": view(0) })).await;
         assert_eq!(o["status"], "rejected");
@@ -239,13 +383,28 @@ async fn seq_replay_and_batch_ids() {
         assert_eq!(o["violations"][0]["path"], "id");
         // Malformed batches are outcomes: invalid_input with its path.
         let o = b.push(json!({ "events": [{ "stream": "s", "type": "x", "revision": 3 }], "view": view(0) })).await;
-        assert_eq!((o["violations"][0]["kind"].as_str(), o["violations"][0]["path"].as_str()), (Some("invalid_input"), Some("events[0].revision")));
-        let o = b.push(json!({ "events": [{ "stream": "s", "type": "" }], "view": view(0) })).await;
+        assert_eq!(
+            (
+                o["violations"][0]["kind"].as_str(),
+                o["violations"][0]["path"].as_str()
+            ),
+            (Some("invalid_input"), Some("events[0].revision"))
+        );
+        let o = b
+            .push(json!({ "events": [{ "stream": "s", "type": "" }], "view": view(0) }))
+            .await;
         assert_eq!(o["violations"][0]["path"], "events[0].type");
         assert_eq!(a.pull(0).await["head"], 1, "{}", backend.name);
         // Events read back as given, stamped by the server.
         let e = &a.pull(0).await["events"][0];
-        assert_eq!((e["data"].clone(), e["batchId"].clone(), e["version"].clone()), (json!({ "n": 1 }), json!(id), json!(0)));
+        assert_eq!(
+            (
+                e["data"].clone(),
+                e["batchId"].clone(),
+                e["version"].clone()
+            ),
+            (json!({ "n": 1 }), json!(id), json!(0))
+        );
         assert!(e["id"].as_str().is_some() && e["recordedAt"].as_u64().is_some());
     }
 }
@@ -276,10 +435,22 @@ async fn auth() {
         )
         .unwrap();
         assert_eq!(push(Some(forged), 1).await, 401);
-        assert_eq!(push(Some(token("alice", &["other-log"], 600)), 1).await, 403);
-        let reader = http.get(format!("{}/v1/logs/{log}/events", server.url)).send().await.unwrap();
+        assert_eq!(
+            push(Some(token("alice", &["other-log"], 600)), 1).await,
+            403
+        );
+        let reader = http
+            .get(format!("{}/v1/logs/{log}/events", server.url))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(reader.status(), 401);
-        let reader = http.get(format!("{}/v1/logs/{log}/events", server.url)).bearer_auth(token("x", &["other"], 600)).send().await.unwrap();
+        let reader = http
+            .get(format!("{}/v1/logs/{log}/events", server.url))
+            .bearer_auth(token("x", &["other"], 600))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(reader.status(), 403);
         let head = |url: String, log: String| async move {
             pull(&common::http(), &url, &log, &token("x", &["*"], 600), 0).await["head"].clone()
@@ -288,7 +459,12 @@ async fn auth() {
         // The client id belongs to its first principal.
         assert_eq!(push(Some(token("alice", &["*"], 600)), 1).await, 200);
         assert_eq!(push(Some(token("mallory", &[&log], 600)), 2).await, 403);
-        assert_eq!(head(server.url.clone(), log.clone()).await, 1, "{}", backend.name);
+        assert_eq!(
+            head(server.url.clone(), log.clone()).await,
+            1,
+            "{}",
+            backend.name
+        );
     }
     // No secret: refused, unless --insecure-no-auth on loopback.
     let b = sqlite();
@@ -299,9 +475,20 @@ async fn auth() {
     open.extend(["--listen", "0.0.0.0:0", "--insecure-no-auth"]);
     assert_eq!(Server::exit_code(&open), Some(2));
     let server = Server::start_with(&b, &["--insecure-no-auth"]);
-    let o = post(&http(), &server.url, "open", None, json!({ "protocol": 1, "clientId": new_id(), "batches": [] }).to_string()).await;
+    let o = post(
+        &http(),
+        &server.url,
+        "open",
+        None,
+        json!({ "protocol": 1, "clientId": new_id(), "batches": [] }).to_string(),
+    )
+    .await;
     assert_eq!(o.0, 200);
-    let health = http().get(format!("{}/healthz", server.url)).send().await.unwrap();
+    let health = http()
+        .get(format!("{}/healthz", server.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(health.status(), 200);
 }
 
@@ -314,7 +501,9 @@ async fn limits_and_malformed_input() {
         let device = Device::new(&server, &log, "a");
         let event = json!({ "stream": "s", "type": "x" });
         let many: Vec<Value> = (0..1001).map(|_| event.clone()).collect();
-        let (status, _) = device.push_raw(json!([{ "seq": 1, "id": new_id(), "events": many, "view": view(0) }])).await;
+        let (status, _) = device
+            .push_raw(json!([{ "seq": 1, "id": new_id(), "events": many, "view": view(0) }]))
+            .await;
         assert_eq!(status, 413);
         // 1,000 events over two batches is fine; 1,001 is not.
         let half: Vec<Value> = (0..500).map(|_| event.clone()).collect();
@@ -327,24 +516,56 @@ async fn limits_and_malformed_input() {
         // Just above 4 MiB of events (the body's cap leaves room for the
         // envelope, so the server reads it and refuses it whole).
         let big = "x".repeat((1 << 20) + 1000);
-        let heavy: Vec<Value> = (0..4).map(|_| json!({ "stream": "s", "type": "x", "data": big })).collect();
-        let (status, _) = device.push_raw(json!([{ "seq": 1, "id": new_id(), "events": heavy, "view": view(0) }])).await;
+        let heavy: Vec<Value> = (0..4)
+            .map(|_| json!({ "stream": "s", "type": "x", "data": big }))
+            .collect();
+        let (status, _) = device
+            .push_raw(json!([{ "seq": 1, "id": new_id(), "events": heavy, "view": view(0) }]))
+            .await;
         assert_eq!(status, 413);
         let http = http();
-        let raw = |body: &str| post(&http, &device.url, &log, Some(&device.token), body.to_string());
+        let raw = |body: &str| {
+            post(
+                &http,
+                &device.url,
+                &log,
+                Some(&device.token),
+                body.to_string(),
+            )
+        };
         let (status, body) = raw("{\"protocol\":1,").await;
-        assert_eq!((status, body["error"].as_str()), (400, Some("invalid_input")));
-        let (status, body) = raw(&json!({ "protocol": 1, "clientId": "nope", "batches": [] }).to_string()).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_input"))
+        );
+        let (status, body) =
+            raw(&json!({ "protocol": 1, "clientId": "nope", "batches": [] }).to_string()).await;
         assert_eq!((status, body["path"].as_str()), (400, Some("clientId")));
-        let (status, body) = raw(&json!({ "protocol": 1, "clientId": new_id(), "batches": [{ "id": new_id() }] }).to_string()).await;
-        assert_eq!((status, body["path"].as_str()), (400, Some("batches[0].seq")));
-        let (status, body) = raw(&json!({ "protocol": 1, "clientId": new_id(), "batches": [], "extra": 1 }).to_string()).await;
+        let (status, body) = raw(
+            &json!({ "protocol": 1, "clientId": new_id(), "batches": [{ "id": new_id() }] })
+                .to_string(),
+        )
+        .await;
+        assert_eq!(
+            (status, body["path"].as_str()),
+            (400, Some("batches[0].seq"))
+        );
+        let (status, body) = raw(
+            &json!({ "protocol": 1, "clientId": new_id(), "batches": [], "extra": 1 }).to_string(),
+        )
+        .await;
         assert_eq!((status, body["path"].as_str()), (400, Some("extra")));
-        let (status, body) = raw(&json!({ "protocol": 1, "clientId": new_id(), "batches": 3 }).to_string()).await;
+        let (status, body) =
+            raw(&json!({ "protocol": 1, "clientId": new_id(), "batches": 3 }).to_string()).await;
         assert_eq!((status, body["path"].as_str()), (400, Some("batches")));
         let pulled = device.pull(0).await;
         assert_eq!(pulled["head"], 0, "{}", backend.name);
-        let bad = http.get(format!("{}/v1/logs/{log}/events?after=x", device.url)).bearer_auth(&device.token).send().await.unwrap();
+        let bad = http
+            .get(format!("{}/v1/logs/{log}/events?after=x", device.url))
+            .bearer_auth(&device.token)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(bad.status(), 400);
     }
 }

@@ -182,7 +182,14 @@ impl Device {
 
     pub async fn push_raw(&self, batches: Value) -> (u16, Value) {
         let body = json!({ "protocol": 1, "clientId": self.client, "batches": batches });
-        post(&self.http, &self.url, &self.log, Some(&self.token), body.to_string()).await
+        post(
+            &self.http,
+            &self.url,
+            &self.log,
+            Some(&self.token),
+            body.to_string(),
+        )
+        .await
     }
 
     pub async fn pull(&self, after: u64) -> Value {
@@ -216,7 +223,9 @@ pub async fn pull(http: &reqwest::Client, url: &str, log: &str, token: &str, aft
     let mut after = after;
     loop {
         let resp = http
-            .get(format!("{url}/v1/logs/{log}/events?after={after}&limit=500"))
+            .get(format!(
+                "{url}/v1/logs/{log}/events?after={after}&limit=500"
+            ))
             .bearer_auth(token)
             .send()
             .await
@@ -239,12 +248,19 @@ pub fn view(base: u64) -> Value {
 
 /// A live stream's messages: (id, events).
 pub struct Live {
-    stream: std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
+    stream:
+        std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
     buffer: String,
 }
 
 impl Live {
-    pub async fn open(url: &str, log: &str, token: &str, after: u64, last_event_id: Option<u64>) -> Live {
+    pub async fn open(
+        url: &str,
+        log: &str,
+        token: &str,
+        after: u64,
+        last_event_id: Option<u64>,
+    ) -> Live {
         let mut req = http()
             .get(format!("{url}/v1/logs/{log}/events?after={after}"))
             .bearer_auth(token)

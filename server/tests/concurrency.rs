@@ -1,0 +1,260 @@
+//! Many clients at once, two processes on one PostgreSQL, live readers,
+//! and `kill -9`: against the real server processes.
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use serde_json::{json, Value};
+
+/// Revisions 1 … n, each once, in order; batches whole and contiguous.
+fn assert_gap_free(events: &[Value]) {
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(
+            e["revision"],
+            i as u64 + 1,
+            "revision {} at position {i}",
+            e["revision"]
+        );
+    }
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut previous = String::new();
+    for e in events {
+        let b = e["batchId"].as_str().unwrap().to_string();
+        if b != previous {
+            assert!(!seen.contains_key(&b), "batch {b} is split");
+            seen.insert(b.clone(), 0);
+            previous = b.clone();
+        }
+        *seen.get_mut(&b).unwrap() += 1;
+    }
+}
+
+/// 20 clients, spread over the servers, each claim 10 decisions (each
+/// claim expects `no_stream`) and write notes of their own in between.
+async fn race(servers: &[Server], name: &str) {
+    let log = new_id();
+    let mut tasks = Vec::new();
+    for i in 0..20usize {
+        let mut device = Device::new(&servers[i % servers.len()], &log, &format!("user-{i}"));
+        tasks.push(tokio::spawn(async move {
+            let mut won = Vec::new();
+            for round in 0..10usize {
+                let k = (round + i) % 10;
+                let o = device
+                    .push(json!({
+                        "events": [{ "stream": format!("decision-{k}"), "type": "claimed", "data": { "by": i } }],
+                        "expect": { format!("decision-{k}"): "no_stream" },
+                        "view": view(0),
+                    }))
+                    .await;
+                match o["status"].as_str() {
+                    Some("committed") => won.push((k, o["revision"].as_u64().unwrap())),
+                    Some("rejected") => assert_eq!(o["violations"][0]["kind"], "version_mismatch"),
+                    _ => panic!("{o}"),
+                }
+                let o = device
+                    .push(json!({ "events": [{ "stream": format!("notes-{i}"), "type": "noted" }, { "stream": format!("notes-{i}"), "type": "noted" }], "view": view(0) }))
+                    .await;
+                assert_eq!(o["status"], "committed", "{o}");
+            }
+            won
+        }));
+    }
+    let mut winners: BTreeMap<usize, Vec<u64>> = BTreeMap::new();
+    for t in tasks {
+        for (k, rev) in t.await.unwrap() {
+            winners.entry(k).or_default().push(rev);
+        }
+    }
+    assert_eq!(winners.len(), 10, "{name}: every decision has a winner");
+    assert!(
+        winners.values().all(|w| w.len() == 1),
+        "{name}: exactly one winner per decision: {winners:?}"
+    );
+    // One log, gap-free, the same through every process.
+    let token = token("reader", &[&log], 600);
+    let first = pull(&http(), &servers[0].url, &log, &token, 0).await;
+    let events = first["events"].as_array().unwrap();
+    assert_eq!(events.len(), 10 + 20 * 10 * 2, "{name}");
+    assert_gap_free(events);
+    for (k, revs) in &winners {
+        assert_eq!(
+            events[revs[0] as usize - 1]["stream"],
+            format!("decision-{k}")
+        );
+    }
+    for s in &servers[1..] {
+        assert_eq!(
+            pull(&http(), &s.url, &log, &token, 0).await,
+            first,
+            "{name}: the same log through each process"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_clients_race_one_winner_per_decision() {
+    race(&[Server::start(&sqlite())], "sqlite").await;
+    if let Some(pg) = postgres() {
+        race(
+            &[Server::start(&pg), Server::start(&pg)],
+            "postgres, two processes",
+        )
+        .await;
+    }
+}
+
+/// A live reader on one process while 20 clients push through another: no
+/// gap, no repeat; then `Last-Event-ID` and `after` resume where asked.
+async fn live(reader: &Server, writer: &Server, name: &str) {
+    let log = new_id();
+    let token = token("reader", &[&log], 600);
+    let mut stream = Live::open(&reader.url, &log, &token, 0, None).await;
+    let mut tasks = Vec::new();
+    for i in 0..20usize {
+        let mut device = Device::new(writer, &log, &format!("w{i}"));
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..10 {
+                let o = device
+                    .push(json!({ "events": [{ "stream": format!("s{i}"), "type": "a" }, { "stream": format!("s{i}"), "type": "b" }], "view": view(0) }))
+                    .await;
+                assert_eq!(o["status"], "committed");
+            }
+        }));
+    }
+    let total = 20 * 10 * 2;
+    let mut received: Vec<Value> = Vec::new();
+    let mut ids = Vec::new();
+    while received.len() < total {
+        let (id, events) = stream
+            .next(Duration::from_secs(30))
+            .await
+            .unwrap_or_else(|| panic!("{name}: the live stream stalled at {}", received.len()));
+        assert_eq!(
+            events.last().unwrap()["revision"],
+            id,
+            "{name}: the message id is its last revision"
+        );
+        ids.push(id);
+        received.extend(events);
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(received.len(), total, "{name}: nothing repeated");
+    assert_gap_free(&received);
+    // Nothing more arrives (a keep-alive at most).
+    assert!(stream.next(Duration::from_millis(300)).await.is_none());
+    // Resume from a message id, by header and by `after`.
+    let mid = ids[ids.len() / 2];
+    let mut resumed = Live::open(&reader.url, &log, &token, 0, Some(mid)).await;
+    let (_, events) = resumed.next(Duration::from_secs(10)).await.unwrap();
+    assert_eq!(events[0]["revision"], mid + 1, "{name}: Last-Event-ID");
+    let mut after = Live::open(&writer.url, &log, &token, mid, None).await;
+    let mut got = Vec::new();
+    while got.len() < total - mid as usize {
+        let (_, events) = after.next(Duration::from_secs(10)).await.unwrap();
+        got.extend(events);
+    }
+    assert_eq!(got[..], received[mid as usize..], "{name}: after=N");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn live_readers_miss_nothing_and_resume() {
+    let s = Server::start(&sqlite());
+    live(&s, &s, "sqlite").await;
+    if let Some(pg) = postgres() {
+        let (a, b) = (Server::start(&pg), Server::start(&pg));
+        live(&a, &b, "postgres, two processes").await;
+    }
+}
+
+/// `kill -9` while 8 clients push: after a restart every acknowledged
+/// batch is there, whole, in a gap-free log, and pushing goes on.
+async fn kill_nine(backend: &Backend) {
+    let server = Server::start(backend);
+    let log = new_id();
+    let acked = Arc::new(AtomicUsize::new(0));
+    let enough = Arc::new(tokio::sync::Notify::new());
+    let mut tasks = Vec::new();
+    for i in 0..8usize {
+        let mut device = Device::new(&server, &log, "writer");
+        let (acked, enough) = (acked.clone(), enough.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                device.seq += 1;
+                let id = new_id();
+                let batch = json!({ "seq": device.seq, "id": id, "events": [
+                    { "stream": format!("k{i}"), "type": "a" }, { "stream": format!("k{i}"), "type": "b" }, { "stream": "shared", "type": "c" }
+                ], "view": view(0) });
+                let body = json!({ "protocol": 1, "clientId": device.client, "batches": [batch] }).to_string();
+                let sent = device
+                    .http
+                    .post(format!("{}/v1/logs/{}/push", device.url, device.log))
+                    .bearer_auth(&device.token)
+                    .body(body)
+                    .send()
+                    .await;
+                let Ok(resp) = sent else { return mine };
+                let Ok(v) = resp.json::<Value>().await else { return mine };
+                assert_eq!(v["results"][0]["status"], "committed", "{v}");
+                mine.push(id);
+                if acked.fetch_add(1, Ordering::SeqCst) + 1 == 150 {
+                    enough.notify_one();
+                }
+            }
+        }));
+    }
+    enough.notified().await;
+    server.kill();
+    let mut acknowledged = Vec::new();
+    for t in tasks {
+        acknowledged.extend(t.await.unwrap());
+    }
+    assert!(acknowledged.len() >= 150);
+    let server = Server::start(backend);
+    let mut device = Device::new(&server, &log, "after");
+    let pulled = device.pull(0).await;
+    let events = pulled["events"].as_array().unwrap();
+    assert_gap_free(events);
+    let mut sizes: HashMap<&str, usize> = HashMap::new();
+    for e in events {
+        *sizes.entry(e["batchId"].as_str().unwrap()).or_default() += 1;
+    }
+    assert!(
+        sizes.values().all(|&n| n == 3),
+        "{}: nothing half-written",
+        backend.name
+    );
+    for id in &acknowledged {
+        assert_eq!(
+            sizes.get(id.as_str()),
+            Some(&3),
+            "{}: acknowledged batch {id} is there",
+            backend.name
+        );
+    }
+    let head = pulled["head"].as_u64().unwrap();
+    assert_eq!(head as usize, events.len());
+    let o = device
+        .push(json!({ "events": [{ "stream": "shared", "type": "c" }], "expect": { "shared": { "revision": head } }, "view": view(head) }))
+        .await;
+    assert_eq!(
+        (o["status"].as_str(), o["revision"].as_u64()),
+        (Some("committed"), Some(head + 1)),
+        "{o}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_nine_loses_no_acknowledged_batch() {
+    for backend in backends() {
+        kill_nine(&backend).await;
+    }
+}
