@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-use crate::push::{push, Engines, PushError, Pushed, PUSH_TIMEOUT};
+use crate::push::{push, Engines, PushError, Pushed};
 use crate::storage::{Page, Storage};
 
 /// A push above either limit is refused whole (413).
@@ -36,7 +36,7 @@ pub enum Auth {
 }
 
 pub struct App<S> {
-    pub storage: S,
+    pub storage: Arc<S>,
     pub engines: Engines,
     pub auth: Auth,
 }
@@ -196,52 +196,39 @@ async fn push_handler<S: Storage>(
     if events > MAX_EVENTS || event_bytes > MAX_EVENT_BYTES {
         return Err(too_large());
     }
-    // Decided in a task of its own: a client that goes away does not cut a
-    // transaction short.
-    let name = log.clone();
-    let task = {
-        let app = app.clone();
-        tokio::spawn(async move {
-            let work = push(
-                &app.storage,
-                &app.engines,
-                &log,
-                &principal,
-                &client,
-                &batches,
-            );
-            match tokio::time::timeout(PUSH_TIMEOUT, work).await {
-                Ok(r) => r,
-                Err(_) => Err(PushError::Timeout),
-            }
-        })
-    };
-    match task.await {
-        Ok(Ok((head, results))) => Ok((
+    let result = push(
+        app.storage.clone(),
+        &app.engines,
+        &log,
+        &principal,
+        &client,
+        batches,
+        events,
+    )
+    .await;
+    match result {
+        Ok((head, results)) => Ok((
             StatusCode::OK,
             axum::Json(json!({ "head": head, "results": results })),
         )
             .into_response()),
-        Ok(Err(PushError::Forbidden)) => Err(error(
+        Err(PushError::Forbidden) => Err(error(
             StatusCode::FORBIDDEN,
             "forbidden",
             "this clientId belongs to another principal",
         )),
-        Ok(Err(PushError::OutOfOrder(expected))) => Err(ApiError(
+        Err(PushError::OutOfOrder(expected)) => Err(ApiError(
             StatusCode::CONFLICT,
             json!({ "error": "out_of_order", "expected": expected }),
         )),
-        Ok(Err(PushError::Storage(e))) => {
-            eprintln!("push on {name:?} failed: {e}");
+        Err(PushError::Storage(e)) => {
+            eprintln!("push on {log:?} failed: {e}");
             Err(unavailable(
                 "the storage failed; nothing was decided, try again",
             ))
         }
-        Ok(Err(PushError::Timeout)) => {
-            Err(unavailable("timed out; nothing was decided, try again"))
-        }
-        Err(_) => Err(unavailable(
-            "the push failed; nothing was decided, try again",
+        Err(PushError::Timeout) => Err(unavailable(
+            "timed out waiting for the log; the push may still be decided: push the same seq again for its outcome",
         )),
     }
 }

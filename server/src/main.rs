@@ -74,7 +74,7 @@ fn args() -> Result<Args, String> {
 async fn serve<S: Storage>(storage: S, auth: Auth, listen: SocketAddr) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let app = Arc::new(App {
-        storage,
+        storage: Arc::new(storage),
         engines: push::Engines::new(),
         auth,
     });

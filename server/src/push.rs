@@ -6,7 +6,7 @@
 //! in the browser. It is only ever ahead of storage while a push is being
 //! decided; if that push does not commit, it is cut back to where it was.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,6 +18,7 @@ use hindcast::view::{check_view, Keys, Own, View, ViewViolation};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
+use tokio::sync::oneshot;
 
 use crate::storage::{BatchRecord, EventRow, Head, Storage, StorageError, Tx};
 
@@ -25,6 +26,7 @@ use crate::storage::{BatchRecord, EventRow, Head, Storage, StorageError, Tx};
 /// process or, through the database, in others) and be decided.
 pub const PUSH_TIMEOUT: Duration = Duration::from_secs(30);
 
+#[derive(Clone)]
 pub enum PushError {
     /// The client id belongs to another principal.
     Forbidden,
@@ -46,61 +48,162 @@ pub struct Pushed {
     pub raw: Box<RawValue>,
 }
 
+/// A log's engine. `clean` is false while a group is being decided: if
+/// that is abandoned midway, the next group starts over from storage
+/// instead of trusting a log that may hold undecided events.
+#[derive(Default)]
+struct Engine {
+    log: Log,
+    clean: bool,
+}
+
+/// A push waiting for its group.
+struct Waiting {
+    principal: String,
+    client: String,
+    batches: Vec<Pushed>,
+    events: usize,
+    reply: oneshot::Sender<PushResult>,
+}
+
+pub type PushResult = Result<(u64, Vec<Value>), PushError>;
+
+#[derive(Default)]
+struct Lane {
+    engine: tokio::sync::Mutex<Engine>,
+    waiting: Mutex<VecDeque<Waiting>>,
+}
+
+/// The per-log lanes of this process.
+#[derive(Default)]
 pub struct Engines {
-    logs: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Log>>>>,
+    lanes: Mutex<HashMap<String, Arc<Lane>>>,
 }
 
 impl Engines {
     pub fn new() -> Self {
-        Engines {
-            logs: Mutex::new(HashMap::new()),
-        }
+        Self::default()
     }
 
-    fn of(&self, log: &str) -> Arc<tokio::sync::Mutex<Log>> {
-        let mut logs = self.logs.lock().expect("engines lock");
-        logs.entry(log.to_string()).or_default().clone()
+    fn lane(&self, log: &str) -> Arc<Lane> {
+        let mut lanes = self.lanes.lock().expect("lanes lock");
+        lanes.entry(log.to_string()).or_default().clone()
     }
 }
 
-/// Decides `batches` of `client` on `log`, in seq order, in one
-/// transaction: all outcomes are recorded, or none. Returns the head after
-/// the push and one outcome per batch.
+/// A group holds at most this many events (one transaction).
+const GROUP_EVENTS: usize = 10_000;
+
+/// Decides `batches` of `client` on `log`, in seq order: all outcomes are
+/// recorded, or none. Pushes waiting on the same log share one
+/// transaction (group commit), each batch still decided alone, in arrival
+/// order. Returns the head after the push and one outcome per batch.
 pub async fn push<S: Storage>(
-    storage: &S,
+    storage: Arc<S>,
     engines: &Engines,
-    log_name: &str,
+    log: &str,
     principal: &str,
     client: &str,
-    batches: &[Pushed],
-) -> Result<(u64, Vec<Value>), PushError> {
-    let engine = engines.of(log_name);
-    let mut log = engine.lock().await;
-    let mut tx = storage.begin(log_name).await?;
+    batches: Vec<Pushed>,
+    events: usize,
+) -> PushResult {
+    let lane = engines.lane(log);
+    let (reply, answer) = oneshot::channel();
+    lane.waiting.lock().expect("queue lock").push_back(Waiting {
+        principal: principal.to_string(),
+        client: client.to_string(),
+        batches,
+        events,
+        reply,
+    });
+    // Whoever holds the engine next decides every push waiting by then; the
+    // work runs in a task of its own, so a request that gives up (or a
+    // client that goes away) never cuts a transaction short.
+    let log = log.to_string();
+    tokio::spawn(async move {
+        let mut engine = lane.engine.lock().await;
+        loop {
+            let group = {
+                let mut waiting = lane.waiting.lock().expect("queue lock");
+                let mut group = Vec::new();
+                let mut events = 0;
+                while let Some(w) = waiting.front() {
+                    if !group.is_empty() && events + w.events > GROUP_EVENTS {
+                        break;
+                    }
+                    events += w.events;
+                    group.extend(waiting.pop_front());
+                }
+                group
+            };
+            if group.is_empty() {
+                break;
+            }
+            decide_group(&*storage, &mut engine, &log, group).await;
+        }
+    });
+    match tokio::time::timeout(PUSH_TIMEOUT, answer).await {
+        Ok(Ok(result)) => result,
+        _ => Err(PushError::Timeout),
+    }
+}
+
+async fn decide_group<S: Storage>(
+    storage: &S,
+    engine: &mut Engine,
+    log_name: &str,
+    group: Vec<Waiting>,
+) {
+    let fail = |group: Vec<Waiting>, e: PushError| {
+        for w in group {
+            let _ = w.reply.send(Err(e.clone()));
+        }
+    };
+    if !engine.clean {
+        engine.log = Log::default();
+    }
+    let mut tx = match storage.begin(log_name).await {
+        Ok(tx) => tx,
+        Err(e) => return fail(group, e.into()),
+    };
     let stored = tx.head();
+    engine.clean = false;
+    let log = &mut engine.log;
     if stored.head < log.head() {
         // Storage is behind the engine (a database restored from backup):
         // start over from storage.
         *log = Log::default();
     }
     if stored.head > log.head() {
-        let bodies = tx.events_after(log.head()).await?;
-        catch_up(&mut log, &bodies).map_err(|e| PushError::Storage(StorageError(e)))?;
+        let caught_up = match tx.events_after(log.head()).await {
+            Ok(bodies) => catch_up(log, &bodies).map_err(StorageError),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = caught_up {
+            return fail(group, e.into());
+        }
     }
     let start = log.head();
     let mut head = stored;
-    match decide_all(&mut tx, &mut log, &mut head, principal, client, batches).await {
-        Ok(outcomes) => match tx.commit(head).await {
-            Ok(()) => Ok((head.head, outcomes)),
-            Err(e) => {
+    let mut results = Vec::with_capacity(group.len());
+    for w in &group {
+        match decide_all(&mut tx, log, &mut head, &w.principal, &w.client, &w.batches).await {
+            Err(PushError::Storage(e)) => {
                 log.truncate(start);
-                Err(e.into())
+                engine.clean = true;
+                return fail(group, PushError::Storage(e));
             }
-        },
-        Err(e) => {
-            log.truncate(start);
-            Err(e)
+            r => results.push(r),
         }
+    }
+    if let Err(e) = tx.commit(head).await {
+        log.truncate(start);
+        engine.clean = true;
+        return fail(group, e.into());
+    }
+    engine.clean = true;
+    for (w, r) in group.into_iter().zip(results) {
+        let _ = w.reply.send(r.map(|outcomes| (head.head, outcomes)));
     }
 }
 

@@ -23,7 +23,7 @@ use std::future::Future;
 
 use tokio::sync::broadcast;
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct StorageError(pub String);
 
 impl std::fmt::Display for StorageError {
