@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import * as vite8 from "vite";
 import * as vite6 from "vite6";
+import * as vite7 from "vite7";
 import webpack from "webpack";
 import * as esbuild from "esbuild";
 import { rollup } from "rollup";
@@ -130,6 +131,17 @@ function page(dist, type) {
   writeFileSync(join(dist, "index.html"), `<!doctype html>\n<meta charset="utf-8" />\n<script ${type === "module" ? 'type="module" ' : ""}src="./main.js"></script>\n`);
 }
 
+test("the tarball: the entries, both wasm builds, types for import and require, licenses", () => {
+  const listed = execFileSync("tar", ["-tzf", tarball], { encoding: "utf8" }).split("\n");
+  for (const file of ["index.js", "slim.js", "hindcast.cjs", "index.d.ts", "index.d.cts", "slim.d.ts", "wasm/inline.js", "wasm/hindcast_bg.wasm", "wasm/hindcast_bg.debug.wasm", "LICENSE-MIT", "LICENSE-APACHE", "README.md"]) {
+    assert.ok(listed.includes(`package/${file}`), `${file} ships`);
+  }
+  const manifest = JSON.parse(readFileSync(join(project, "node_modules/hindcast/package.json"), "utf8"));
+  assert.equal(manifest.license, "MIT OR Apache-2.0");
+  assert.equal(typeof manifest.repository.url, "string");
+  assert.deepEqual(Object.keys(manifest.exports), [".", "./slim", "./wasm", "./wasm-debug", "./package.json"]);
+});
+
 test("Vite 8 dev server", async () => {
   const url = await viteDev(vite8, appDir("vite8-dev"));
   const { result, wasm } = await load(url);
@@ -148,6 +160,11 @@ test("Vite 8 build: a page and a module worker; no wasm file is emitted", async 
 
 test("Vite 6 dev server (dependency pre-bundling)", async () => {
   const url = await viteDev(vite6, appDir("vite6-dev"));
+  assert.deepEqual((await load(url)).result, EXPECTED);
+});
+
+test("Vite 7 dev server (dependency pre-bundling)", async () => {
+  const url = await viteDev(vite7, appDir("vite7-dev"));
   assert.deepEqual((await load(url)).result, EXPECTED);
 });
 
@@ -230,6 +247,33 @@ test("hindcast/slim, Vite 8 build: the wasm is emitted as an asset and fetched",
   const { result, wasm } = await load(`${url}/index.html`);
   assert.deepEqual(result, EXPECTED);
   assert.deepEqual(wasm, [`${url}/${emitted[0]}`]);
+});
+
+test("hindcast/slim, Vite 8 build: initWasm with the URL of hindcast/wasm-debug (the name section)", async () => {
+  const dir = appDir("slim-debug", { slim: true });
+  writeFileSync(
+    join(dir, "main.js"),
+    `import { initWasm } from "hindcast/slim";
+import debugWasm from "hindcast/wasm-debug?url";
+import { check, report } from "./check.js";
+report(async () => {
+  await initWasm(debugWasm);
+  return check();
+});
+`,
+  );
+  const dist = await viteBuild(dir);
+  // Both files are emitted (slim.js names the default one); only the debug one is fetched.
+  const emitted = files(dist).filter((f) => f.endsWith(".wasm"));
+  assert.equal(emitted.length, 2);
+  assert.match(emitted[0], /^assets\/hindcast_bg-[\w-]+\.wasm$/);
+  assert.match(emitted[1], /^assets\/hindcast_bg\.debug-[\w-]+\.wasm$/);
+  const names = (file) => WebAssembly.Module.customSections(new WebAssembly.Module(readFileSync(join(dist, file))), "name").length;
+  assert.deepEqual(emitted.map(names), [0, 1]);
+  const url = await served(dist);
+  const { result, wasm } = await load(`${url}/index.html`);
+  assert.deepEqual(result, EXPECTED);
+  assert.deepEqual(wasm, [`${url}/${emitted[1]}`]);
 });
 
 test("hindcast/slim, Vite 6 dev server: the error names optimizeDeps.exclude", async () => {
