@@ -347,11 +347,11 @@ async fn decide<T: Tx>(
     let id = uuid::Uuid::from_u128(batch_id).hyphenated().to_string();
     let events_text = canonical_events(&batch.events);
     if let Some(first) = tx.batch(&id).await? {
-        if first.committed && first.events != events_text {
+        if first.events != events_text {
             return Ok(invalid(
                 Some(&id),
                 "id",
-                "this batch id was already committed with different events; give a different batch a new id",
+                "this batch id was already decided with different events; give a different batch a new id",
             ));
         }
         let mut outcome: Value = serde_json::from_str(&first.outcome)
