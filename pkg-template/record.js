@@ -60,7 +60,8 @@ export function decodeRecorded(e, strict) {
     if (!isRevision(e.revision) || e.revision === 0) return { field: "revision", why: "expected a revision (a positive integer)" };
     if (!isRevision(e.version)) return { field: "version", why: "expected a stream version (a non-negative integer)" };
     for (const k of ["stream", "type"]) if (!isText(e[k])) return { field: k, why: "expected a non-empty string" };
-    for (const k of ["id", "batchId"]) if (typeof e[k] !== "string" || !UUID.test(e[k])) return { field: k, why: "expected a UUID" };
+    // Their form the engine checks on restore (see uuidFault).
+    for (const k of ["id", "batchId"]) if (typeof e[k] !== "string") return { field: k, why: "expected a UUID" };
     if (typeof e.recordedAt !== "number" || !Number.isFinite(e.recordedAt)) {
       return { field: "recordedAt", why: "expected a time in ms since the epoch" };
     }
@@ -81,8 +82,27 @@ export function decodeRecorded(e, strict) {
   return null;
 }
 
-/** A decoded event rebuilt with its fields in the order reads return them. */
+/** The fault of a recorded event's `id` or `batchId` that is not a UUID, or null. */
+export function uuidFault(e, field) {
+  return UUID.test(e?.[field]) ? null : { field, why: "expected a UUID" };
+}
+
+const ORDER = new Map(FIELDS.map((k, i) => [k, i]));
+
+/** Whether a decoded event's fields are in the order reads return them. */
+export function inOrder(e) {
+  let last = -1;
+  for (const k of Object.keys(e)) {
+    const i = ORDER.get(k);
+    if (i < last) return false;
+    last = i;
+  }
+  return true;
+}
+
+/** A decoded event with its fields in the order reads return them: itself, or a frozen copy. */
 export function canonical(e) {
+  if (inOrder(e)) return e;
   const out = {};
   for (const k of FIELDS) if (e[k] !== undefined) out[k] = e[k];
   return Object.freeze(out);

@@ -9,7 +9,7 @@
 // transaction (persistent.js).
 
 import { InvalidInputError, fromWire, invalid } from "./errors.js";
-import { canonical, decodeRecorded } from "./record.js";
+import { canonical, decodeRecorded, uuidFault } from "./record.js";
 
 const { stringify } = JSON;
 /** Export chunks end at the first line end past this many characters. */
@@ -42,15 +42,23 @@ function exportAfter(events, options) {
 }
 
 async function* chunks(events, after, end) {
-  let chunk = "";
+  let lines = [];
+  let chars = 0;
   for (let r = after + 1; r <= end; r++) {
-    chunk += stringify(events[r - 1]) + "\n";
-    if (chunk.length >= CHUNK_CHARS) {
-      yield chunk;
-      chunk = "";
+    const line = stringify(events[r - 1]);
+    lines.push(line);
+    chars += line.length;
+    if (chars >= CHUNK_CHARS) {
+      lines.push("");
+      yield lines.join("\n");
+      lines = [];
+      chars = 0;
     }
   }
-  if (chunk !== "") yield chunk;
+  if (lines.length > 0) {
+    lines.push("");
+    yield lines.join("\n");
+  }
 }
 
 /** An InvalidInputError at `line N` or `line N.field`. */
@@ -89,17 +97,27 @@ export async function importLog(source, options, { engine, at }) {
   const onProgress = importOptions(options);
   const runs = [];
   let run = [];
+  /** The JSON text of each event of `run`: its line, when that is already canonical. */
+  let runTexts = [];
   let batch = []; // the batch being read
+  let batchTexts = [];
   let first = 0;
   let line = 0;
+  /** The event of the line before. */
+  let prev;
   const endBatch = () => {
     if (run.length > 0 && run.length + batch.length > RUN_EVENTS) endRun();
-    for (const e of batch) run.push(e);
+    for (let i = 0; i < batch.length; i++) {
+      run.push(batch[i]);
+      runTexts.push(batchTexts[i]);
+    }
     batch = [];
+    batchTexts = [];
   };
   const endRun = () => {
-    runs.push({ events: run, text: stringify(run) });
+    runs.push({ events: run, text: `[${runTexts.join(",")}]` });
     run = [];
+    runTexts = [];
   };
   for await (const text of linesOf(source, () => line + 1)) {
     line++;
@@ -110,12 +128,14 @@ export async function importLog(source, options, { engine, at }) {
     } catch (err) {
       throw bad(line, "", `is not JSON (${err.message})`);
     }
+    const keys = e !== null && typeof e === "object" ? Object.keys(e).length : 0;
     const fault = decodeRecorded(e, true);
     if (fault !== null) throw bad(line, fault.field, fault.why);
     if (line === 1) first = e.revision;
     else if (e.revision !== first + line - 1) throw bad(line, "revision", `expected ${first + line - 1}: revisions go up by one from line to line`);
     const event = canonical(e);
-    const prev = batch.at(-1) ?? run.at(-1);
+    // The line is the event's text as stored unless it had nulls or another key order.
+    const same = event === e && Object.keys(e).length === keys;
     if (batch.length > 0 && prev.batchId === event.batchId) {
       if (event.correlationId !== prev.correlationId) throw bad(line, "correlationId", "differs within its batch");
       if (event.recordedAt !== prev.recordedAt) throw bad(line, "recordedAt", "differs within its batch");
@@ -125,7 +145,9 @@ export async function importLog(source, options, { engine, at }) {
       }
       endBatch();
     }
+    prev = event;
     batch.push(event);
+    batchTexts.push(same ? text : stringify(event));
     if (line % PROGRESS_LINES === 0) onProgress?.({ loaded: line });
   }
   endBatch();
@@ -149,7 +171,10 @@ export async function importLog(source, options, { engine, at }) {
         const e = fromWire(thrown);
         if (!Number.isSafeInteger(e.revision)) throw e;
         const field = e.field ?? "";
-        throw bad(e.revision - first + 1, field, FOLLOW[field] ?? e.message);
+        const line = e.revision - first + 1;
+        const event = runs.flatMap((r) => r.events)[line - 1];
+        const form = field === "id" || field === "batchId" ? uuidFault(event, field) : null;
+        throw bad(line, field, form?.why ?? FOLLOW[field] ?? e.message);
       } finally {
         if (!ok || !keep) engine.truncate(start);
       }
