@@ -137,15 +137,25 @@ impl Tx for PgTx {
         self.head
     }
 
-    async fn events_after(&mut self, after: u64) -> Result<Vec<String>> {
+    async fn events_after(&mut self, after: u64, limit: u64) -> Result<Vec<EventRow>> {
         let st = self
             .c()
             .prepare_cached(
-                "SELECT body FROM events WHERE log = $1 AND revision > $2 ORDER BY revision",
+                "SELECT revision, batch_last, body FROM events WHERE log = $1 AND revision > $2 ORDER BY revision LIMIT $3",
             )
             .await?;
-        let rows = self.c().query(&st, &[&self.log, &(after as i64)]).await?;
-        Ok(rows.iter().map(|r| r.get(0)).collect())
+        let rows = self
+            .c()
+            .query(&st, &[&self.log, &(after as i64), &(limit as i64)])
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| EventRow {
+                revision: r.get::<_, i64>(0) as u64,
+                batch_last: r.get::<_, i64>(1) as u64,
+                body: r.get(2),
+            })
+            .collect())
     }
 
     async fn bind_client(&mut self, client: &str, principal: &str) -> Result<String> {

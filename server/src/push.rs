@@ -91,6 +91,9 @@ impl Engines {
     }
 }
 
+/// Events read per page while catching an engine up.
+const CATCH_UP_PAGE: u64 = 20_000;
+
 /// A group holds at most this many events (one transaction).
 const GROUP_EVENTS: usize = 10_000;
 
@@ -174,8 +177,10 @@ async fn decide_group<S: Storage>(
         // start over from storage.
         *log = Log::default();
     }
-    if stored.head > log.head() {
-        let caught_up = match tx.events_after(log.head()).await {
+    // Caught up a page at a time (a page ends at a batch end, or it is
+    // the rest of the log), so memory stays bounded on a long log.
+    while stored.head > log.head() {
+        let caught_up = match tx.events_after(log.head(), CATCH_UP_PAGE).await {
             Ok(bodies) => catch_up(log, &bodies).map_err(StorageError),
             Err(e) => Err(e),
         };
@@ -207,9 +212,27 @@ async fn decide_group<S: Storage>(
     }
 }
 
-/// Appends stored events (whole batches, in order) to the engine.
-fn catch_up(log: &mut Log, bodies: &[String]) -> Result<(), String> {
-    let text = format!("[{}]", bodies.join(","));
+/// Appends stored events to the engine: the whole batches among `rows`
+/// (a page may end inside a batch; that batch waits for the next page).
+fn catch_up(log: &mut Log, rows: &[EventRow]) -> Result<(), String> {
+    let whole = rows
+        .iter()
+        .rposition(|r| r.revision == r.batch_last)
+        .map_or(0, |i| i + 1);
+    if whole == 0 {
+        return Err(format!(
+            "no whole batch is stored after revision {}",
+            log.head()
+        ));
+    }
+    let mut text = String::from("[");
+    for (i, r) in rows[..whole].iter().enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str(&r.body);
+    }
+    text.push(']');
     let batches = parse_stored(&text, log.head()).map_err(|e| e.to_string())?;
     for b in &batches {
         if b.revision != log.head() + 1 {
@@ -721,4 +744,43 @@ pub fn violation_json(v: &ViewViolation) -> Value {
     }
     out["message"] = json!(v.violation.to_string());
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(revision: u64, batch_last: u64, batch: &str, stream: &str, version: u64) -> EventRow {
+        EventRow {
+            revision,
+            batch_last,
+            body: format!(
+                r#"{{"revision":{revision},"stream":"{stream}","version":{version},"id":"{}","type":"t","data":null,"batchId":"{batch}","recordedAt":1}}"#,
+                uuid::Uuid::new_v4()
+            ),
+        }
+    }
+
+    #[test]
+    fn catching_up_takes_whole_batches_only() {
+        let (a, b) = (
+            uuid::Uuid::new_v4().to_string(),
+            uuid::Uuid::new_v4().to_string(),
+        );
+        let rows = vec![
+            row(1, 3, &a, "s", 0),
+            row(2, 3, &a, "s", 1),
+            row(3, 3, &a, "t", 0),
+            row(4, 5, &b, "s", 2),
+            row(5, 5, &b, "s", 3),
+        ];
+        let mut log = Log::default();
+        // A page that ends inside the second batch stops before it.
+        catch_up(&mut log, &rows[..4]).unwrap();
+        assert_eq!(log.head(), 3);
+        catch_up(&mut log, &rows[3..]).unwrap();
+        assert_eq!(log.head(), 5);
+        assert_eq!(log.stream("s").map(|p| p.version), Some(3));
+        assert!(catch_up(&mut log, &rows[..1]).is_err());
+    }
 }

@@ -77,13 +77,19 @@ impl Tx for SqliteTx {
         self.head
     }
 
-    async fn events_after(&mut self, after: u64) -> Result<Vec<String>> {
+    async fn events_after(&mut self, after: u64, limit: u64) -> Result<Vec<EventRow>> {
         blocking(|| {
             let mut st = self.conn().prepare_cached(
-                "SELECT body FROM events WHERE log = ?1 AND revision > ?2 ORDER BY revision",
+                "SELECT revision, batch_last, body FROM events WHERE log = ?1 AND revision > ?2 ORDER BY revision LIMIT ?3",
             )?;
-            let rows = st.query_map(params![self.log, after as i64], |r| r.get(0))?;
-            Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
+            let rows = st.query_map(params![self.log, after as i64, limit as i64], |r| {
+                Ok(EventRow {
+                    revision: r.get::<_, i64>(0)? as u64,
+                    batch_last: r.get::<_, i64>(1)? as u64,
+                    body: r.get(2)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<EventRow>>>()?)
         })
     }
 

@@ -90,9 +90,13 @@ pub struct Page {
 pub trait Tx: Send {
     /// The head as it was when the lock was taken.
     fn head(&self) -> Head;
-    /// Bodies of the events after `after`, in revision order (to catch an
-    /// engine up).
-    fn events_after(&mut self, after: u64) -> impl Future<Output = Result<Vec<String>>> + Send;
+    /// Up to `limit` events after `after`, in revision order, to catch an
+    /// engine up.
+    fn events_after(
+        &mut self,
+        after: u64,
+        limit: u64,
+    ) -> impl Future<Output = Result<Vec<EventRow>>> + Send;
     /// Binds `client` to `principal` if it is new; returns its owner.
     fn bind_client(
         &mut self,
