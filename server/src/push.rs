@@ -767,7 +767,7 @@ mod tests {
             uuid::Uuid::new_v4().to_string(),
             uuid::Uuid::new_v4().to_string(),
         );
-        let rows = vec![
+        let rows = [
             row(1, 3, &a, "s", 0),
             row(2, 3, &a, "s", 1),
             row(3, 3, &a, "t", 0),
