@@ -45,7 +45,9 @@ export function loadWasm() {
  */
 export function initWasm(input) {
   if (exports !== null) return Promise.resolve();
-  if (input === undefined || input === null) throw new TypeError("initWasm(input): give a URL, bytes, a Response or a WebAssembly.Module");
+  if (input === undefined || input === null) {
+    return Promise.reject(new TypeError("initWasm(source): give a URL, bytes, a Response or a WebAssembly.Module"));
+  }
   source = () => input;
   return ready ?? loadWasm();
 }
@@ -61,8 +63,10 @@ async function load() {
   let url = null;
   if (typeof input === "string" || input instanceof URL) {
     url = String(input);
+    // Node's fetch does not read files; its fs does (hindcast/slim in Node).
+    const fs = url.startsWith("file:") ? globalThis.process?.getBuiltinModule?.("node:fs") : undefined;
     try {
-      input = await fetch(input);
+      input = fs ? fs.readFileSync(new URL(url)) : await fetch(input);
     } catch (e) {
       throw explain(e, url);
     }

@@ -335,6 +335,10 @@ test("Node, ESM import", () => {
   assert.equal(node(["--input-type=module", "-e", `import { EventStore } from "hindcast";\n${NODE_CHECK}`]), EXPECTED_NODE);
 });
 
+test("Node, hindcast/slim: the module is read from next to it", () => {
+  assert.equal(node(["--input-type=module", "-e", `import { EventStore } from "hindcast/slim";\n${NODE_CHECK}`]), EXPECTED_NODE);
+});
+
 test("Node, CommonJS require (without require(esm))", () => {
   const source = `const { EventStore } = require("hindcast");\n(async () => {${NODE_CHECK}})();`;
   assert.equal(node(["--no-experimental-require-module", "--input-type=commonjs", "-e", source]), EXPECTED_NODE);
