@@ -13,6 +13,7 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writ
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
 import { chromium } from "playwright-core";
 import * as vite8 from "vite";
 import * as vite6 from "vite6";
@@ -131,7 +132,7 @@ function page(dist, type) {
   writeFileSync(join(dist, "index.html"), `<!doctype html>\n<meta charset="utf-8" />\n<script ${type === "module" ? 'type="module" ' : ""}src="./main.js"></script>\n`);
 }
 
-test("the tarball: the entries, both wasm builds, types for import and require, licenses", () => {
+test("the tarball: the entries, both wasm builds, types for import and require, licenses, the size budget", () => {
   const listed = execFileSync("tar", ["-tzf", tarball], { encoding: "utf8" }).split("\n");
   for (const file of ["index.js", "slim.js", "hindcast.cjs", "index.d.ts", "index.d.cts", "slim.d.ts", "wasm/inline.js", "wasm/hindcast_bg.wasm", "wasm/hindcast_bg.debug.wasm", "LICENSE-MIT", "LICENSE-APACHE", "README.md"]) {
     assert.ok(listed.includes(`package/${file}`), `${file} ships`);
@@ -140,6 +141,10 @@ test("the tarball: the entries, both wasm builds, types for import and require, 
   assert.equal(manifest.license, "MIT OR Apache-2.0");
   assert.equal(typeof manifest.repository.url, "string");
   assert.deepEqual(Object.keys(manifest.exports), [".", "./slim", "./wasm", "./wasm-debug", "./package.json"]);
+  // The size budget: the default module at most 150 KB gzipped, without its name section.
+  const wasm = readFileSync(join(project, "node_modules/hindcast/wasm/hindcast_bg.wasm"));
+  assert.ok(gzipSync(wasm, { level: 9 }).length <= 150_000, "hindcast_bg.wasm ≤ 150 KB gzip");
+  assert.equal(WebAssembly.Module.customSections(new WebAssembly.Module(wasm), "name").length, 0);
 });
 
 test("Vite 8 dev server", async () => {
