@@ -34,6 +34,12 @@ const EXPECTED = {
   refused: "CONSTRAINT_VIOLATION",
   reopened: [[1, "money_deposited", { amount: 100 }]],
 };
+/** The error hindcast/slim gives when its module's URL answers something else. */
+const notServed = (url, what) =>
+  `Error: hindcast: fetching its WebAssembly module from ${url} ${what}, not the module. ` +
+  'The bundler did not emit the file next to the code: import "hindcast" (the module inlined) instead of "hindcast/slim", ' +
+  'or call initWasm() with the URL of "hindcast/wasm"; under Vite\'s dev server, set optimizeDeps: { exclude: ["hindcast"] }; ' +
+  "see the Setup section of hindcast's README";
 /** What the Node checks print: the memory part of check(). */
 const EXPECTED_NODE = `${JSON.stringify({ memory: EXPECTED.memory, refused: EXPECTED.refused })}\n`;
 
@@ -105,20 +111,21 @@ async function load(url, { route } = {}) {
   }
 }
 
-async function viteDev(vite, dir) {
+async function viteDev(vite, dir, config = {}) {
   const server = await vite.createServer({
     root: dir,
     configFile: false,
     logLevel: "error",
     server: { host: "127.0.0.1", port: 0 },
+    ...config,
   });
   closers.push(() => server.close());
   await server.listen();
   return server.resolvedUrls.local[0];
 }
 
-async function viteBuild(dir, input = { main: join(dir, "index.html") }) {
-  await vite8.build({
+async function viteBuild(dir, input = { main: join(dir, "index.html") }, vite = vite8) {
+  await vite.build({
     root: dir,
     configFile: false,
     logLevel: "error",
@@ -163,9 +170,12 @@ test("Vite 8 build: a page and a module worker; no wasm file is emitted", async 
   assert.deepEqual((await load(`${url}/worker.html`)).result, EXPECTED);
 });
 
-test("Vite 6 dev server (dependency pre-bundling)", async () => {
+test("Vite 6 dev server (dependency pre-bundling) and build", async () => {
   const url = await viteDev(vite6, appDir("vite6-dev"));
   assert.deepEqual((await load(url)).result, EXPECTED);
+  const dist = await viteBuild(appDir("vite6-build"), undefined, vite6);
+  assert.deepEqual(files(dist).filter((f) => f.endsWith(".wasm")), []);
+  assert.deepEqual((await load(`${await served(dist)}/index.html`)).result, EXPECTED);
 });
 
 test("Vite 7 dev server (dependency pre-bundling)", async () => {
@@ -281,16 +291,35 @@ report(async () => {
   assert.deepEqual(wasm, [`${url}/${emitted[1]}`]);
 });
 
-test("hindcast/slim, Vite 6 dev server: the error names optimizeDeps.exclude", async () => {
+test("hindcast/slim, Vite 6 dev server: the error names optimizeDeps.exclude, which fixes it", async () => {
   const url = await viteDev(vite6, appDir("slim-vite6-dev", { slim: true }));
   const { result } = await load(url);
-  assert.deepEqual(result, {
-    error:
-      `Error: hindcast: fetching its WebAssembly module from ${url}@fs${project}/node_modules/.vite/deps/wasm/hindcast_bg.wasm answered an HTML page, not the module. ` +
-      'The bundler did not emit the file next to the code: import "hindcast" (the module inlined) instead of "hindcast/slim", ' +
-      'or call initWasm() with the URL of "hindcast/wasm"; under Vite\'s dev server, set optimizeDeps: { exclude: ["hindcast"] }; ' +
-      "see the Setup section of hindcast's README",
-  });
+  assert.deepEqual(result, { error: notServed(`${url}@fs${project}/node_modules/.vite/deps/wasm/hindcast_bg.wasm`, "answered an HTML page") });
+  const fixed = await viteDev(vite6, appDir("slim-vite6-dev-excluded", { slim: true }), { optimizeDeps: { exclude: ["hindcast"] } });
+  assert.deepEqual((await load(fixed)).result, EXPECTED);
+});
+
+test("hindcast/slim, esbuild: the 404 names the fix; initWasm with the copied file works", async () => {
+  const dir = appDir("slim-esbuild", { slim: true });
+  writeFileSync(
+    join(dir, "main.js"),
+    `import { initWasm } from "hindcast/slim";
+import { check, report } from "./check.js";
+report(async () => {
+  const first = await check().catch((e) => e.constructor.name + ": " + e.message);
+  await initWasm(new URL("/hindcast_bg.wasm", location.href));
+  return { first, ...(await check()) };
+});
+`,
+  );
+  const dist = join(dir, "dist");
+  await esbuild.build({ entryPoints: [join(dir, "main.js")], bundle: true, format: "esm", outfile: join(dist, "main.js"), logLevel: "error" });
+  page(dist, "module");
+  cpSync(join(project, "node_modules/hindcast/wasm/hindcast_bg.wasm"), join(dist, "hindcast_bg.wasm"));
+  const url = await served(dist);
+  const { result, wasm } = await load(`${url}/index.html`);
+  assert.deepEqual(wasm, [`${url}/wasm/hindcast_bg.wasm`, `${url}/hindcast_bg.wasm`]);
+  assert.deepEqual(result, { first: notServed(`${url}/wasm/hindcast_bg.wasm`, "answered 404"), ...EXPECTED });
 });
 
 test("hindcast/slim without a bundler: a first wasm request that fails is retried by the next call", async () => {
