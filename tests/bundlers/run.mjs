@@ -388,7 +388,7 @@ test("esbuild --platform=node bundle, run from elsewhere", async () => {
   assert.equal(node([outfile], work), EXPECTED_NODE);
 });
 
-test("TypeScript --strict: the README's examples (bundler, nodenext) and a CommonJS consumer (node16)", () => {
+test("TypeScript --strict: the README's examples and what a typed store refuses (bundler, nodenext), a CommonJS consumer (node16)", () => {
   const readme = readFileSync(join(project, "node_modules/hindcast/README.md"), "utf8");
   const examples = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
   assert.ok(examples.length >= 3, `README has ${examples.length} ts examples`);
@@ -402,7 +402,26 @@ test("TypeScript --strict: the README's examples (bundler, nodenext) and a Commo
     sources.forEach((source, i) => writeFileSync(join(dir, `example${i + 1}.ts`), `${source}\nexport {};\n`));
     execFileSync(process.execPath, [tsc, "-p", dir], { cwd: dir, stdio: "inherit" });
   };
-  compile("bundler", "module", { module: "esnext", moduleResolution: "bundler" }, examples);
+  // What a typed store refuses (each line marked must fail to compile).
+  const typed = `import { EventStore, type Recorded } from "hindcast";
+type BankEvent = { type: "opened"; data: { owner: string } } | { type: "deposited"; data: { amount: number } } | { type: "closed" };
+const store = await EventStore.memory<BankEvent>();
+// @ts-expect-error: data of another type
+await store.transact({ events: [{ stream: "a", type: "deposited", data: { owner: "Ann" } }] });
+// @ts-expect-error: a type not in the union
+await store.transact({ events: [{ stream: "a", type: "renamed" }] });
+// @ts-expect-error: "closed" has no data
+await store.transact({ events: [{ stream: "a", type: "closed", data: 1 }] });
+store.project({ initial: 0, on: { deposited: (n, e) => n + e.data.amount, opened: (n, e) => n + e.data.owner.length } });
+// @ts-expect-error: no fold for a type not in the union
+store.project({ initial: 0, on: { renamed: (n: number) => n } });
+store.subscribe({ closed: (e) => { const nothing: null = e.data; return void nothing; } });
+const [e]: Recorded<BankEvent>[] = store.read();
+if (e?.type === "deposited") e.data.amount satisfies number;
+// @ts-expect-error: data is narrowed by type
+if (e?.type === "opened") e.data.amount;
+`;
+  compile("bundler", "module", { module: "esnext", moduleResolution: "bundler" }, [...examples, typed]);
   compile("nodenext", "module", { module: "nodenext", moduleResolution: "nodenext" }, examples);
   compile("node16-cjs", "commonjs", { module: "node16", moduleResolution: "node16" }, [
     `import { EventStore, initWasm, type RecordedEvent } from "hindcast";
