@@ -97,7 +97,7 @@ function notServed(url, what) {
 
 function explain(e, url) {
   const text = String(e?.message ?? e);
-  if (typeof WebAssembly !== "undefined" && e instanceof WebAssembly.CompileError && /Content.Security.Policy|unsafe-eval|wasm-eval/i.test(text)) {
+  if (typeof WebAssembly !== "undefined" && e instanceof WebAssembly.CompileError && /Content.Security.Policy|\bCSP\b|unsafe-eval|wasm-eval/i.test(text)) {
     return new WebAssembly.CompileError(
       `hindcast: the page's Content Security Policy forbids compiling WebAssembly. ` +
         `Allow it with 'wasm-unsafe-eval' in script-src (e.g. script-src 'self' 'wasm-unsafe-eval'); 'unsafe-eval' is not needed. ` +
