@@ -374,8 +374,20 @@ export declare class HandlerError extends HindcastError {
 /** Bytes of WebAssembly memory in use (a diagnostic; grows, never shrinks). */
 export declare function wasmMemoryBytes(): number;
 
-/** Where the WebAssembly module can come from. */
-export type WasmSource = string | URL | Response | PromiseLike<Response> | BufferSource | WebAssembly.Module;
+/** A global class's instance type where the environment's types declare it (DOM, @types/node), else never. */
+type GlobalInstance<K extends string> = typeof globalThis extends { [P in K]: { prototype: infer T } } ? T : never;
+/** `WebAssembly.Module` where declared (the DOM's types; @types/node lacks it), else never. */
+type WasmModule = typeof globalThis extends { WebAssembly: { Module: { prototype: infer M } } } ? M : never;
+
+/** Where the WebAssembly module can come from: a URL, bytes, a Response (or a promise of one), a compiled module. */
+export type WasmSource =
+  | string
+  | GlobalInstance<"URL">
+  | ArrayBuffer
+  | ArrayBufferView
+  | GlobalInstance<"Response">
+  | PromiseLike<GlobalInstance<"Response">>
+  | WasmModule;
 
 /**
  * Loads the WebAssembly module from `source` instead of the entry point's

@@ -423,12 +423,15 @@ if (e?.type === "opened") e.data.amount;
 `;
   compile("bundler", "module", { module: "esnext", moduleResolution: "bundler" }, [...examples, typed]);
   compile("nodenext", "module", { module: "nodenext", moduleResolution: "nodenext" }, examples);
-  compile("node16-cjs", "commonjs", { module: "node16", moduleResolution: "node16" }, [
-    `import { EventStore, initWasm, type RecordedEvent } from "hindcast";
+  // A Node project: @types/node, no DOM types.
+  const node = { lib: ["es2022"], types: ["node"], typeRoots: [join(HERE, "node_modules/@types")] };
+  compile("node16-cjs", "commonjs", { module: "node16", moduleResolution: "node16", ...node }, [
+    `import { readFileSync } from "node:fs";
+import { EventStore, initWasm, type RecordedEvent } from "hindcast";
 export async function main(): Promise<number> {
+  await initWasm(readFileSync(require.resolve("hindcast/wasm")));
   const store = await EventStore.memory();
   const events: RecordedEvent[] = store.read();
-  void initWasm;
   return events.length + store.revision;
 }`,
   ]);
