@@ -12,7 +12,10 @@
 //! never trusted to carry data, and a lost one costs at most a keep-alive
 //! period).
 
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
+
+use futures_util::future::{try_join, try_join3, try_join4};
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use tokio::sync::broadcast;
@@ -110,10 +113,25 @@ async fn listen(config: tokio_postgres::Config, hints: broadcast::Sender<String>
     }
 }
 
+/// A push transaction. Reads of a group are fetched up front
+/// ([`Tx::prefetch`]) and its writes are held until [`Tx::commit`], which
+/// sends them as a few multi-row statements, pipelined: a group costs a
+/// handful of round trips whatever its size.
 pub struct PgTx {
     client: Option<Object>,
     log: String,
     head: Head,
+    /// Client id → principal, for the clients known to be bound.
+    owners: HashMap<String, String>,
+    /// Client ids known to be unbound before this transaction.
+    unbound: HashSet<String>,
+    new_clients: Vec<(String, String)>,
+    last_seqs: HashMap<String, u64>,
+    /// Batch id → its record, or `None` when known to be absent.
+    batches: HashMap<String, Option<BatchRecord>>,
+    new_batches: Vec<(String, BatchRecord)>,
+    new_events: Vec<EventRow>,
+    new_seqs: Vec<(String, u64, String)>,
 }
 
 impl PgTx {
@@ -158,32 +176,102 @@ impl Tx for PgTx {
             .collect())
     }
 
-    async fn bind_client(&mut self, client: &str, principal: &str) -> Result<String> {
+    async fn prefetch(&mut self, clients: &[String], batch_ids: &[String]) -> Result<()> {
         let c = self.c();
-        c.execute(
-            "INSERT INTO clients (client_id, principal) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            &[&client, &principal],
+        let (owners, seqs, batches) = try_join3(
+            c.query(
+                "SELECT client_id, principal FROM clients WHERE client_id = ANY($1)",
+                &[&clients],
+            ),
+            c.query(
+                "SELECT client_id, max(seq) FROM seqs WHERE log = $1 AND client_id = ANY($2) GROUP BY client_id",
+                &[&self.log, &clients],
+            ),
+            c.query(
+                "SELECT batch_id, committed, outcome, events, keys FROM batches WHERE log = $1 AND batch_id = ANY($2)",
+                &[&self.log, &batch_ids],
+            ),
         )
         .await?;
-        let row = c
-            .query_one(
-                "SELECT principal FROM clients WHERE client_id = $1",
-                &[&client],
-            )
-            .await?;
-        Ok(row.get(0))
+        for r in owners {
+            self.owners.insert(r.get(0), r.get(1));
+        }
+        for client in clients {
+            if !self.owners.contains_key(client) {
+                self.unbound.insert(client.clone());
+            }
+            self.last_seqs.entry(client.clone()).or_insert(0);
+        }
+        for r in seqs {
+            self.last_seqs
+                .insert(r.get(0), r.get::<_, Option<i64>>(1).unwrap_or(0) as u64);
+        }
+        for id in batch_ids {
+            self.batches.insert(id.clone(), None);
+        }
+        for r in batches {
+            self.batches.insert(
+                r.get(0),
+                Some(BatchRecord {
+                    committed: r.get(1),
+                    outcome: r.get(2),
+                    events: r.get(3),
+                    keys: r.get(4),
+                }),
+            );
+        }
+        Ok(())
+    }
+
+    async fn bind_client(&mut self, client: &str, principal: &str) -> Result<String> {
+        if let Some(owner) = self.owners.get(client) {
+            return Ok(owner.clone());
+        }
+        if !self.unbound.contains(client) {
+            let row = self
+                .c()
+                .query_opt(
+                    "SELECT principal FROM clients WHERE client_id = $1",
+                    &[&client],
+                )
+                .await?;
+            if let Some(row) = row {
+                let owner: String = row.get(0);
+                self.owners.insert(client.to_string(), owner.clone());
+                return Ok(owner);
+            }
+        }
+        self.owners
+            .insert(client.to_string(), principal.to_string());
+        self.new_clients
+            .push((client.to_string(), principal.to_string()));
+        Ok(principal.to_string())
     }
 
     async fn last_seq(&mut self, client: &str) -> Result<u64> {
-        let st = self
+        if let Some(&n) = self.last_seqs.get(client) {
+            return Ok(n);
+        }
+        let row = self
             .c()
-            .prepare_cached("SELECT max(seq) FROM seqs WHERE log = $1 AND client_id = $2")
+            .query_one(
+                "SELECT max(seq) FROM seqs WHERE log = $1 AND client_id = $2",
+                &[&self.log, &client],
+            )
             .await?;
-        let row = self.c().query_one(&st, &[&self.log, &client]).await?;
-        Ok(row.get::<_, Option<i64>>(0).unwrap_or(0) as u64)
+        let n = row.get::<_, Option<i64>>(0).unwrap_or(0) as u64;
+        self.last_seqs.insert(client.to_string(), n);
+        Ok(n)
     }
 
     async fn seq_outcome(&mut self, client: &str, seq: u64) -> Result<Option<String>> {
+        if let Some((_, _, outcome)) = self
+            .new_seqs
+            .iter()
+            .find(|(c, s, _)| c == client && *s == seq)
+        {
+            return Ok(Some(outcome.clone()));
+        }
         let row = self
             .c()
             .query_opt(
@@ -195,73 +283,109 @@ impl Tx for PgTx {
     }
 
     async fn batch(&mut self, id: &str) -> Result<Option<BatchRecord>> {
-        let st = self
+        if let Some(known) = self.batches.get(id) {
+            return Ok(known.clone());
+        }
+        let row = self
             .c()
-            .prepare_cached(
+            .query_opt(
                 "SELECT committed, outcome, events, keys FROM batches WHERE log = $1 AND batch_id = $2",
+                &[&self.log, &id],
             )
             .await?;
-        let row = self.c().query_opt(&st, &[&self.log, &id]).await?;
-        Ok(row.map(|r| BatchRecord {
+        let record = row.map(|r| BatchRecord {
             committed: r.get(0),
             outcome: r.get(1),
             events: r.get(2),
             keys: r.get(3),
-        }))
+        });
+        self.batches.insert(id.to_string(), record.clone());
+        Ok(record)
     }
 
     async fn insert_batch(&mut self, id: &str, b: &BatchRecord, rows: &[EventRow]) -> Result<()> {
-        let c = self.c();
-        let st = c
-            .prepare_cached(
-                "INSERT INTO batches (log, batch_id, committed, outcome, events, keys) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .await?;
-        c.execute(
-            &st,
-            &[&self.log, &id, &b.committed, &b.outcome, &b.events, &b.keys],
-        )
-        .await?;
-        if rows.is_empty() {
-            return Ok(());
-        }
-        // One statement for the batch's events, its values as arrays.
-        let revisions: Vec<i64> = rows.iter().map(|r| r.revision as i64).collect();
-        let lasts: Vec<i64> = rows.iter().map(|r| r.batch_last as i64).collect();
-        let bodies: Vec<&str> = rows.iter().map(|r| r.body.as_str()).collect();
-        let st = c
-            .prepare_cached(
-                "INSERT INTO events (log, revision, batch_last, body) SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::text[])",
-            )
-            .await?;
-        c.execute(&st, &[&self.log, &revisions, &lasts, &bodies])
-            .await?;
+        self.batches.insert(id.to_string(), Some(b.clone()));
+        self.new_batches.push((id.to_string(), b.clone()));
+        self.new_events.extend_from_slice(rows);
         Ok(())
     }
 
     async fn insert_seq(&mut self, client: &str, seq: u64, outcome: &str) -> Result<()> {
-        let st = self
-            .c()
-            .prepare_cached(
-                "INSERT INTO seqs (log, client_id, seq, outcome) VALUES ($1, $2, $3, $4)",
-            )
-            .await?;
-        self.c()
-            .execute(&st, &[&self.log, &client, &(seq as i64), &outcome])
-            .await?;
+        self.last_seqs.insert(client.to_string(), seq);
+        self.new_seqs
+            .push((client.to_string(), seq, outcome.to_string()));
         Ok(())
     }
 
     async fn commit(mut self, head: Head) -> Result<()> {
         let c = self.c();
-        if head.head != self.head.head {
-            let st = c
-                .prepare_cached("UPDATE heads SET head = $2, recorded_at = $3 WHERE log = $1")
-                .await?;
-            c.execute(&st, &[&self.log, &(head.head as i64), &head.recorded_at])
-                .await?;
-            c.execute("SELECT pg_notify('hindcast', $1)", &[&self.log])
-                .await?;
+        let log = &self.log;
+        // Every write of the group, as arrays, in statements sent together.
+        let client_ids: Vec<&str> = self.new_clients.iter().map(|(c, _)| c.as_str()).collect();
+        let principals: Vec<&str> = self.new_clients.iter().map(|(_, p)| p.as_str()).collect();
+        let batch_ids: Vec<&str> = self.new_batches.iter().map(|(id, _)| id.as_str()).collect();
+        let committed: Vec<bool> = self.new_batches.iter().map(|(_, b)| b.committed).collect();
+        let outcomes: Vec<&str> = self
+            .new_batches
+            .iter()
+            .map(|(_, b)| b.outcome.as_str())
+            .collect();
+        let events: Vec<&str> = self
+            .new_batches
+            .iter()
+            .map(|(_, b)| b.events.as_str())
+            .collect();
+        let keys: Vec<Option<&str>> = self
+            .new_batches
+            .iter()
+            .map(|(_, b)| b.keys.as_deref())
+            .collect();
+        let revisions: Vec<i64> = self.new_events.iter().map(|r| r.revision as i64).collect();
+        let lasts: Vec<i64> = self
+            .new_events
+            .iter()
+            .map(|r| r.batch_last as i64)
+            .collect();
+        let bodies: Vec<&str> = self.new_events.iter().map(|r| r.body.as_str()).collect();
+        let seq_clients: Vec<&str> = self.new_seqs.iter().map(|(c, _, _)| c.as_str()).collect();
+        let seqs: Vec<i64> = self.new_seqs.iter().map(|(_, s, _)| *s as i64).collect();
+        let seq_outcomes: Vec<&str> = self.new_seqs.iter().map(|(_, _, o)| o.as_str()).collect();
+        let moved = head.head != self.head.head;
+        let (bound, _, _, _) = try_join4(
+            c.execute(
+                "INSERT INTO clients (client_id, principal) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING",
+                &[&client_ids, &principals],
+            ),
+            c.execute(
+                "INSERT INTO batches (log, batch_id, committed, outcome, events, keys) SELECT $1, * FROM unnest($2::text[], $3::bool[], $4::text[], $5::text[], $6::text[])",
+                &[log, &batch_ids, &committed, &outcomes, &events, &keys],
+            ),
+            c.execute(
+                "INSERT INTO events (log, revision, batch_last, body) SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::text[])",
+                &[log, &revisions, &lasts, &bodies],
+            ),
+            c.execute(
+                "INSERT INTO seqs (log, client_id, seq, outcome) SELECT $1, * FROM unnest($2::text[], $3::bigint[], $4::text[])",
+                &[log, &seq_clients, &seqs, &seq_outcomes],
+            ),
+        )
+        .await?;
+        if bound as usize != client_ids.len() {
+            // Another process bound one of these client ids meanwhile:
+            // decide again (the retry sees its owner).
+            return Err(StorageError(
+                "a client id was bound concurrently; try again".into(),
+            ));
+        }
+        if moved {
+            try_join(
+                c.execute(
+                    "UPDATE heads SET head = $2, recorded_at = $3 WHERE log = $1",
+                    &[log, &(head.head as i64), &head.recorded_at],
+                ),
+                c.execute("SELECT pg_notify('hindcast', $1)", &[log]),
+            )
+            .await?;
         }
         c.batch_execute("COMMIT").await?;
         // Committed: the connection goes back to the pool.
@@ -279,6 +403,14 @@ impl Storage for Postgres {
             client: Some(client),
             log: log.to_string(),
             head: Head::default(),
+            owners: HashMap::new(),
+            unbound: HashSet::new(),
+            new_clients: Vec::new(),
+            last_seqs: HashMap::new(),
+            batches: HashMap::new(),
+            new_batches: Vec::new(),
+            new_events: Vec::new(),
+            new_seqs: Vec::new(),
         };
         let c = tx.c();
         c.batch_execute(&format!("{STATEMENT_TIMEOUT}; BEGIN"))

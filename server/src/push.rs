@@ -91,6 +91,40 @@ impl Engines {
     }
 }
 
+/// The client ids of a group, and the batch ids its batches name (their
+/// own and those of their views), as stored.
+fn named(group: &[Waiting]) -> (Vec<String>, Vec<String>) {
+    #[derive(Deserialize)]
+    struct Ids {
+        #[serde(default)]
+        id: Option<String>,
+        #[serde(default)]
+        view: Option<OwnIds>,
+    }
+    #[derive(Deserialize)]
+    struct OwnIds {
+        #[serde(default)]
+        own: Vec<String>,
+    }
+    let normal =
+        |s: &str| parse_uuid(s).map(|id| uuid::Uuid::from_u128(id).hyphenated().to_string());
+    let mut clients: Vec<String> = group.iter().map(|w| w.client.clone()).collect();
+    clients.sort_unstable();
+    clients.dedup();
+    let mut ids = Vec::new();
+    for b in group.iter().flat_map(|w| &w.batches) {
+        if let Ok(named) = serde_json::from_str::<Ids>(b.raw.get()) {
+            ids.extend(named.id.as_deref().and_then(normal));
+            for own in named.view.iter().flat_map(|v| &v.own) {
+                ids.extend(normal(own));
+            }
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    (clients, ids)
+}
+
 /// Events read per page while catching an engine up.
 const CATCH_UP_PAGE: u64 = 20_000;
 
@@ -187,6 +221,10 @@ async fn decide_group<S: Storage>(
         if let Err(e) = caught_up {
             return fail(group, e.into());
         }
+    }
+    let (clients, ids) = named(&group);
+    if let Err(e) = tx.prefetch(&clients, &ids).await {
+        return fail(group, e.into());
     }
     let start = log.head();
     let mut head = stored;

@@ -93,6 +93,11 @@ impl Tx for SqliteTx {
         })
     }
 
+    /// Nothing to gain: SQLite answers in-process.
+    async fn prefetch(&mut self, _clients: &[String], _batch_ids: &[String]) -> Result<()> {
+        Ok(())
+    }
+
     async fn bind_client(&mut self, client: &str, principal: &str) -> Result<String> {
         blocking(|| {
             let c = self.conn();

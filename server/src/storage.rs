@@ -97,6 +97,13 @@ pub trait Tx: Send {
         after: u64,
         limit: u64,
     ) -> impl Future<Output = Result<Vec<EventRow>>> + Send;
+    /// Loads, in one go, what deciding a group will ask about these clients
+    /// and batch ids (a backend far away answers from memory after that).
+    fn prefetch(
+        &mut self,
+        clients: &[String],
+        batch_ids: &[String],
+    ) -> impl Future<Output = Result<()>> + Send;
     /// Binds `client` to `principal` if it is new; returns its owner.
     fn bind_client(
         &mut self,
@@ -111,7 +118,8 @@ pub trait Tx: Send {
         seq: u64,
     ) -> impl Future<Output = Result<Option<String>>> + Send;
     fn batch(&mut self, id: &str) -> impl Future<Output = Result<Option<BatchRecord>>> + Send;
-    /// Writes a newly decided batch: its record and, if committed, its events.
+    /// Writes a newly decided batch: its record and, if committed, its
+    /// events. (A backend may hold writes until [`Tx::commit`].)
     fn insert_batch(
         &mut self,
         id: &str,
