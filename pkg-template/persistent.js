@@ -38,10 +38,10 @@
 // head + 1 exists exactly when some tab wrote after that head. Groups,
 // imports and catch-up reads run one at a time (`lane`).
 
-import { idbCommit, idbLast, idbRead } from "./wasm/hindcast.js";
+import { idbAbort, idbAppend, idbCommit, idbLast, idbRead, idbSettled } from "./wasm/hindcast.js";
 import { InvalidInputError, StorageError, fromWire, invalid } from "./errors.js";
 import { freezeJson } from "./json.js";
-import { decodeRecorded } from "./record.js";
+import { decodeRecorded, restore } from "./record.js";
 
 /** A record holds whole batches; another starts once one holds this many events… */
 const RECORD_EVENTS = 1_000;
@@ -280,30 +280,35 @@ export class Persistence {
   /**
    * Appends whole batches (`{ events, text }`, already recorded) as one
    * IndexedDB transaction, then publishes them: an import. `check(start)`
-   * is called in the lane first; it must leave the engine at `start`. If
-   * another tab stored anything after `start` meanwhile, nothing is stored
-   * and the promise rejects with `moved(head)`'s error.
+   * runs in the lane while IndexedDB writes; it must leave the engine at
+   * `start`, and if it throws the transaction is aborted. If another tab
+   * stored anything after `start` meanwhile, nothing is stored and the
+   * promise rejects with `moved(start)`.
    */
   append(batches, check, moved) {
     return this.#exclusive(async () => {
       if (this.closed) throw closedError();
       const start = this.#events.length;
-      check(start);
       const records = toRecords(batches);
-      let theirs = null;
+      let tx;
       try {
-        await idbCommit(this.#db, start, records.map((r) => r.record), (stored) => {
-          theirs = stored;
-          throw moved(start);
-        });
+        tx = idbAppend(this.#db, records.map((r) => r.record));
       } catch (e) {
-        if (this.closed) throw closedError();
-        if (theirs !== null) throw e;
-        throw fromWire(e);
+        throw this.closed ? closedError() : fromWire(e);
       }
+      const settled = idbSettled(tx).catch((e) => {
+        throw this.closed ? closedError() : fromWire(e);
+      });
+      try {
+        check(start);
+      } catch (e) {
+        idbAbort(tx);
+        await settled.catch(() => {});
+        throw e;
+      }
+      if (!(await settled)) throw moved(start); // what the others stored comes with the next catch-up
       for (const r of records) this.#publish(r.run, restore(this.#engine, r.record.events));
       this.#notify();
-      // What the others stored is read by the next catch-up.
     });
   }
 
@@ -428,15 +433,6 @@ const tooLarge = (cause) =>
     `Invalid input at events: the batch is too large to store (${cause?.message ?? cause}); split it into smaller batches.`,
     "events",
   );
-
-/** Restores stored events (their JSON text) into the engine; the subscriptions to wake. */
-function restore(engine, text) {
-  try {
-    return Array.from(engine.restore(text));
-  } catch (e) {
-    throw fromWire(e);
-  }
-}
 
 const corrupt = (revision, why) =>
   Object.assign(

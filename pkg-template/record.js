@@ -7,6 +7,7 @@
 // the field out, wherever input is taken (transact requests, stored records,
 // imported lines). A recorded event never holds `null` in an optional field.
 
+import { fromWire } from "./errors.js";
 import { freezeParsed } from "./json.js";
 
 /** A recorded event's fields, in the order reads return them. */
@@ -106,4 +107,21 @@ export function canonical(e) {
   const out = {};
   for (const k of FIELDS) if (e[k] !== undefined) out[k] = e[k];
   return Object.freeze(out);
+}
+
+const encoder = new TextEncoder();
+/** Texts longer than this cross to the engine as bytes. */
+const LONG = 512;
+
+/**
+ * Restores recorded events, given as the JSON text of an array of them,
+ * into the engine (all or nothing: a StorageError "corrupt" naming the
+ * revision and field); returns the subscriptions they concern.
+ */
+export function restore(engine, text) {
+  try {
+    return Array.from(text.length > LONG ? engine.restoreBytes(encoder.encode(text)) : engine.restore(text));
+  } catch (e) {
+    throw fromWire(e);
+  }
 }

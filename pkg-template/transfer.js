@@ -8,8 +8,8 @@
 // only then is anything applied, in one step (memory) or one IndexedDB
 // transaction (persistent.js).
 
-import { InvalidInputError, fromWire, invalid } from "./errors.js";
-import { canonical, decodeRecorded, uuidFault } from "./record.js";
+import { InvalidInputError, invalid } from "./errors.js";
+import { canonical, decodeRecorded, restore, uuidFault } from "./record.js";
 
 const { stringify } = JSON;
 /** Export chunks end at the first line end past this many characters. */
@@ -165,10 +165,9 @@ export async function importLog(source, options, { engine, at }) {
       const woken = [];
       let ok = false;
       try {
-        for (const r of runs) woken.push(Array.from(engine.restore(r.text)));
+        for (const r of runs) woken.push(restore(engine, r.text));
         ok = true;
-      } catch (thrown) {
-        const e = fromWire(thrown);
+      } catch (e) {
         if (!Number.isSafeInteger(e.revision)) throw e;
         const field = e.field ?? "";
         const line = e.revision - first + 1;

@@ -117,6 +117,20 @@ impl Engine {
         self.store.restore(batch).map_err(thrown)
     }
 
+    /// [`Engine::restore`] with the text as UTF-8 bytes: for long texts,
+    /// `TextEncoder` and one copy beat passing a string.
+    #[wasm_bindgen(js_name = restoreBytes)]
+    pub fn restore_bytes(&mut self, batch: &[u8]) -> Result<Vec<u32>, JsValue> {
+        let batch = std::str::from_utf8(batch).map_err(|_| {
+            thrown(Error::Corrupt {
+                revision: self.store.log().head() + 1,
+                field: None,
+                message: "not valid UTF-8".into(),
+            })
+        })?;
+        self.store.restore(batch).map_err(thrown)
+    }
+
     /// Undoes every batch after `head` (see [`Store::truncate`]).
     pub fn truncate(&mut self, head: f64) {
         self.store.truncate(head as u64);

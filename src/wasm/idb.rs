@@ -324,3 +324,41 @@ pub async fn commit(
     }
     outcome
 }
+
+/// Starts adding `records` in one readwrite transaction and returns it at
+/// once, so the caller can do other work while IndexedDB writes (an
+/// import checks its events meanwhile) and abort it with [`abort`]. Await
+/// its outcome with [`settled`].
+#[wasm_bindgen(js_name = idbAppend)]
+pub fn append(db: IdbDatabase, records: Array) -> Result<IdbTransaction, JsValue> {
+    let tx = db
+        .transaction_with_str_and_mode(EVENTS, IdbTransactionMode::Readwrite)
+        .map_err(thrown)?;
+    let store = tx.object_store(EVENTS).map_err(thrown)?;
+    for record in records.iter() {
+        if let Err(e) = store.add(&record) {
+            let _ = tx.abort(); // none of them
+            return Err(thrown(e));
+        }
+    }
+    Ok(tx)
+}
+
+/// Aborts a transaction of [`append`]: nothing of it is stored.
+#[wasm_bindgen(js_name = idbAbort)]
+pub fn abort(tx: IdbTransaction) {
+    let _ = tx.abort();
+}
+
+/// Resolves with `true` once a transaction of [`append`] has completed
+/// (its records are durable), with `false` if it aborted because a key was
+/// taken (another tab wrote there first); rejects with a StorageError for
+/// any other abort.
+#[wasm_bindgen(js_name = idbSettled)]
+pub async fn settled(tx: IdbTransaction) -> Result<bool, JsValue> {
+    match completed(&tx).await {
+        Ok(()) => Ok(true),
+        Err(_) if key_taken(&tx) => Ok(false),
+        Err(e) => Err(e),
+    }
+}

@@ -194,3 +194,24 @@ test("null optional fields in an imported line are the fields left out", async (
   await EventStore.import(store, JSON.stringify(line));
   assert.deepEqual(Object.keys(store.read()[0]), ["revision", "stream", "version", "id", "type", "data", "batchId", "recordedAt"]);
 });
+
+test("an import that another instance's write overtakes stores nothing", async () => {
+  const source = await EventStore.memory();
+  await source.transact({ events: [{ stream: "mine", type: "t" }] });
+  const log = await text(source);
+  const name = dbName();
+  const a = await EventStore.open(name);
+  const b = await EventStore.open(name);
+  await b.transact({ events: [{ stream: "theirs", type: "t" }] });
+  // Whether `a` has heard of b's write yet or not, the log no longer follows its head.
+  const err = await EventStore.import(a, log).then(() => null, (e) => e);
+  assert.ok(err instanceof InvalidInputError, String(err));
+  assert.equal(err.path, "line 1.revision");
+  await a.waitFor(1);
+  assert.deepEqual(a.read().map((e) => e.stream), ["theirs"]);
+  await a.close();
+  await b.close();
+  const again = await EventStore.open(name);
+  assert.deepEqual(again.read().map((e) => e.stream), ["theirs"]);
+  await again.close();
+});
