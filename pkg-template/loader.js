@@ -1,6 +1,7 @@
 // Loads the WebAssembly module on the first call that needs it. Each entry
-// point says where the module comes from (`setSource`): the default entries
-// carry its bytes inline, `hindcast/slim` fetches it from next to itself.
+// point says where the module comes from (`setSource`): the default entry
+// (index.js, and hindcast.cjs built from it) carries its bytes inline,
+// `hindcast/slim` fetches it from next to itself.
 // `initWasm` lets the application say instead (a URL, bytes, a Response, a
 // compiled `WebAssembly.Module`).
 //
