@@ -128,35 +128,8 @@ export function frozenJson(v, path, parents = []) {
 }
 
 /**
- * Freezes the JSON value `v` in place, all the way down, or throws an
- * InvalidInputError naming the path of what is not JSON. For values this
- * layer owns already (records read from IndexedDB): no copy.
- */
-export function freezeJson(v, path, parents = []) {
-  if (typeof v !== "object" || v === null) return frozenJson(v, path);
-  checkContainer(v, path, parents);
-  parents.push(v);
-  if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) {
-      path.push(i);
-      if (!(i in v)) throw invalid(joinPath(path), "is a hole in a sparse array; JSON has no holes");
-      freezeJson(v[i], path, parents);
-      path.pop();
-    }
-  } else {
-    for (const k of Object.keys(v)) {
-      path.push(k);
-      freezeJson(v[k], path, parents);
-      path.pop();
-    }
-  }
-  parents.pop();
-  return Object.freeze(v);
-}
-
-/**
  * Freezes, all the way down, a value that JSON.parse made (so JSON already,
- * nothing to check): the fast path of freezeJson for stored events.
+ * nothing to check): stored and imported events.
  */
 export function freezeParsed(v) {
   if (Array.isArray(v)) {

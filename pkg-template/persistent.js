@@ -4,14 +4,13 @@
 // idbRead, idbCommit, …); this file decides what a record holds and orders
 // the work.
 //
-// Records (format 2): a record holds a run of whole batches, the JSON text
-// of their recorded events, keyed by the first revision:
+// Records: a record holds a run of whole batches, the JSON text of their
+// recorded events, keyed by the first revision:
 // `{ revision: first, last, events: "[{ revision, stream, … }, …]" }`. A
 // record is closed once it holds RECORD_EVENTS events or RECORD_CHARS
 // characters (a batch is never split), so reads and writes cost one
 // IndexedDB value per run rather than one per event, and the engine
-// restores from the same text. Format 1 records, one recorded event each
-// (`{ revision, stream, … }`), still load.
+// restores from the same text.
 //
 // - Loading: records are read in chunks and restored into the engine record
 //   by record; one that does not fit is a StorageError "corrupt" naming the
@@ -40,7 +39,6 @@
 
 import { idbAbort, idbAppend, idbCommit, idbLast, idbRead, idbSettled } from "./wasm/hindcast.js";
 import { InvalidInputError, StorageError, fromWire, invalid } from "./errors.js";
-import { freezeJson } from "./json.js";
 import { decodeRecorded, restore } from "./record.js";
 
 /** A record holds whole batches; another starts once one holds this many events… */
@@ -153,14 +151,6 @@ export class Persistence {
       }
       if (records.length === 0) return count;
       const more = records.length === limit;
-      // A format 1 batch may go on in the next chunk: leave it for that read.
-      const whole = more ? wholeRecords(records) : records.length;
-      if (whole === 0) {
-        limit *= 2;
-        pending = read(from, limit);
-        continue;
-      }
-      if (whole < records.length) records = records.slice(0, whole);
       if (more) {
         // Events per record so far tell how many records make a chunk.
         // (If the last record is corrupt, NaN: decoding it below throws.)
@@ -353,20 +343,7 @@ export class Persistence {
 
 /** The revision of the last event a record holds (NaN if it does not say). */
 function lastRevision(r) {
-  const last = typeof r?.events === "string" ? r.last : r?.revision;
-  return Number.isSafeInteger(last) ? last : NaN;
-}
-
-/**
- * How many of `records` (a full chunk) hold only whole batches: all but a
- * trailing format 1 batch, whose next events may be in the next chunk.
- */
-function wholeRecords(records) {
-  let i = records.length;
-  const tail = records[i - 1];
-  if (typeof tail?.events === "string") return i;
-  while (i > 0 && typeof records[i - 1]?.events !== "string" && records[i - 1]?.batchId === tail?.batchId) i--;
-  return i;
+  return Number.isSafeInteger(r?.last) ? r.last : NaN;
 }
 
 /**
@@ -376,28 +353,12 @@ function wholeRecords(records) {
  * follow, is a StorageError "corrupt".
  */
 function* runs(records, first) {
-  let legacy = [];
-  const flush = () => {
-    const run = { events: legacy, text: JSON.stringify(legacy) };
-    legacy = [];
-    return run;
-  };
   let next = first;
   for (const r of records) {
-    if (typeof r?.events === "string") {
-      if (legacy.length > 0) yield flush();
-      const events = fromRun(r, next);
-      next += events.length;
-      yield { events, text: r.events };
-    } else {
-      if (legacy.length > 0 && r?.batchId !== legacy[0].batchId) yield flush();
-      const e = fromRecord(r);
-      if (e.revision !== next) throw corrupt(next, `found revision ${e.revision} where ${next} follows`);
-      legacy.push(e);
-      next++;
-    }
+    const events = fromRun(r, next);
+    next += events.length;
+    yield { events, text: r.events };
   }
-  if (legacy.length > 0) yield flush();
 }
 
 /**
@@ -443,51 +404,17 @@ const corrupt = (revision, why) =>
     { revision },
   );
 
-const OPTIONAL_STRINGS = ["subject", "time", "correlationId"];
-
-/** A format 1 record as a frozen recorded event, or a StorageError "corrupt". */
-function fromRecord(r) {
-  const revision = typeof r?.revision === "number" ? r.revision : NaN;
-  if (r === null || typeof r !== "object" || !Number.isSafeInteger(revision)) throw corrupt(revision, "not an event record");
-  for (const k of ["stream", "type", "id", "batchId"]) {
-    if (typeof r[k] !== "string") throw corrupt(revision, `${k} is not a string`);
-  }
-  for (const k of ["version", "recordedAt"]) {
-    if (typeof r[k] !== "number") throw corrupt(revision, `${k} is not a number`);
-  }
-  for (const k of OPTIONAL_STRINGS) {
-    if (r[k] !== undefined && typeof r[k] !== "string") throw corrupt(revision, `${k} is not a string`);
-  }
-  if (r.tags !== undefined && !(Array.isArray(r.tags) && r.tags.every((t) => typeof t === "string"))) {
-    throw corrupt(revision, "tags is not a list of strings");
-  }
-  let data, metadata;
-  try {
-    // Records read from IndexedDB are fresh copies: freeze them as they are.
-    data = freezeJson(r.data === undefined ? null : r.data, ["data"]);
-    metadata = r.metadata === undefined ? undefined : freezeJson(r.metadata, ["metadata"]);
-  } catch (e) {
-    throw corrupt(revision, e.message);
-  }
-  const e = { revision, stream: r.stream, version: r.version, id: r.id, type: r.type, data };
-  if (r.subject !== undefined) e.subject = r.subject;
-  if (r.tags !== undefined) e.tags = Object.freeze(r.tags.slice());
-  if (r.time !== undefined) e.time = r.time;
-  if (metadata !== undefined) e.metadata = metadata;
-  if (r.correlationId !== undefined) e.correlationId = r.correlationId;
-  e.batchId = r.batchId;
-  e.recordedAt = r.recordedAt;
-  return Object.freeze(e);
-}
-
 /**
- * A format 2 record's events, from revision `first` on, checked and frozen
+ * A record's events, from revision `first` on, checked and frozen
  * in place by the one definition of a recorded event (record.js). The
  * engine checks the fields it keeps when it restores the same text.
  */
 function fromRun(r, first) {
-  const at = r.revision;
+  const at = r?.revision;
   if (at !== first) throw corrupt(first, `found a record at revision ${at} where ${first} follows`);
+  if (typeof r.events !== "string" || !Number.isSafeInteger(r.last)) {
+    throw corrupt(at, "not a record of a run of batches ({ revision, last, events })");
+  }
   let events;
   try {
     events = JSON.parse(r.events);

@@ -2,7 +2,7 @@
 //!
 //! One object store, `events`, keyed by the key path `revision`. What a
 //! record holds is the JS layer's business (`pkg-template/persistent.js`:
-//! since format 2, a run of whole batches as one JSON text, keyed by its
+//! a run of whole batches as one JSON text, keyed by its
 //! first revision); here a record is anything with a `revision`. Writes
 //! happen in one readwrite transaction per commit group (see [`commit`]).
 //! Nothing but IndexedDB requests is awaited inside a transaction.
@@ -149,10 +149,11 @@ async fn unless_blocked(request: &IdbOpenDbRequest) -> Result<Option<JsValue>, J
     }
 }
 
-/// The database version: the record format (see the JS layer). Version 2
-/// reads version 1's records as they are, so upgrading changes no data;
-/// opening at 2 makes connections of older code close (`versionchange`)
-/// rather than misread the newer records.
+/// The database version: the record format (see the JS layer), which a
+/// newer format raises, so that connections of older code close
+/// (`versionchange`) rather than misread the newer records. An older
+/// database keeps its object store; records it cannot read load as
+/// corrupt.
 const VERSION: u32 = 2;
 
 /// Opens (creating or upgrading if need be) the database `name`.
@@ -164,7 +165,7 @@ pub async fn open(name: String) -> Result<IdbDatabase, JsValue> {
         move |_| {
             if let Ok(db) = request.result().and_then(|r| r.dyn_into::<IdbDatabase>()) {
                 if db.object_store_names().contains(EVENTS) {
-                    return; // from version 1: the same store, kept as it is
+                    return; // from an older version: the same store, kept as it is
                 }
                 let params = IdbObjectStoreParameters::new();
                 params.set_key_path(&JsValue::from_str("revision"));

@@ -261,46 +261,15 @@ test("a group writes whole batches, a record per thousand events or so, and load
   await again.close();
 });
 
-test("a database of the first format (a record per event) loads, upgrades, and takes new writes", async () => {
+test("a record that is not a run of batches (one event per record) is corrupt, naming its revision", async () => {
   const name = dbName();
-  // Batches of 1, 30 and 9 events: the 30 cross the first read's chunk.
-  const batch = (n, first, recordedAt) => {
-    const batchId = crypto.randomUUID();
-    return Array.from({ length: n }, (_, i) => ({
-      revision: first + i,
-      stream: "old",
-      version: first + i - 1,
-      id: crypto.randomUUID(),
-      type: "t",
-      data: { i: first + i },
-      ...(i === 0 ? { subject: "s", tags: ["x"] } : {}),
-      batchId,
-      recordedAt,
-    }));
-  };
-  const legacy = [...batch(1, 1, 1000), ...batch(30, 2, 2000), ...batch(9, 32, 3000)];
-  await rawWrite(name, (os) => legacy.forEach((r) => os.put(r)), 1);
-  const reports = [];
-  const store = await EventStore.open(name, { onProgress: (p) => reports.push(p) });
-  assert.equal(store.revision, 40);
-  assert.deepEqual(store.read(), legacy);
-  assert.equal(new Set(store.read().map((e) => e.batchId)).size, 3);
-  assert.deepEqual(reports.at(-1), { loaded: 40, total: 40 });
-  const c = await store.transact({ events: [ev("old")], expect: { old: { version: 39 } } });
-  assert.equal(c.revision, 41);
-  await store.close();
-  const db = await rawOpen(name);
-  assert.equal(db.version, 2);
-  db.close();
-  const again = await EventStore.open(name);
-  assert.deepEqual(again.read().map((e) => e.revision), Array.from({ length: 41 }, (_, i) => i + 1));
-  assert.deepEqual(again.read({ tags: ["x"] }).map((e) => e.revision), [1, 2, 32]);
-  await again.close();
-  // A first-format record that does not decode names its revision.
-  await rawWrite(name, (os) => os.put({ ...legacy[20], stream: 42 }));
+  const event = { revision: 1, stream: "old", version: 0, id: crypto.randomUUID(), type: "t", data: null, batchId: crypto.randomUUID(), recordedAt: 1 };
+  await rawWrite(name, (os) => os.put(event), 1);
   const err = await openError(name);
+  assert.ok(err instanceof StorageError, String(err));
   assert.equal(err.reason, "corrupt");
-  assert.equal(err.revision, 21);
+  assert.equal(err.revision, 1);
+  assert.match(err.message, /not a record of a run of batches/);
 });
 
 test("a closed store rejects writes with StorageError closed; reads still work", async () => {
