@@ -20,6 +20,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::serve::ListenerExt;
 use http::{App, Auth};
 use storage::Storage;
 
@@ -83,6 +84,10 @@ async fn serve<S: Storage>(storage: S, auth: Auth, listen: SocketAddr) -> std::i
         listener.local_addr()?
     );
     let _ = std::io::stdout().flush();
+    // Small answers go out at once (no Nagle delay on each response).
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, http::router(app))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

@@ -19,6 +19,7 @@ use futures_util::future::{try_join, try_join3, try_join4};
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use tokio::sync::broadcast;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{AsyncMessage, NoTls};
 
 use crate::storage::{BatchRecord, EventRow, Head, Page, Result, Storage, StorageError, Tx};
@@ -30,10 +31,6 @@ CREATE TABLE IF NOT EXISTS batches (log TEXT NOT NULL, batch_id TEXT NOT NULL, c
 CREATE TABLE IF NOT EXISTS clients (client_id TEXT PRIMARY KEY, principal TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS seqs (log TEXT NOT NULL, client_id TEXT NOT NULL, seq BIGINT NOT NULL, outcome TEXT NOT NULL, PRIMARY KEY (log, client_id, seq));
 ";
-
-/// Waits on peers are bounded: a statement or a lock wait longer than this
-/// fails the request (5xx; the client retries).
-const STATEMENT_TIMEOUT: &str = "SET statement_timeout = '20s'";
 
 pub struct Postgres {
     pool: Pool,
@@ -47,6 +44,9 @@ impl Postgres {
             .map_err(|e| StorageError(format!("--database-url: {e}")))?;
         let mut config = config;
         config.connect_timeout(Duration::from_secs(10));
+        // Waits on peers are bounded: a statement (a lock wait included)
+        // longer than this fails the request (503; the client retries).
+        config.options("-c statement_timeout=20s");
         let manager = Manager::from_config(
             config.clone(),
             NoTls,
@@ -179,18 +179,19 @@ impl Tx for PgTx {
     async fn prefetch(&mut self, clients: &[String], batch_ids: &[String]) -> Result<()> {
         let c = self.c();
         let (owners, seqs, batches) = try_join3(
-            c.query(
-                "SELECT client_id, principal FROM clients WHERE client_id = ANY($1)",
-                &[&clients],
-            ),
-            c.query(
+            c.prepare_cached("SELECT client_id, principal FROM clients WHERE client_id = ANY($1)"),
+            c.prepare_cached(
                 "SELECT client_id, max(seq) FROM seqs WHERE log = $1 AND client_id = ANY($2) GROUP BY client_id",
-                &[&self.log, &clients],
             ),
-            c.query(
+            c.prepare_cached(
                 "SELECT batch_id, committed, outcome, events, keys FROM batches WHERE log = $1 AND batch_id = ANY($2)",
-                &[&self.log, &batch_ids],
             ),
+        )
+        .await?;
+        let (owners, seqs, batches) = try_join3(
+            c.query(&owners, &[&clients]),
+            c.query(&seqs, &[&self.log, &clients]),
+            c.query(&batches, &[&self.log, &batch_ids]),
         )
         .await?;
         for r in owners {
@@ -351,43 +352,65 @@ impl Tx for PgTx {
         let seqs: Vec<i64> = self.new_seqs.iter().map(|(_, s, _)| *s as i64).collect();
         let seq_outcomes: Vec<&str> = self.new_seqs.iter().map(|(_, _, o)| o.as_str()).collect();
         let moved = head.head != self.head.head;
-        let (bound, _, _, _) = try_join4(
-            c.execute(
-                "INSERT INTO clients (client_id, principal) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING",
-                &[&client_ids, &principals],
+        let (clients_st, batches_st, events_st, seqs_st) = try_join4(
+            c.prepare_cached(
+                "INSERT INTO clients (client_id, principal) SELECT * FROM unnest($1::text[], $2::text[])",
             ),
-            c.execute(
+            c.prepare_cached(
                 "INSERT INTO batches (log, batch_id, committed, outcome, events, keys) SELECT $1, * FROM unnest($2::text[], $3::bool[], $4::text[], $5::text[], $6::text[])",
-                &[log, &batch_ids, &committed, &outcomes, &events, &keys],
             ),
-            c.execute(
+            c.prepare_cached(
                 "INSERT INTO events (log, revision, batch_last, body) SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::text[])",
-                &[log, &revisions, &lasts, &bodies],
             ),
-            c.execute(
+            c.prepare_cached(
                 "INSERT INTO seqs (log, client_id, seq, outcome) SELECT $1, * FROM unnest($2::text[], $3::bigint[], $4::text[])",
-                &[log, &seq_clients, &seqs, &seq_outcomes],
             ),
         )
         .await?;
-        if bound as usize != client_ids.len() {
-            // Another process bound one of these client ids meanwhile:
-            // decide again (the retry sees its owner).
-            return Err(StorageError(
-                "a client id was bound concurrently; try again".into(),
-            ));
-        }
-        if moved {
-            try_join(
-                c.execute(
-                    "UPDATE heads SET head = $2, recorded_at = $3 WHERE log = $1",
-                    &[log, &(head.head as i64), &head.recorded_at],
-                ),
-                c.execute("SELECT pg_notify('hindcast', $1)", &[log]),
-            )
-            .await?;
-        }
-        c.batch_execute("COMMIT").await?;
+        let none = || async { Ok::<u64, tokio_postgres::Error>(0) };
+        let batch_params: [&(dyn ToSql + Sync); 6] =
+            [log, &batch_ids, &committed, &outcomes, &events, &keys];
+        let seq_params: [&(dyn ToSql + Sync); 4] = [log, &seq_clients, &seqs, &seq_outcomes];
+        let writes = try_join4(
+            async {
+                if client_ids.is_empty() {
+                    none().await
+                } else {
+                    c.execute(&clients_st, &[&client_ids, &principals]).await
+                }
+            },
+            c.execute(&batches_st, &batch_params),
+            async {
+                if revisions.is_empty() {
+                    none().await
+                } else {
+                    c.execute(&events_st, &[log, &revisions, &lasts, &bodies])
+                        .await
+                }
+            },
+            c.execute(&seqs_st, &seq_params),
+        );
+        let (update, notify) = try_join(
+            c.prepare_cached("UPDATE heads SET head = $2, recorded_at = $3 WHERE log = $1"),
+            c.prepare_cached("SELECT pg_notify('hindcast', $1)"),
+        )
+        .await?;
+        let head_moves = async {
+            if moved {
+                try_join(
+                    c.execute(&update, &[log, &(head.head as i64), &head.recorded_at]),
+                    c.execute(&notify, &[log]),
+                )
+                .await?;
+            }
+            Ok(())
+        };
+        // Every write and the COMMIT in one round trip (pipelined). If a
+        // write fails, PostgreSQL turns the COMMIT into a rollback, and the
+        // error is reported here: nothing of the group is acknowledged. (A
+        // client id bound meanwhile by another process is such an error:
+        // the insert of its binding has no ON CONFLICT clause.)
+        try_join3(writes, head_moves, c.batch_execute("COMMIT")).await?;
         // Committed: the connection goes back to the pool.
         drop(self.client.take());
         Ok(())
@@ -413,12 +436,12 @@ impl Storage for Postgres {
             new_seqs: Vec::new(),
         };
         let c = tx.c();
-        c.batch_execute(&format!("{STATEMENT_TIMEOUT}; BEGIN"))
-            .await?;
         let lock = c
             .prepare_cached("SELECT head, recorded_at FROM heads WHERE log = $1 FOR UPDATE")
             .await?;
-        let row = match c.query_opt(&lock, &[&log]).await? {
+        // BEGIN and the lock in one round trip (pipelined).
+        let ((), row) = try_join(c.batch_execute("BEGIN"), c.query_opt(&lock, &[&log])).await?;
+        let row = match row {
             Some(row) => row,
             None => {
                 c.execute(
