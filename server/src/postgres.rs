@@ -20,7 +20,7 @@ use futures_util::future::{try_join, try_join3, try_join4};
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use tokio::sync::broadcast;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::{AsyncMessage, NoTls, Row};
 
 use crate::storage::{BatchRecord, EventRow, Head, Page, Result, Storage, StorageError, Tx};
 
@@ -114,7 +114,7 @@ async fn listen(config: tokio_postgres::Config, hints: broadcast::Sender<String>
 }
 
 /// A push transaction. Reads of a group are fetched up front
-/// ([`Tx::prefetch`]) and its writes are held until [`Tx::commit`], which
+/// (with the lock, in [`Storage::begin`]) and its writes are held until [`Tx::commit`], which
 /// sends them as a few multi-row statements, pipelined: a group costs a
 /// handful of round trips whatever its size.
 pub struct PgTx {
@@ -137,6 +137,42 @@ pub struct PgTx {
 impl PgTx {
     fn c(&self) -> &Object {
         self.client.as_ref().expect("an open transaction")
+    }
+
+    /// Keeps what the group's reads found (and what they did not).
+    fn absorb(
+        &mut self,
+        clients: &[String],
+        batch_ids: &[String],
+        (owners, seqs, batches): (Vec<Row>, Vec<Row>, Vec<Row>),
+    ) {
+        for r in owners {
+            self.owners.insert(r.get(0), r.get(1));
+        }
+        for client in clients {
+            if !self.owners.contains_key(client) {
+                self.unbound.insert(client.clone());
+            }
+            self.last_seqs.entry(client.clone()).or_insert(0);
+        }
+        for r in seqs {
+            self.last_seqs
+                .insert(r.get(0), r.get::<_, Option<i64>>(1).unwrap_or(0) as u64);
+        }
+        for id in batch_ids {
+            self.batches.insert(id.clone(), None);
+        }
+        for r in batches {
+            self.batches.insert(
+                r.get(0),
+                Some(BatchRecord {
+                    committed: r.get(1),
+                    outcome: r.get(2),
+                    events: r.get(3),
+                    keys: r.get(4),
+                }),
+            );
+        }
     }
 }
 
@@ -174,54 +210,6 @@ impl Tx for PgTx {
                 body: r.get(2),
             })
             .collect())
-    }
-
-    async fn prefetch(&mut self, clients: &[String], batch_ids: &[String]) -> Result<()> {
-        let c = self.c();
-        let (owners, seqs, batches) = try_join3(
-            c.prepare_cached("SELECT client_id, principal FROM clients WHERE client_id = ANY($1)"),
-            c.prepare_cached(
-                "SELECT client_id, max(seq) FROM seqs WHERE log = $1 AND client_id = ANY($2) GROUP BY client_id",
-            ),
-            c.prepare_cached(
-                "SELECT batch_id, committed, outcome, events, keys FROM batches WHERE log = $1 AND batch_id = ANY($2)",
-            ),
-        )
-        .await?;
-        let (owners, seqs, batches) = try_join3(
-            c.query(&owners, &[&clients]),
-            c.query(&seqs, &[&self.log, &clients]),
-            c.query(&batches, &[&self.log, &batch_ids]),
-        )
-        .await?;
-        for r in owners {
-            self.owners.insert(r.get(0), r.get(1));
-        }
-        for client in clients {
-            if !self.owners.contains_key(client) {
-                self.unbound.insert(client.clone());
-            }
-            self.last_seqs.entry(client.clone()).or_insert(0);
-        }
-        for r in seqs {
-            self.last_seqs
-                .insert(r.get(0), r.get::<_, Option<i64>>(1).unwrap_or(0) as u64);
-        }
-        for id in batch_ids {
-            self.batches.insert(id.clone(), None);
-        }
-        for r in batches {
-            self.batches.insert(
-                r.get(0),
-                Some(BatchRecord {
-                    committed: r.get(1),
-                    outcome: r.get(2),
-                    events: r.get(3),
-                    keys: r.get(4),
-                }),
-            );
-        }
-        Ok(())
     }
 
     async fn bind_client(&mut self, client: &str, principal: &str) -> Result<String> {
@@ -420,7 +408,7 @@ impl Tx for PgTx {
 impl Storage for Postgres {
     type Tx = PgTx;
 
-    async fn begin(&self, log: &str) -> Result<PgTx> {
+    async fn begin(&self, log: &str, clients: &[String], batch_ids: &[String]) -> Result<PgTx> {
         let client = self.client().await?;
         let mut tx = PgTx {
             client: Some(client),
@@ -436,26 +424,55 @@ impl Storage for Postgres {
             new_seqs: Vec::new(),
         };
         let c = tx.c();
-        let lock = c
-            .prepare_cached("SELECT head, recorded_at FROM heads WHERE log = $1 FOR UPDATE")
-            .await?;
-        // BEGIN and the lock in one round trip (pipelined).
-        let ((), row) = try_join(c.batch_execute("BEGIN"), c.query_opt(&lock, &[&log])).await?;
+        let (lock, owners, seqs, batches) = try_join4(
+            c.prepare_cached("SELECT head, recorded_at FROM heads WHERE log = $1 FOR UPDATE"),
+            c.prepare_cached("SELECT client_id, principal FROM clients WHERE client_id = ANY($1)"),
+            c.prepare_cached(
+                "SELECT client_id, max(seq) FROM seqs WHERE log = $1 AND client_id = ANY($2) GROUP BY client_id",
+            ),
+            c.prepare_cached(
+                "SELECT batch_id, committed, outcome, events, keys FROM batches WHERE log = $1 AND batch_id = ANY($2)",
+            ),
+        )
+        .await?;
+        let owner_params: [&(dyn ToSql + Sync); 1] = [&clients];
+        let seq_params: [&(dyn ToSql + Sync); 2] = [&log, &clients];
+        let batch_params: [&(dyn ToSql + Sync); 2] = [&log, &batch_ids];
+        let reads = || {
+            try_join3(
+                c.query(&owners, &owner_params),
+                c.query(&seqs, &seq_params),
+                c.query(&batches, &batch_params),
+            )
+        };
+        // BEGIN, the lock, and the group's reads (run once the lock is
+        // held) in one round trip, pipelined.
+        let ((), row, mut found) = try_join3(
+            c.batch_execute("BEGIN"),
+            c.query_opt(&lock, &[&log]),
+            reads(),
+        )
+        .await?;
         let row = match row {
             Some(row) => row,
             None => {
+                // A new log: its row, then the lock, then the reads again
+                // (those above ran before any lock was held).
                 c.execute(
                     "INSERT INTO heads (log, head, recorded_at) VALUES ($1, 0, 0) ON CONFLICT DO NOTHING",
                     &[&log],
                 )
                 .await?;
-                c.query_one(&lock, &[&log]).await?
+                let row = c.query_one(&lock, &[&log]).await?;
+                found = reads().await?;
+                row
             }
         };
         tx.head = Head {
             head: row.get::<_, i64>(0) as u64,
             recorded_at: row.get(1),
         };
+        tx.absorb(clients, batch_ids, found);
         Ok(tx)
     }
 

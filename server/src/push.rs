@@ -10,10 +10,11 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hindcast::error::{Error, StreamPosition, Violation};
-use hindcast::input::{parse_request, parse_stored, Request};
+use hindcast::error::{Error, Violation};
 use hindcast::json::{index_path, key_path, parse_uuid, write_str, write_uuid};
-use hindcast::log::{Log, NewEvent};
+use hindcast::log::{Log, NewEvent, StreamPosition};
+use hindcast::request::{parse_request, Request};
+use hindcast::stored::parse_stored;
 use hindcast::view::{check_view, Keys, Own, View, ViewViolation};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -199,7 +200,8 @@ async fn decide_group<S: Storage>(
     if !engine.clean {
         engine.log = Log::default();
     }
-    let mut tx = match storage.begin(log_name).await {
+    let (clients, ids) = named(&group);
+    let mut tx = match storage.begin(log_name, &clients, &ids).await {
         Ok(tx) => tx,
         Err(e) => return fail(group, e.into()),
     };
@@ -221,10 +223,6 @@ async fn decide_group<S: Storage>(
         if let Err(e) = caught_up {
             return fail(group, e.into());
         }
-    }
-    let (clients, ids) = named(&group);
-    if let Err(e) = tx.prefetch(&clients, &ids).await {
-        return fail(group, e.into());
     }
     let start = log.head();
     let mut head = stored;

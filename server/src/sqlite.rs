@@ -93,11 +93,6 @@ impl Tx for SqliteTx {
         })
     }
 
-    /// Nothing to gain: SQLite answers in-process.
-    async fn prefetch(&mut self, _clients: &[String], _batch_ids: &[String]) -> Result<()> {
-        Ok(())
-    }
-
     async fn bind_client(&mut self, client: &str, principal: &str) -> Result<String> {
         blocking(|| {
             let c = self.conn();
@@ -212,7 +207,7 @@ impl Tx for SqliteTx {
 impl Storage for Sqlite {
     type Tx = SqliteTx;
 
-    async fn begin(&self, log: &str) -> Result<SqliteTx> {
+    async fn begin(&self, log: &str, _: &[String], _: &[String]) -> Result<SqliteTx> {
         let conn = self.writer.clone().lock_owned().await;
         let head = blocking(|| {
             conn.execute_batch("BEGIN IMMEDIATE")?;

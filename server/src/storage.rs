@@ -97,13 +97,6 @@ pub trait Tx: Send {
         after: u64,
         limit: u64,
     ) -> impl Future<Output = Result<Vec<EventRow>>> + Send;
-    /// Loads, in one go, what deciding a group will ask about these clients
-    /// and batch ids (a backend far away answers from memory after that).
-    fn prefetch(
-        &mut self,
-        clients: &[String],
-        batch_ids: &[String],
-    ) -> impl Future<Output = Result<()>> + Send;
     /// Binds `client` to `principal` if it is new; returns its owner.
     fn bind_client(
         &mut self,
@@ -138,8 +131,15 @@ pub trait Tx: Send {
 
 pub trait Storage: Send + Sync + 'static {
     type Tx: Tx;
-    /// Begins a push on `log`, waiting for its lock.
-    fn begin(&self, log: &str) -> impl Future<Output = Result<Self::Tx>> + Send;
+    /// Begins a push on `log`, waiting for its lock. `clients` and
+    /// `batch_ids` are what deciding will ask about: a backend far away
+    /// may read them with the lock, in one go, and answer from memory.
+    fn begin(
+        &self,
+        log: &str,
+        clients: &[String],
+        batch_ids: &[String],
+    ) -> impl Future<Output = Result<Self::Tx>> + Send;
     /// The log's head and its events after `after`: at least `limit`
     /// events when there are that many, completed to whole batches.
     fn read(&self, log: &str, after: u64, limit: u64) -> impl Future<Output = Result<Page>> + Send;
