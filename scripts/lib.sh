@@ -49,3 +49,8 @@ ensure_chromium() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
   fi
 }
+
+# A rustup component ($1: rustfmt, clippy) of the active toolchain.
+ensure_rust_component() {
+  rustup component list --installed | grep -q "^$1-" || rustup component add "$1"
+}
