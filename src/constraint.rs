@@ -5,9 +5,10 @@
 //! scan: a stream's last position, and sel_rev(S), the newest revision
 //! matching a selector. Every check runs, so a failure lists all violations.
 
-use crate::error::{StreamPosition, Violation};
-use crate::input::{Constraint, ConstraintKind, Expectation, Request};
-use crate::log::Log;
+use crate::condition::{Constraint, ConstraintKind, Expectation};
+use crate::error::Violation;
+use crate::log::{Log, StreamPosition};
+use crate::request::Request;
 
 /// Whether a stream whose last event is at `actual` meets `expectation`.
 pub fn expectation_holds(expectation: &Expectation, actual: Option<StreamPosition>) -> bool {

@@ -7,13 +7,7 @@
 use std::fmt;
 
 use crate::json::{write_str, write_uuid};
-
-/// The position of a stream's last event.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct StreamPosition {
-    pub version: u64,
-    pub revision: u64,
-}
+use crate::log::StreamPosition;
 
 /// One expectation or constraint that did not hold, or a stored event id.
 ///

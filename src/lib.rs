@@ -1,22 +1,28 @@
 //! Hindcast: an event store for offline-first web apps.
 //!
 //! The core (everything but [`wasm`]) knows nothing of JavaScript and is
-//! tested natively. An append-only [`log::Log`] of events, indexed by stream,
-//! type, subject and tag; [`constraint`] checks stream expectations and batch
-//! constraints against it; [`store::Store`] turns a transact request into one
-//! atomic batch. The [`wasm`] module is the thin `wasm-bindgen` layer the npm
-//! package wraps.
+//! tested natively; the server (`server/`) uses it too. An append-only
+//! [`log::Log`] of events, indexed by stream, type, subject and tag;
+//! [`request`] parses a transact request, [`condition`] its expectations and
+//! constraints, which [`constraint`] checks against the log;
+//! [`store::Store`] turns a request into one atomic batch and restores
+//! [`stored`] batches; [`view`] checks a batch decided on a device's view
+//! against the shared log. The [`wasm`] module is the thin `wasm-bindgen`
+//! layer the npm package wraps.
 
+pub mod condition;
 pub mod constraint;
 pub mod dispatch;
 pub mod error;
 pub mod id_index;
-pub mod ids;
-pub mod input;
 pub mod json;
 pub mod log;
+pub mod random_ids;
+pub mod read_options;
+pub mod request;
 pub mod selector;
 pub mod store;
+pub mod stored;
 pub mod view;
 
 #[cfg(target_arch = "wasm32")]

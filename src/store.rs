@@ -4,11 +4,12 @@
 use crate::constraint::check;
 use crate::dispatch::Dispatch;
 use crate::error::{Error, Result};
-use crate::ids::IdPool;
-use crate::input::{parse_request, parse_stored, EventSpec, Request, StoredBatch};
 use crate::json::{index_path, key_path};
 use crate::log::{Log, NewEvent, Rev};
+use crate::random_ids::IdPool;
+use crate::request::{parse_request, EventSpec, Request};
 use crate::selector::Selector;
+use crate::stored::{parse_stored, StoredBatch};
 
 /// Holds the log and its id source; `Debug` shows the log's head.
 #[derive(Default)]

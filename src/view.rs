@@ -25,10 +25,11 @@
 //! before it, one above everything the device had stands above every
 //! revision. Violations report global revisions.
 
-use crate::error::{Error, Result, StreamPosition, Violation};
-use crate::input::{ConstraintKind, Expectation, Request};
+use crate::condition::{ConstraintKind, Expectation};
+use crate::error::{Error, Result, Violation};
 use crate::json::index_path;
-use crate::log::{Log, Rev};
+use crate::log::{Log, Rev, StreamPosition};
+use crate::request::Request;
 use crate::selector::Selector;
 
 /// The keys of an event the log does not hold (one of a rejected batch).

@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use hindcast::constraint::check;
-use hindcast::input::parse_request;
+use hindcast::request::parse_request;
 use hindcast::Store;
 use proptest::prelude::*;
 use serde_json::{json, Value};

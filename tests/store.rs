@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use hindcast::error::StreamPosition;
+use hindcast::log::StreamPosition;
 use hindcast::{Error, Store, Violation};
 use serde_json::json;
 

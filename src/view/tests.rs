@@ -9,8 +9,8 @@ use rustc_hash::FxHashSet;
 
 use super::*;
 use crate::constraint::{check_constraint, expectation_holds};
-use crate::input::parse_request;
 use crate::log::NewEvent;
+use crate::request::parse_request;
 
 const STREAMS: [&str; 3] = ["a", "b", "c"];
 const TYPES: [&str; 2] = ["x", "y"];

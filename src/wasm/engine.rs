@@ -3,8 +3,8 @@
 use wasm_bindgen::prelude::*;
 
 use crate::error::Error;
-use crate::input::{parse_read_options, parse_stream_name, parse_stream_read_options};
 use crate::json::{uuid_text, UUID_LEN};
+use crate::read_options::{parse_read_options, parse_stream_name, parse_stream_read_options};
 use crate::selector::Selector;
 use crate::store::Store;
 
