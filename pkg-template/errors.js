@@ -46,21 +46,18 @@ export function invalid(path, message) {
 }
 
 /**
- * Turns what the engine threw into the matching error class; `prefix` goes
- * before a reported path (a selector checked as part of options).
+ * Turns what the engine threw (src/wasm/wire.rs) into the matching error
+ * class; `prefix` goes before a reported path (a selector checked as part
+ * of options).
  */
 export function fromWire(thrown, prefix = "") {
   if (typeof thrown !== "string") return thrown; // a fault of the runtime itself
   const e = JSON.parse(thrown);
-  if (prefix && e.path !== undefined) {
-    const path = prefix + e.path;
-    return new InvalidInputError(e.message.replace(e.path, path), path);
-  }
   switch (e.code) {
     case "CONSTRAINT_VIOLATION":
       return new ConstraintViolationError(e.message, e.violations);
     case "INVALID_INPUT":
-      return new InvalidInputError(e.message, e.path);
+      return prefix && e.path ? invalid(prefix + e.path, e.detail) : new InvalidInputError(e.message, e.path);
     case "STORAGE": {
       const error = new StorageError(e.message, e.reason);
       if (e.revision !== undefined) error.revision = e.revision; // "corrupt": where

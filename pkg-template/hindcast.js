@@ -12,7 +12,7 @@
 // both change only together, in `#publish`'s callers. The engine never
 // calls JavaScript, so no user code runs while it is busy.
 
-import { Engine, idbDelete, idbOpen } from "./wasm/hindcast.js";
+import { Engine, commitLayout, idbDelete, idbOpen } from "./wasm/hindcast.js";
 import { loadWasm, memoryF64, memoryText } from "./loader.js";
 import { fromWire, invalid } from "./errors.js";
 import { checkJsonSafe, checkSelector, sameJson, setOwn } from "./json.js";
@@ -51,6 +51,9 @@ function streamName(stream) {
   if (typeof stream !== "string") throw invalid("stream", "expected the stream's name, a non-empty string");
   return stringify(stream);
 }
+
+/** The commit answer's word offsets (src/wasm/wire.rs), read once the module is loaded. */
+let C = null;
 
 /** What a store shares with its subscriptions. */
 class Core {
@@ -128,6 +131,7 @@ export class EventStore {
   /** Use `EventStore.memory()`. */
   constructor(engine, key) {
     if (key !== PRIVATE) throw new TypeError("Use `await EventStore.memory()` to create a store.");
+    C ??= commitLayout();
     this.#engine = engine;
     this.#core = new Core(engine);
     this.#events = this.#core.events;
@@ -308,17 +312,18 @@ export class EventStore {
     }
     // The engine's answer (see Engine.transact): words, then the ids' text.
     const w = memoryF64();
-    const first = w[at];
-    const last = w[at + 1];
-    const replayed = w[at + 2] === 1;
-    const ids = memoryText(w[at + 4], w[at + 5]);
+    const first = w[at + C.firstRevision];
+    const last = w[at + C.revision];
+    const replayed = w[at + C.replayed] === 1;
+    const recordedAt = w[at + C.recordedAt];
+    const ids = memoryText(w[at + C.idsAt], w[at + C.idsLen]);
     const batchId = ids.slice(0, 36);
     const streams = {};
     const events = [];
-    let j = at + 6; // the first stream's words
+    let j = at + C.streams; // the first stream's words
     if (kept.length === 1) {
       setOwn(streams, kept[0].stream, { version: w[j], revision: w[j + 1] });
-      if (!replayed) events.push(recorded(first, kept[0], w[j], ids.slice(36), correlationId, batchId, w[at + 3]));
+      if (!replayed) events.push(recorded(first, kept[0], w[j], ids.slice(36), correlationId, batchId, recordedAt));
       j += 2;
     } else {
       // Per stream, in order of first appearance: [its last version, its events left to number].
@@ -334,7 +339,6 @@ export class EventStore {
         j += 2;
       }
       if (!replayed) {
-        const recordedAt = w[at + 3];
         for (let i = 0; i < kept.length; i++) {
           const k = kept[i];
           const s = perStream.get(k.stream);

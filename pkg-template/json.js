@@ -13,6 +13,9 @@ import { invalid } from "./errors.js";
 
 const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 
+/** Whether `v` is an object that is not an array (nor null). */
+export const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+
 /** `events[2].type`, `expect["acc-1"]`: the path as JavaScript reaches it. */
 export function joinPath(segments) {
   let path = "";

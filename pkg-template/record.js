@@ -8,7 +8,7 @@
 // imported lines). A recorded event never holds `null` in an optional field.
 
 import { fromWire } from "./errors.js";
-import { freezeParsed } from "./json.js";
+import { freezeParsed, isObject } from "./json.js";
 
 /** A recorded event's fields, in the order reads return them. */
 export const FIELDS = [
@@ -44,7 +44,6 @@ export function recorded(revision, k, version, id, correlationId, batchId, recor
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const isRevision = (n) => Number.isSafeInteger(n) && n >= 0;
 const isText = (s) => typeof s === "string" && s !== "";
-const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
 
 /**
  * Checks a recorded event that JSON.parse made (so JSON already) and, if it

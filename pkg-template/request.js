@@ -8,12 +8,11 @@
 // the same as leaving it out (see record.js), here and in stored records.
 
 import { invalid } from "./errors.js";
-import { checkJsonSafe, checkSelector, frozenJson, joinPath, setOwn } from "./json.js";
+import { checkJsonSafe, checkSelector, frozenJson, joinPath, setOwn, isObject } from "./json.js";
 
 const { stringify } = JSON;
 /** The JSON text of the keys an event usually has. */
 const KEY = { __proto__: null, stream: '"stream"', type: '"type"', subject: '"subject"', tags: '"tags"', id: '"id"', time: '"time"' };
-const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
 
 /**
  * @returns {{ wire: string, kept: Array<{ stream, type, data, subject?, tags?, time?, metadata? }>,

@@ -13,12 +13,11 @@
 // subscribe, and never while the engine is busy.
 
 import { HandlerError, HindcastError, invalid } from "./errors.js";
-import { joinPath } from "./json.js";
+import { joinPath, isObject } from "./json.js";
 
 /** Revisions fetched per engine call while catching up. */
 const CHUNK = 4096;
 
-const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
 
 /** Why a subscription stopped, for its pending waitFor calls. */
 function stoppedError(position, target) {

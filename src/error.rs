@@ -1,8 +1,10 @@
-//! Errors the core reports, and their JSON form for the binding layer.
+//! Errors the core reports, typed: a malformed request, violations (with
+//! their JSON form, the contract's), a corrupt stored batch, a storage
+//! failure.
 //!
 //! Every failure a caller can cause is an [`Error`]; the core never panics on
-//! input. The JSON form (`{"code": …}`) is what the JavaScript wrapper turns
-//! into its `HindcastError` subclasses, so its field names are the contract's.
+//! input. How an error crosses to JavaScript is the binding's business
+//! (`wasm/wire.rs`).
 
 use std::fmt;
 
@@ -53,7 +55,10 @@ impl Violation {
         }
     }
 
-    fn write_json(&self, out: &mut String) {
+    /// Writes the violation's JSON form, §3's fields (the shape every
+    /// binding sends: the JavaScript error's `violations`, the server's
+    /// outcomes).
+    pub fn write_json(&self, out: &mut String) {
         use std::fmt::Write;
         out.push_str("{\"kind\":\"");
         out.push_str(self.kind());
@@ -196,50 +201,6 @@ impl Error {
             path: path.into(),
             message: message.into(),
         }
-    }
-
-    /// The JSON form the JavaScript wrapper decodes into an error class.
-    pub fn to_json(&self) -> String {
-        let mut out = String::with_capacity(128);
-        let message = self.to_string();
-        match self {
-            Error::InvalidInput { path, .. } => {
-                out.push_str("{\"code\":\"INVALID_INPUT\",\"path\":");
-                write_str(&mut out, path);
-            }
-            Error::Violations(violations) => {
-                out.push_str("{\"code\":\"CONSTRAINT_VIOLATION\",\"violations\":[");
-                for (i, v) in violations.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    v.write_json(&mut out);
-                }
-                out.push(']');
-            }
-            Error::Storage { reason, .. } => {
-                out.push_str("{\"code\":\"STORAGE\",\"reason\":");
-                write_str(&mut out, reason);
-            }
-            Error::Corrupt {
-                revision, field, ..
-            } => {
-                let _ = std::fmt::Write::write_fmt(
-                    &mut out,
-                    format_args!(
-                        "{{\"code\":\"STORAGE\",\"reason\":\"corrupt\",\"revision\":{revision}"
-                    ),
-                );
-                if let Some(field) = field {
-                    out.push_str(",\"field\":");
-                    write_str(&mut out, field);
-                }
-            }
-        }
-        out.push_str(",\"message\":");
-        write_str(&mut out, &message);
-        out.push('}');
-        out
     }
 }
 

@@ -7,11 +7,7 @@ use crate::json::{uuid_text, UUID_LEN};
 use crate::read_options::{parse_read_options, parse_stream_name, parse_stream_read_options};
 use crate::selector::Selector;
 use crate::store::Store;
-
-/// Errors cross as a thrown string: the error's JSON form.
-fn thrown(e: Error) -> JsValue {
-    JsValue::from_str(&e.to_json())
-}
+use crate::wasm::wire::{commit, thrown};
 
 /// A selector given as JSON text; "" (the JS `undefined`) selects everything.
 fn selector(text: &str) -> Result<Selector, JsValue> {
@@ -56,13 +52,10 @@ impl Engine {
     /// Returns the address of the commit, written as `f64`s into a buffer
     /// the engine keeps until its next call, which the wrapper reads through
     /// a view of the module's memory: cheaper than a new array or JSON text.
-    /// The words: `[firstRevision, revision, replayed (0 or 1), recordedAt,
-    /// address and length of the ids' text]`, then per stream written, in
-    /// order of first appearance, `version, revision`, then the number of
-    /// subscriptions the commit concerns and their ids. The ids' text is the
-    /// batch id then, unless replayed, each event's id, 36 bytes each: the
-    /// wrapper decodes it once and slices it (one string per commit is far
-    /// cheaper than one per id).
+    /// The words are laid out as [`commit`] says (the wrapper reads the
+    /// offsets from `commitLayout()`); per stream written, in order of first
+    /// appearance. The ids' text is decoded once and sliced by the wrapper
+    /// (one string per commit is far cheaper than one per id).
     pub fn transact(&mut self, request: &str, now: f64) -> Result<u32, JsValue> {
         self.commit(request, now)
     }
@@ -92,14 +85,13 @@ impl Engine {
         }
         let out = &mut self.commit;
         out.clear();
-        out.extend([
-            c.first_revision as f64,
-            c.revision as f64,
-            c.replayed as u8 as f64,
-            batch.recorded_at,
-            ids.as_ptr() as usize as f64,
-            ids.len() as f64,
-        ]);
+        out.resize(commit::STREAMS, 0.0);
+        out[commit::FIRST_REVISION] = c.first_revision as f64;
+        out[commit::REVISION] = c.revision as f64;
+        out[commit::REPLAYED] = c.replayed as u8 as f64;
+        out[commit::RECORDED_AT] = batch.recorded_at;
+        out[commit::IDS_AT] = ids.as_ptr() as usize as f64;
+        out[commit::IDS_LEN] = ids.len() as f64;
         for &(_, version, revision) in &c.streams {
             out.extend([version as f64, revision as f64]);
         }

@@ -19,17 +19,15 @@ use web_sys::{
 };
 
 use crate::error::Error;
+use crate::wasm::wire;
 
 const EVENTS: &str = "events";
 
 fn storage(reason: &'static str, message: impl Into<String>) -> JsValue {
-    JsValue::from_str(
-        &Error::Storage {
-            reason,
-            message: message.into(),
-        }
-        .to_json(),
-    )
+    wire::thrown(Error::Storage {
+        reason,
+        message: message.into(),
+    })
 }
 
 /// The reason a DOMException stands for.
