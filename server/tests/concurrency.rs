@@ -258,3 +258,30 @@ async fn kill_nine_loses_no_acknowledged_batch() {
         kill_nine(&backend).await;
     }
 }
+
+/// An idle live stream gets a comment line within 15 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_live_stream_gets_keep_alives() {
+    use futures_util::StreamExt;
+    let server = Server::start(&sqlite());
+    let log = new_id();
+    let resp = http()
+        .get(format!("{}/v1/logs/{log}/events", server.url))
+        .bearer_auth(token("reader", &[&log], 600))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    let mut body = resp.bytes_stream();
+    let mut text = String::new();
+    while !text.contains(": keep-alive") {
+        let chunk = tokio::time::timeout_at(started + Duration::from_secs(15), body.next())
+            .await
+            .expect("a keep-alive within 15 s")
+            .expect("the stream stays open")
+            .unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(!text.contains("data:"), "no events on an idle log: {text}");
+}
