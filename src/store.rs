@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::json::{index_path, key_path};
 use crate::log::{Log, NewEvent, Rev};
 use crate::random_ids::IdPool;
-use crate::request::{parse_request, EventSpec, Request};
+use crate::request::{EventSpec, Request};
 use crate::selector::Selector;
 use crate::stored::{parse_stored, StoredBatch};
 
@@ -50,19 +50,19 @@ impl Store {
         &self.log
     }
 
-    /// Checks and, if everything holds, appends one batch given as JSON
-    /// text. `now` is the wall clock in ms since the epoch.
+    /// Checks and, if everything holds, appends one batch (a request parsed
+    /// by [`crate::request::parse_request`]). `now` is the wall clock in ms
+    /// since the epoch.
     ///
     /// On any error nothing changes: all checks run before the first write.
-    pub fn transact(&mut self, request: &str, now: f64) -> Result<Commit> {
-        let req = parse_request(request)?;
+    pub fn transact(&mut self, req: &Request, now: f64) -> Result<Commit> {
         if let Some(id) = req.id {
             if let Some(batch) = self.log.batch_by_id(id) {
-                same_batch(&self.log, batch.first, batch.last, &req)?;
+                same_batch(&self.log, batch.first, batch.last, req)?;
                 return Ok(self.commit_of(batch.first, batch.last, true));
             }
         }
-        let violations = check(&self.log, &req);
+        let violations = check(&self.log, req);
         if !violations.is_empty() {
             return Err(Error::Violations(violations));
         }

@@ -2,12 +2,18 @@
 #![allow(dead_code)]
 
 use hindcast::log::{Log, Rev};
+use hindcast::request::parse_request;
 use hindcast::selector::Item;
 use hindcast::{Error, Selector, Store};
 use serde_json::{json, Value};
 
 pub fn transact(store: &mut Store, request: Value) -> Result<hindcast::Commit, Error> {
-    store.transact(&request.to_string(), 1_000.0)
+    transact_text(store, &request.to_string(), 1_000.0)
+}
+
+/// Parses a request given as JSON text, as a binding does, and transacts it.
+pub fn transact_text(store: &mut Store, text: &str, now: f64) -> Result<hindcast::Commit, Error> {
+    store.transact(&parse_request(text)?, now)
 }
 
 pub fn event(stream: &str, type_: &str) -> Value {

@@ -204,7 +204,7 @@ proptest! {
         let before = store.log().clone();
         let text = json!({ "events": events, "constraints": cs }).to_string();
         let expected_ok = cs.iter().all(|c| naive_holds(&store, c));
-        let result = store.transact(&text, 1.0);
+        let result = parse_request(&text).and_then(|req| store.transact(&req, 1.0));
         prop_assert_eq!(result.is_ok(), expected_ok);
         if !expected_ok {
             prop_assert_eq!(store.log(), &before);

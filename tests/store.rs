@@ -72,7 +72,8 @@ fn every_expectation_kind() {
         transact(&mut t, ok(exp.clone())).unwrap_or_else(|e| panic!("{exp} should hold: {e}"));
     }
     // Raw text: json! would sort the keys, and the order is the point here.
-    let v = violations(s.transact(
+    let v = violations(transact_text(
+        &mut s,
         r#"{"events":[{"stream":"c","type":"x"}],"expect":{"a":"no_stream","zz":"stream_exists","b":{"revision":2},"yy":{"version":0}}}"#,
         1.0,
     ));
@@ -280,10 +281,18 @@ fn bad_input_names_the_field() {
 #[test]
 fn recorded_at_never_decreases() {
     let mut s = Store::new();
-    s.transact(&json!({"events": [event("a", "x")]}).to_string(), 2_000.0)
-        .unwrap();
-    s.transact(&json!({"events": [event("a", "x")]}).to_string(), 1_000.0)
-        .unwrap();
+    transact_text(
+        &mut s,
+        &json!({"events": [event("a", "x")]}).to_string(),
+        2_000.0,
+    )
+    .unwrap();
+    transact_text(
+        &mut s,
+        &json!({"events": [event("a", "x")]}).to_string(),
+        1_000.0,
+    )
+    .unwrap();
     assert_eq!(s.log().batch(1).recorded_at, 2_000.0);
 }
 
@@ -334,7 +343,11 @@ fn a_batch_over_many_streams_reports_each_stream_once_in_order() {
 fn a_lone_surrogate_is_named_as_such() {
     let mut s = Store::new();
     // JSON.stringify writes a lone surrogate as an escape.
-    let r = s.transact(r#"{"events":[{"stream":"a\ud800","type":"t"}]}"#, 0.0);
+    let r = transact_text(
+        &mut s,
+        r#"{"events":[{"stream":"a\ud800","type":"t"}]}"#,
+        0.0,
+    );
     match r {
         Err(Error::InvalidInput { path, message }) => {
             assert_eq!(path, "events[0].stream");

@@ -5,6 +5,7 @@ use wasm_bindgen::prelude::*;
 use crate::error::Error;
 use crate::json::{uuid_text, UUID_LEN};
 use crate::read_options::{parse_read_options, parse_stream_name, parse_stream_read_options};
+use crate::request::parse_request;
 use crate::selector::Selector;
 use crate::store::Store;
 use crate::wasm::wire::{commit, thrown};
@@ -72,7 +73,8 @@ impl Engine {
 
 impl Engine {
     fn commit(&mut self, request: &str, now: f64) -> Result<u32, JsValue> {
-        let c = self.store.transact(request, now).map_err(thrown)?;
+        let request = parse_request(request).map_err(thrown)?;
+        let c = self.store.transact(&request, now).map_err(thrown)?;
         let log = self.store.log();
         let batch = log.batch(log.event(c.first_revision as u32).batch);
         let ids = &mut self.ids;
