@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hindcast::error::{Error, Violation};
+use hindcast::error::Error;
 use hindcast::json::{index_path, key_path, parse_uuid, write_str, write_uuid};
 use hindcast::log::{Log, NewEvent, StreamPosition};
 use hindcast::request::{parse_request, Request};
@@ -722,59 +722,12 @@ fn parse_keys(text: &str) -> Vec<Keys> {
         .collect()
 }
 
-/// A violation as the protocol sends it: §3's fields, `rejectedBatchId`
-/// when set, and a message.
+/// A violation as the protocol sends it: §3's fields (the core's one JSON
+/// form of a violation), `rejectedBatchId` when set, and a message.
 pub fn violation_json(v: &ViewViolation) -> Value {
-    let raw = |text: &str| serde_json::from_str::<Value>(text).unwrap_or(Value::Null);
-    let mut out = match &v.violation {
-        Violation::VersionMismatch {
-            stream,
-            expected,
-            actual,
-        } => json!({
-            "kind": "version_mismatch",
-            "stream": stream,
-            "expected": raw(expected),
-            "actual": actual.map(|p| json!({ "version": p.version, "revision": p.revision })),
-        }),
-        Violation::MinRevisionNotMet {
-            constraint,
-            expected,
-            actual,
-        } => json!({
-            "kind": "min_revision_not_met",
-            "constraint": raw(constraint),
-            "expected": expected,
-            "actual": actual,
-        }),
-        Violation::MaxRevisionExceeded {
-            constraint,
-            max,
-            found,
-        } => json!({
-            "kind": "max_revision_exceeded",
-            "constraint": raw(constraint),
-            "max": max,
-            "found": found,
-        }),
-        Violation::RangeNotSatisfied {
-            constraint,
-            start,
-            end,
-            actual,
-        } => json!({
-            "kind": "range_not_satisfied",
-            "constraint": raw(constraint),
-            "start": start,
-            "end": end,
-            "actual": actual,
-        }),
-        Violation::DuplicateEventId { id, revision } => json!({
-            "kind": "duplicate_event_id",
-            "id": uuid::Uuid::from_u128(*id).hyphenated().to_string(),
-            "revision": revision,
-        }),
-    };
+    let mut text = String::new();
+    v.violation.write_json(&mut text);
+    let mut out: Value = serde_json::from_str(&text).expect("the core writes JSON");
     if let Some(r) = v.rejected_batch_id {
         out["rejectedBatchId"] = json!(uuid::Uuid::from_u128(r).hyphenated().to_string());
     }
