@@ -1,37 +1,69 @@
 // Error classes. Every error Hindcast reports is a HindcastError with a
 // stable `code`; the engine sends its errors as JSON text (see fromWire).
 
+/** @import { ErrorCode, RecordedEvent, StorageErrorReason, Violation } from "./index.js" */
+
+/** @template {ErrorCode} [C=ErrorCode] */
 export class HindcastError extends Error {
+  /**
+   * @param {string} message
+   * @param {C} code
+   * @param {ErrorOptions} [options]
+   */
   constructor(message, code, options) {
     super(message, options);
     this.code = code;
   }
 }
 
+/** @extends {HindcastError<"CONSTRAINT_VIOLATION">} */
 export class ConstraintViolationError extends HindcastError {
+  /**
+   * @param {string} message
+   * @param {Violation[]} violations
+   */
   constructor(message, violations) {
     super(message, "CONSTRAINT_VIOLATION");
     this.violations = violations;
   }
 }
 
+/** @extends {HindcastError<"INVALID_INPUT">} */
 export class InvalidInputError extends HindcastError {
+  /**
+   * @param {string} message
+   * @param {string} path
+   */
   constructor(message, path) {
     super(message, "INVALID_INPUT");
     this.path = path;
   }
 }
 
+/** @extends {HindcastError<"STORAGE">} */
 export class StorageError extends HindcastError {
+  /**
+   * @param {string} message
+   * @param {StorageErrorReason} reason
+   * @param {ErrorOptions} [options]
+   */
   constructor(message, reason, options) {
     super(message, "STORAGE", options);
     this.reason = reason;
   }
 }
 
+/** @extends {HindcastError<"HANDLER">} */
 export class HandlerError extends HindcastError {
+  /**
+   * @param {string} message
+   * @param {unknown} cause
+   * @param {RecordedEvent} event
+   */
   constructor(message, cause, event) {
     super(message, "HANDLER", { cause });
+    /** @type {unknown} set by Error from `{ cause }`, an own property whatever its value */
+    this.cause;
     this.event = event;
   }
 }
@@ -59,7 +91,7 @@ export function fromWire(thrown, prefix = "") {
     case "INVALID_INPUT":
       return prefix && e.path ? invalid(prefix + e.path, e.detail) : new InvalidInputError(e.message, e.path);
     case "STORAGE": {
-      const error = new StorageError(e.message, e.reason);
+      const error = /** @type {StorageError & { revision?: number, field?: string }} */ (new StorageError(e.message, e.reason));
       if (e.revision !== undefined) error.revision = e.revision; // "corrupt": where
       if (e.field !== undefined) error.field = e.field; // and which field, if one
       return error;

@@ -186,9 +186,8 @@ export interface SubscribeOptions {
   after?: number | "end";
 }
 
-/** A running subscription. */
-export declare class Subscription {
-  private constructor();
+/** A running subscription, as `subscribe` returns it (the package exports no such class). */
+export interface Subscription {
   /** The last revision examined: delivered, or passed over as not matching. */
   readonly position: number;
   /** Resolves once position ≥ revision; rejects if the subscription stops first. */
@@ -206,9 +205,8 @@ export interface ProjectionSpec<S, E extends EventShape = AnyEvent> {
   selector?: Selector;
 }
 
-/** A live read model kept current by a subscription. */
-export declare class Projection<S> {
-  private constructor();
+/** A live read model kept current by a subscription, as `project` returns it (the package exports no such class). */
+export interface Projection<S> {
   readonly state: S;
   /** The last revision applied or examined. */
   readonly position: number;
@@ -336,17 +334,20 @@ export type ErrorCode = "CONSTRAINT_VIOLATION" | "INVALID_INPUT" | "STORAGE" | "
 
 /** The base of every error Hindcast reports. */
 export declare class HindcastError extends Error {
+  constructor(message: string, code: ErrorCode, options?: ErrorOptions);
   readonly code: ErrorCode;
 }
 
 /** An expectation or constraint failed; nothing was written. */
 export declare class ConstraintViolationError extends HindcastError {
+  constructor(message: string, violations: Violation[]);
   readonly code: "CONSTRAINT_VIOLATION";
   readonly violations: Violation[];
 }
 
 /** The input is malformed; nothing was changed. */
 export declare class InvalidInputError extends HindcastError {
+  constructor(message: string, path: string);
   readonly code: "INVALID_INPUT";
   /** The bad field, e.g. `events[2].type`. */
   readonly path: string;
