@@ -144,6 +144,20 @@ pub fn is_rfc3339(s: &str) -> bool {
     }
 }
 
+/// The largest integer JavaScript represents exactly (2⁵³ − 1).
+pub const MAX_SAFE: u64 = (1 << 53) - 1;
+
+/// A non-negative safe integer.
+pub fn integer(v: &Value, path: &str) -> Result<u64> {
+    match v.as_u64() {
+        Some(n) if n <= MAX_SAFE => Ok(n),
+        _ => match v.as_f64() {
+            Some(f) if f.fract() == 0.0 && f >= 0.0 && f <= MAX_SAFE as f64 => Ok(f as u64),
+            _ => Err(Error::invalid(path, "expected a non-negative integer")),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,19 +217,5 @@ mod tests {
         assert_eq!(out, "\"6f9619ff-8b86-d011-b42d-00c04fc964ff\"");
         assert_eq!(parse_uuid("6f9619ff8b86d011b42d00c04fc964ff"), None);
         assert_eq!(parse_uuid("{6f9619ff-8b86-d011-b42d-00c04fc964ff}"), None);
-    }
-}
-
-/// The largest integer JavaScript represents exactly (2⁵³ − 1).
-pub const MAX_SAFE: u64 = (1 << 53) - 1;
-
-/// A non-negative safe integer.
-pub fn integer(v: &Value, path: &str) -> Result<u64> {
-    match v.as_u64() {
-        Some(n) if n <= MAX_SAFE => Ok(n),
-        _ => match v.as_f64() {
-            Some(f) if f.fract() == 0.0 && f >= 0.0 && f <= MAX_SAFE as f64 => Ok(f as u64),
-            _ => Err(Error::invalid(path, "expected a non-negative integer")),
-        },
     }
 }
