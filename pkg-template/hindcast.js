@@ -32,6 +32,13 @@ export {
 } from "./errors.js";
 export { wasmMemoryBytes } from "./loader.js";
 
+/**
+ * @import { AnyEvent, Commit, EventShape, HandlerResult, ImportSource, Matchers, OpenOptions,
+ *   ProjectionSpec, ReadOptions, Recorded, RetryOptions, Selector, StreamPosition, StreamReadOptions,
+ *   SubscribeOptions, TransactRequest } from "./index.js"
+ * @typedef {"closed" | "deleted" | "upgraded"} ClosedReason
+ */
+
 const { stringify } = JSON;
 const PRIVATE = Symbol("EventStore");
 const encoder = new TextEncoder();
@@ -68,6 +75,7 @@ class Core {
   /** The lowest revision a store waiter waits for (Infinity: none). */
   nextStoreWait = Infinity;
 
+  /** @param {Engine} engine */
   constructor(engine) {
     this.engine = engine;
   }
@@ -116,19 +124,33 @@ class Core {
   }
 }
 
+/** @template {EventShape} [E=AnyEvent] the union of the store's event shapes (index.d.ts) */
 export class EventStore {
   #engine;
   #core;
   #events;
-  /** The IndexedDB side of a persistent store (persistent.js); null in memory. */
+  /**
+   * The IndexedDB side of a persistent store (persistent.js); null in memory.
+   * @type {Persistence | null}
+   */
   #storage = null;
-  /** Why the store stopped accepting writes; null while it accepts them. */
+  /**
+   * Why the store stopped accepting writes; null while it accepts them.
+   * @type {ClosedReason | null}
+   */
   #closedReason = null;
   #markClosed;
-  /** Resolves, with "closed", "deleted" or "upgraded", when the store stops accepting writes. */
+  /**
+   * Resolves, with "closed", "deleted" or "upgraded", when the store stops accepting writes.
+   * @type {Promise<ClosedReason>}
+   */
   closed;
 
-  /** Use `EventStore.memory()`. */
+  /**
+   * Use `EventStore.memory()`.
+   * @param {Engine} engine
+   * @param {symbol} key
+   */
   constructor(engine, key) {
     if (key !== PRIVATE) throw new TypeError("Use `await EventStore.memory()` to create a store.");
     C ??= commitLayout();
@@ -140,7 +162,11 @@ export class EventStore {
     });
   }
 
-  /** A store that lives in memory only. */
+  /**
+   * A store that lives in memory only.
+   * @template {EventShape} [E=AnyEvent]
+   * @returns {Promise<EventStore<E>>}
+   */
   static async memory() {
     await loadWasm();
     return new EventStore(new Engine(), PRIVATE);
@@ -151,6 +177,10 @@ export class EventStore {
    * shared safely with other tabs; `onProgress({ loaded, total })` reports
    * the loading. Rejects with StorageError "unavailable" where there is no
    * IndexedDB, "corrupt" (with `.revision`) for a record that does not load.
+   * @template {EventShape} [E=AnyEvent]
+   * @param {string} name
+   * @param {OpenOptions} [options]
+   * @returns {Promise<EventStore<E>>}
    */
   static async open(name, options) {
     const onProgress = checkOpen(name, options);
@@ -161,7 +191,7 @@ export class EventStore {
     } catch (e) {
       throw fromWire(e);
     }
-    const store = new EventStore(new Engine(), PRIVATE);
+    const store = /** @type {EventStore<E>} */ (new EventStore(new Engine(), PRIVATE));
     const storage = store.#attach(db, name);
     try {
       await storage.load(onProgress);
@@ -172,7 +202,11 @@ export class EventStore {
     return store;
   }
 
-  /** Deletes the IndexedDB database `name`; open stores on it close. */
+  /**
+   * Deletes the IndexedDB database `name`; open stores on it close.
+   * @param {string} name
+   * @returns {Promise<void>}
+   */
   static async delete(name) {
     checkOpen(name, undefined);
     await loadWasm();
@@ -187,13 +221,17 @@ export class EventStore {
    * Stops accepting writes and releases the IndexedDB connection: later
    * writes reject with StorageError "closed", reads keep answering,
    * subscriptions and projections stop, `closed` resolves with "closed".
+   * @returns {Promise<void>}
    */
   async close() {
     if (this.#storage !== null) this.#storage.close("closed");
     else this.#stopped("closed");
   }
 
-  /** Called once, when the store stops accepting writes. */
+  /**
+   * Called once, when the store stops accepting writes.
+   * @param {ClosedReason} reason
+   */
   #stopped(reason) {
     if (this.#closedReason !== null) return;
     this.#closedReason = reason;
@@ -217,7 +255,11 @@ export class EventStore {
     return this.#events.length;
   }
 
-  /** Appends a batch atomically if every expectation and constraint holds. */
+  /**
+   * Appends a batch atomically if every expectation and constraint holds.
+   * @param {TransactRequest<E>} request
+   * @returns {Promise<Commit>}
+   */
   async transact(request) {
     // Everything the request holds is taken now (see request.js).
     const prepared = prepare(request);
@@ -232,6 +274,8 @@ export class EventStore {
    * Resolves once `revision` ≥ the given one (the linearizable read: after
    * another tab reports a commit at r, reads after `await waitFor(r)`
    * include it). Rejects with StorageError "closed" if the store closes first.
+   * @param {number} revision
+   * @returns {Promise<void>}
    */
   async waitFor(revision) {
     if (!Number.isSafeInteger(revision) || revision < 0) {
@@ -252,6 +296,10 @@ export class EventStore {
   /**
    * Retries `fn(attempt)` when it rejects with a ConstraintViolationError,
    * after an exponential backoff with full jitter; see retry.js.
+   * @template T
+   * @param {(attempt: number) => Promise<T> | T} fn
+   * @param {RetryOptions} [options]
+   * @returns {Promise<T>}
    */
   async retry(fn, options) {
     return retry(fn, options);
@@ -261,6 +309,8 @@ export class EventStore {
    * The log as NDJSON text chunks (one recorded event per line, oldest
    * first, whole batches), after revision `after` (default 0), up to the
    * head at the call.
+   * @param {{ after?: number }} [options]
+   * @returns {AsyncIterable<string>}
    */
   export(options) {
     return exportLog(this.#events, options);
@@ -269,6 +319,10 @@ export class EventStore {
   /**
    * Appends an exported log (NDJSON) to `store`, whose head must be the
    * first line's revision − 1; all or nothing. See transfer.js.
+   * @param {EventStore} store
+   * @param {ImportSource} source
+   * @param {{ onProgress?: (progress: { loaded: number; total?: number }) => void }} [options]
+   * @returns {Promise<void>}
    */
   static async import(store, source, options) {
     if (!(store instanceof EventStore)) throw invalid("store", "expected an EventStore");
@@ -318,6 +372,7 @@ export class EventStore {
     const recordedAt = w[at + C.recordedAt];
     const ids = memoryText(w[at + C.idsAt], w[at + C.idsLen]);
     const batchId = ids.slice(0, 36);
+    /** @type {Commit["streams"]} */
     const streams = {};
     const events = [];
     let j = at + C.streams; // the first stream's words
@@ -370,12 +425,20 @@ export class EventStore {
    * Calls `handler(event)` for each committed event that `selector` matches
    * and, with matchers (`{ type: handler }`), whose type is listed; from
    * revision `after` + 1 on (0: the beginning, "end": new events only).
+   * @param {((event: Recorded<E>) => HandlerResult) | Matchers<E>} handler
+   * @param {SubscribeOptions} [options]
+   * @returns {Subscription}
    */
   subscribe(handler, options) {
     return new Subscription(this.#core, handler, options);
   }
 
-  /** A live read model folded from the events by the `on` handlers. */
+  /**
+   * A live read model folded from the events by the `on` handlers.
+   * @template S
+   * @param {ProjectionSpec<S, E>} spec
+   * @returns {Projection<S>}
+   */
   project(spec) {
     return new Projection(this.#core, spec);
   }
@@ -388,7 +451,12 @@ export class EventStore {
     return out;
   }
 
-  /** The events matching `selector` (default: all), oldest first. */
+  /**
+   * The events matching `selector` (default: all), oldest first.
+   * @param {Selector} [selector]
+   * @param {ReadOptions} [options]
+   * @returns {Recorded<E>[]}
+   */
   read(selector, options) {
     checkSelector(selector, ["selector"]);
     const opts = optionsText(options);
@@ -399,7 +467,12 @@ export class EventStore {
     }
   }
 
-  /** One stream's events, by version. */
+  /**
+   * One stream's events, by version.
+   * @param {string} stream
+   * @param {StreamReadOptions} [options]
+   * @returns {Recorded<E>[]}
+   */
   readStream(stream, options) {
     const name = streamName(stream);
     const opts = optionsText(options);
@@ -410,7 +483,11 @@ export class EventStore {
     }
   }
 
-  /** The revision of the newest event matching `selector`, 0 if none. */
+  /**
+   * The revision of the newest event matching `selector`, 0 if none.
+   * @param {Selector} [selector]
+   * @returns {number}
+   */
   lastRevision(selector) {
     checkSelector(selector, ["selector"]);
     try {
@@ -420,7 +497,11 @@ export class EventStore {
     }
   }
 
-  /** The version and revision of a stream's last event, or null. */
+  /**
+   * The version and revision of a stream's last event, or null.
+   * @param {string} stream
+   * @returns {StreamPosition | null}
+   */
   stream(stream) {
     const name = streamName(stream);
     let pos;

@@ -69,7 +69,7 @@ function checkContainer(v, path, parents) {
   if (Object.getOwnPropertySymbols(v).length > 0) throw invalid(joinPath(path), "has symbol keys, which JSON drops");
   // An array's own keys are its indexes; anything else is dropped by JSON.
   if (array && Object.keys(v).length !== v.length) {
-    const extra = Object.keys(v).find((k) => !(String(k >>> 0) === k && k >>> 0 < v.length));
+    const extra = Object.keys(v).find((/** @type {any} an index is a key k with String(k >>> 0) === k */ k) => !(String(k >>> 0) === k && k >>> 0 < v.length));
     if (extra !== undefined) {
       throw invalid(joinPath([...path, extra]), "is a property of an array, which JSON drops; use an object");
     }

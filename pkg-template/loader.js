@@ -96,10 +96,16 @@ function notServed(url, what) {
   );
 }
 
+/**
+ * `WebAssembly.CompileError`, which takes `{ cause }` as every Error does
+ * (the DOM's types leave the options out).
+ * @typedef {new (message: string, options?: ErrorOptions) => WebAssembly.CompileError} CompileErrorWithCause
+ */
+
 function explain(e, url) {
   const text = String(e?.message ?? e);
   if (typeof WebAssembly !== "undefined" && e instanceof WebAssembly.CompileError && /Content.Security.Policy|\bCSP\b|unsafe-eval|wasm-eval/i.test(text)) {
-    return new WebAssembly.CompileError(
+    return new (/** @type {CompileErrorWithCause} */ (WebAssembly.CompileError))(
       `hindcast: the page's Content Security Policy forbids compiling WebAssembly. ` +
         `Allow it with 'wasm-unsafe-eval' in script-src (e.g. script-src 'self' 'wasm-unsafe-eval'); 'unsafe-eval' is not needed. ` +
         `The browser said: ${text}`,
@@ -107,7 +113,7 @@ function explain(e, url) {
     );
   }
   if (e instanceof WebAssembly.CompileError && /magic word|expected magic/i.test(text)) {
-    return new WebAssembly.CompileError(
+    return new (/** @type {CompileErrorWithCause} */ (WebAssembly.CompileError))(
       `hindcast: ${url ?? "the input"} is not its WebAssembly module (an HTML page?). ` +
         `Under Vite's dev server, set optimizeDeps: { exclude: ["hindcast"] }; or import "hindcast" (the module inlined); ${SETUP}. ` +
         `The browser said: ${text}`,

@@ -41,6 +41,9 @@ import { idbAbort, idbAppend, idbCommit, idbLast, idbRead, idbSettled } from "./
 import { InvalidInputError, StorageError, fromWire, invalid } from "./errors.js";
 import { decodeRecorded, restore } from "./record.js";
 
+/** @import { Engine } from "./wasm/hindcast.js" */
+/** @import { RecordedEvent } from "./index.js" */
+
 /** A record holds whole batches; another starts once one holds this many events… */
 const RECORD_EVENTS = 1_000;
 /** …or this many characters of JSON. */
@@ -65,10 +68,15 @@ export class Persistence {
   #queue = [];
   #scheduled = false;
   #lane = Promise.resolve();
+  /** @type {BroadcastChannel | null} */
   #channel = null;
-  /** The timer of the notice owed to other tabs; null when none is owed. */
+  /**
+   * The timer of the notice owed to other tabs; null when none is owed.
+   * @type {ReturnType<typeof setTimeout> | null}
+   */
   #noticeTimer = null;
   #lastNotice = -Infinity;
+  /** @type {(() => void) | null} */
   #pageHide = null;
   closed = false;
 
@@ -76,6 +84,10 @@ export class Persistence {
    * `store`: the engine, the published events, `apply(prepared, eventAt)`,
    * `publish(events, woken)` and `closed(reason)`, called once when the
    * store stops accepting writes.
+   * @param {IDBDatabase} db
+   * @param {string} name
+   * @param {{ engine: Engine, events: RecordedEvent[], apply: Function, publish: Function,
+   *   closed: (reason: "closed" | "deleted" | "upgraded") => void }} store
    */
   constructor(db, name, store) {
     this.#db = db;
@@ -319,13 +331,15 @@ export class Persistence {
     clearTimeout(this.#noticeTimer);
     this.#noticeTimer = null;
     this.#lastNotice = Date.now();
-    this.#channel.postMessage(this.#events.length);
+    // A notice is owed only where there is a channel (#notify).
+    /** @type {BroadcastChannel} */ (this.#channel).postMessage(this.#events.length);
   }
 
   /**
    * Stops accepting writes and releases the connection; `reason`: "closed",
    * "deleted" or "upgraded". A group already writing completes, and the
    * notice it owes other tabs is sent before the channel closes.
+   * @param {"closed" | "deleted" | "upgraded"} [reason]
    */
   close(reason = "closed") {
     if (this.closed) return;
@@ -419,7 +433,7 @@ function fromRun(r, first) {
   try {
     events = JSON.parse(r.events);
   } catch (e) {
-    throw corrupt(at, `its events are not JSON: ${e.message}`);
+    throw corrupt(at, `its events are not JSON: ${/** @type {SyntaxError} */ (e).message}`);
   }
   if (!Array.isArray(events) || events.length !== r.last - at + 1) {
     throw corrupt(at, `its events do not fill revisions ${at} to ${r.last}`);

@@ -10,6 +10,8 @@
 import { fromWire } from "./errors.js";
 import { freezeParsed, isObject } from "./json.js";
 
+/** @import { Engine } from "./wasm/hindcast.js" */
+
 /** A recorded event's fields, in the order reads return them. */
 export const FIELDS = [
   "revision",
@@ -93,7 +95,7 @@ const ORDER = new Map(FIELDS.map((k, i) => [k, i]));
 export function inOrder(e) {
   let last = -1;
   for (const k of Object.keys(e)) {
-    const i = ORDER.get(k);
+    const i = /** @type {number} every key is known: decodeRecorded checked them */ (ORDER.get(k));
     if (i < last) return false;
     last = i;
   }
@@ -116,6 +118,9 @@ const LONG = 512;
  * Restores recorded events, given as the JSON text of an array of them,
  * into the engine (all or nothing: a StorageError "corrupt" naming the
  * revision and field); returns the subscriptions they concern.
+ * @param {Engine} engine
+ * @param {string} text
+ * @returns {number[]}
  */
 export function restore(engine, text) {
   try {

@@ -10,13 +10,19 @@
 import { invalid } from "./errors.js";
 import { checkJsonSafe, checkSelector, frozenJson, joinPath, setOwn, isObject } from "./json.js";
 
+/**
+ * What this layer keeps of an event for its recorded form (record.js): the
+ * checked fields the engine does not keep, frozen.
+ * @typedef {{ stream: string, type: string, data: unknown, subject?: string, tags?: unknown,
+ *   time?: string, metadata?: unknown }} Kept
+ */
+
 const { stringify } = JSON;
 /** The JSON text of the keys an event usually has. */
 const KEY = { __proto__: null, stream: '"stream"', type: '"type"', subject: '"subject"', tags: '"tags"', id: '"id"', time: '"time"' };
 
 /**
- * @returns {{ wire: string, kept: Array<{ stream, type, data, subject?, tags?, time?, metadata? }>,
- *   correlationId: string | undefined }}
+ * @returns {{ wire: string, kept: Kept[], correlationId: string | undefined }}
  *   `kept` holds one entry per event when `events` is an array of objects;
  *   the engine reports any other shape (and checks the correlation id's).
  */
@@ -70,6 +76,7 @@ function prepareEvent(e, path, kept, last) {
     const type = e.type;
     const data = e.data;
     if (typeof stream === "string" && typeof type === "string") {
+      /** @type {Kept} */
       const keep = { stream, type, data: null };
       if (data !== undefined && data !== null) {
         path.push("data");
@@ -93,6 +100,7 @@ function prepareEvent(e, path, kept, last) {
 
 /** An event's wire text from its fields, each read once into `values`. */
 function eventText(keys, values, path, kept) {
+  /** @type {Kept} */
   const keep = { stream: values.stream, type: values.type, data: null };
   let text = "{";
   for (const k of keys) {

@@ -35,7 +35,10 @@ export class Subscription {
   /** The last revision delivered or passed over. */
   #position;
   #stopped = false;
-  /** Resolves the loop's sleep; null while it is not asleep. */
+  /**
+   * Resolves the loop's sleep; null while it is not asleep.
+   * @type {((value?: unknown) => void) | null}
+   */
   #wake = null;
   /** True between a wake-up and the loop resuming. */
   #woken = false;
@@ -231,7 +234,10 @@ function optionsOf(options) {
   return { selector, after };
 }
 
-/** A live read model: the state of the events folded by `on`, kept current. */
+/**
+ * A live read model: the state of the events folded by `on`, kept current.
+ * @template S the state
+ */
 export class Projection {
   /** Resolves when the projection is closed; rejects with a HandlerError if a fold threw. */
   done;

@@ -11,6 +11,9 @@
 import { InvalidInputError, invalid } from "./errors.js";
 import { canonical, decodeRecorded, restore, uuidFault } from "./record.js";
 
+/** @import { Engine } from "./wasm/hindcast.js" */
+/** @import { ImportSource, RecordedEvent } from "./index.js" */
+
 const { stringify } = JSON;
 /** Export chunks end at the first line end past this many characters. */
 const CHUNK_CHARS = 1 << 16;
@@ -92,6 +95,9 @@ function importOptions(options) {
  * whose head is `start` (then truncates back, unless `keep`; returns the
  * subscriptions each run wakes), `moved(start)` is the error when the
  * store's head moved, `done()` reports the end.
+ * @param {ImportSource} source
+ * @param {{ onProgress?: (progress: { loaded: number, total?: number }) => void } | undefined} options
+ * @param {{ engine: Engine, at: (revision: number) => RecordedEvent }} store
  */
 export async function importLog(source, options, { engine, at }) {
   const onProgress = importOptions(options);
@@ -126,7 +132,7 @@ export async function importLog(source, options, { engine, at }) {
     try {
       e = JSON.parse(text);
     } catch (err) {
-      throw bad(line, "", `is not JSON (${err.message})`);
+      throw bad(line, "", `is not JSON (${/** @type {SyntaxError} */ (err).message})`);
     }
     const keys = e !== null && typeof e === "object" ? Object.keys(e).length : 0;
     const fault = decodeRecorded(e, true);
@@ -167,7 +173,7 @@ export async function importLog(source, options, { engine, at }) {
       try {
         for (const r of runs) woken.push(restore(engine, r.text));
         ok = true;
-      } catch (e) {
+      } catch (/** @type {any} a StorageError "corrupt" naming the revision and field, or any other fault */ e) {
         if (!Number.isSafeInteger(e.revision)) throw e;
         const field = e.field ?? "";
         const line = e.revision - first + 1;
