@@ -7,7 +7,8 @@
 //! constraints, which [`constraint`] checks against the log;
 //! [`store::Store`] turns a request into one atomic batch and restores
 //! [`stored`] batches; [`view`] checks a batch decided on a device's view
-//! against the shared log. The [`wasm`] module is the thin `wasm-bindgen`
+//! against the shared log; [`rebase`] moves a syncing device's local log on
+//! after a pull. The [`wasm`] module is the thin `wasm-bindgen`
 //! layer the npm package wraps.
 
 pub mod condition;
@@ -19,6 +20,7 @@ pub mod json;
 pub mod log;
 pub mod random_ids;
 pub mod read_options;
+pub mod rebase;
 pub mod request;
 pub mod selector;
 pub mod store;
