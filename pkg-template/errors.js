@@ -72,7 +72,11 @@ for (const E of [HindcastError, ConstraintViolationError, InvalidInputError, Sto
   Object.defineProperty(E.prototype, "name", { value: E.name, writable: true, configurable: true });
 }
 
-/** An InvalidInputError whose message names the path, as the engine's do. */
+/**
+ * An InvalidInputError whose message names the path, as the engine's do.
+ * @param {string} path
+ * @param {string} message
+ */
 export function invalid(path, message) {
   return new InvalidInputError(path ? `Invalid input at ${path}: ${message}` : `Invalid input: ${message}`, path);
 }
@@ -81,6 +85,9 @@ export function invalid(path, message) {
  * Turns what the engine threw (src/wasm/wire.rs) into the matching error
  * class; `prefix` goes before a reported path (a selector checked as part
  * of options).
+ * @param {unknown} thrown
+ * @param {string} [prefix]
+ * @returns {unknown} an error to throw
  */
 export function fromWire(thrown, prefix = "") {
   if (typeof thrown !== "string") return thrown; // a fault of the runtime itself

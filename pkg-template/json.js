@@ -11,12 +11,25 @@
 
 import { invalid } from "./errors.js";
 
+/** @import { InvalidInputError } from "./errors.js" */
+
+/**
+ * A path as a stack of segments: keys and array indexes.
+ * @typedef {(string | number)[]} Path
+ */
+
 const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 
-/** Whether `v` is an object that is not an array (nor null). */
+/**
+ * Whether `v` is an object that is not an array (nor null).
+ * @type {(v: unknown) => v is Record<string, any>}
+ */
 export const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
 
-/** `events[2].type`, `expect["acc-1"]`: the path as JavaScript reaches it. */
+/**
+ * `events[2].type`, `expect["acc-1"]`: the path as JavaScript reaches it.
+ * @param {Path} segments
+ */
 export function joinPath(segments) {
   let path = "";
   for (const s of segments) {
@@ -27,12 +40,14 @@ export function joinPath(segments) {
   return path;
 }
 
+/** @param {unknown} v */
 function describe(v) {
   if (typeof v === "number") return String(v);
   if (typeof v === "object") return `a ${Object.prototype.toString.call(v).slice(8, -1)} object`;
   return `a ${typeof v}`;
 }
 
+/** @type {(v: unknown, path: Path) => InvalidInputError} */
 const notJson = (v, path) =>
   invalid(joinPath(path), `${describe(v)} is not JSON; use strings, numbers, booleans, null, arrays and plain objects`);
 
@@ -46,6 +61,9 @@ export const MAX_DEPTH = 1000;
  * Throws unless `v` is a plain object or plain array that is not among
  * `parents` and not nested deeper than MAX_DEPTH: exactly what survives a
  * JSON round trip unchanged.
+ * @param {any} v an object, not null
+ * @param {Path} path
+ * @param {unknown[]} parents
  */
 function checkContainer(v, path, parents) {
   if (parents.includes(v)) {
@@ -76,7 +94,12 @@ function checkContainer(v, path, parents) {
   }
 }
 
-/** Sets `obj[key]`, as an own property even for the key "__proto__". */
+/**
+ * Sets `obj[key]`, as an own property even for the key "__proto__".
+ * @param {Record<string, unknown>} obj
+ * @param {string} key
+ * @param {unknown} value
+ */
 export function setOwn(obj, key, value) {
   if (key === "__proto__") {
     Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
@@ -88,6 +111,10 @@ export function setOwn(obj, key, value) {
 /**
  * A frozen copy of the JSON value `v` (`-0` becomes `0`, as JSON writes it),
  * or an InvalidInputError naming the path of what is not JSON.
+ * @param {any} v
+ * @param {Path} path
+ * @param {unknown[]} [parents]
+ * @returns {unknown}
  */
 export function frozenJson(v, path, parents = []) {
   switch (typeof v) {
@@ -107,6 +134,7 @@ export function frozenJson(v, path, parents = []) {
   }
   checkContainer(v, path, parents);
   parents.push(v);
+  /** @type {unknown[] | Record<string, unknown>} */
   let copy;
   if (Array.isArray(v)) {
     copy = new Array(v.length);
@@ -133,6 +161,8 @@ export function frozenJson(v, path, parents = []) {
 /**
  * Freezes, all the way down, a value that JSON.parse made (so JSON already,
  * nothing to check): stored and imported events.
+ * @param {any} v an object or array
+ * @returns {any} `v`
  */
 export function freezeParsed(v) {
   if (Array.isArray(v)) {
@@ -149,6 +179,10 @@ const SELECTOR = 1; // selectors: no key may be undefined
 /**
  * Checks that `v` crosses to the engine as JSON unchanged, so the engine
  * sees what the caller wrote (it checks shapes and types itself).
+ * @param {any} v
+ * @param {Path} path
+ * @param {number} [mode] LENIENT or SELECTOR
+ * @param {unknown[]} [parents]
  */
 export function checkJsonSafe(v, path, mode = LENIENT, parents = []) {
   switch (typeof v) {
@@ -185,12 +219,21 @@ export function checkJsonSafe(v, path, mode = LENIENT, parents = []) {
   parents.pop();
 }
 
-/** Checks a selector, if given. */
+/**
+ * Checks a selector, if given.
+ * @param {unknown} selector
+ * @param {Path} path
+ */
 export function checkSelector(selector, path) {
   if (selector !== undefined) checkJsonSafe(selector, path, SELECTOR);
 }
 
-/** Whether two JSON values are equal, object keys in the same order. */
+/**
+ * Whether two JSON values are equal, object keys in the same order.
+ * @param {any} a
+ * @param {any} b
+ * @returns {boolean}
+ */
 export function sameJson(a, b) {
   if (a === b) return true;
   if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;

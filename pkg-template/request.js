@@ -10,6 +10,8 @@
 import { invalid } from "./errors.js";
 import { checkJsonSafe, checkSelector, frozenJson, joinPath, setOwn, isObject } from "./json.js";
 
+/** @import { Path } from "./json.js" */
+
 /**
  * What this layer keeps of an event for its recorded form (record.js): the
  * checked fields the engine does not keep, frozen.
@@ -18,13 +20,18 @@ import { checkJsonSafe, checkSelector, frozenJson, joinPath, setOwn, isObject } 
  */
 
 const { stringify } = JSON;
-/** The JSON text of the keys an event usually has. */
+/**
+ * The JSON text of the keys an event usually has (no prototype: the type
+ * sees `__proto__: null` as a key).
+ * @type {{ [key: string]: string | null | undefined }}
+ */
 const KEY = { __proto__: null, stream: '"stream"', type: '"type"', subject: '"subject"', tags: '"tags"', id: '"id"', time: '"time"' };
 
 /**
  * @returns {{ wire: string, kept: Kept[], correlationId: string | undefined }}
  *   `kept` holds one entry per event when `events` is an array of objects;
  *   the engine reports any other shape (and checks the correlation id's).
+ * @param {unknown} req
  */
 export function prepare(req) {
   if (!isObject(req)) {
@@ -32,6 +39,7 @@ export function prepare(req) {
   }
   const path = [];
   let wire = "{";
+  /** @type {Kept[]} */
   let kept = [];
   let correlationId;
   // The last common event's stream, type and text, within this request.
@@ -63,7 +71,14 @@ export function prepare(req) {
   return { wire: wire + "}", kept, correlationId };
 }
 
-/** One event's wire text; its kept parts go to `kept`. Reads each field once. */
+/**
+ * One event's wire text; its kept parts go to `kept`. Reads each field once.
+ * @param {unknown} e
+ * @param {Path} path
+ * @param {Kept[]} kept
+ * @param {{ stream: string | undefined, type: string | undefined, text: string }} last
+ * @returns {string}
+ */
 function prepareEvent(e, path, kept, last) {
   if (!isObject(e)) {
     checkJsonSafe(e, path);
@@ -93,12 +108,20 @@ function prepareEvent(e, path, kept, last) {
     }
     return eventText(keys, { stream, type, data }, path, kept);
   }
+  /** @type {Record<string, unknown>} */
   const values = {};
   for (const k of keys) setOwn(values, k, e[k]);
   return eventText(keys, values, path, kept);
 }
 
-/** An event's wire text from its fields, each read once into `values`. */
+/**
+ * An event's wire text from its fields, each read once into `values`.
+ * @param {string[]} keys
+ * @param {Record<string, any>} values
+ * @param {Path} path
+ * @param {Kept[]} kept
+ * @returns {string}
+ */
 function eventText(keys, values, path, kept) {
   /** @type {Kept} */
   const keep = { stream: values.stream, type: values.type, data: null };
@@ -126,8 +149,13 @@ function eventText(keys, values, path, kept) {
   return text + "}";
 }
 
+/** @param {string} k */
 const isCommon = (k) => k === "stream" || k === "type" || k === "data";
 
+/**
+ * @param {unknown[]} list
+ * @param {Path} path
+ */
 function checkConstraints(list, path) {
   for (let i = 0; i < list.length; i++) {
     const c = list[i];

@@ -5,8 +5,14 @@
 
 import { ConstraintViolationError, invalid } from "./errors.js";
 
+/** @import { RetryOptions } from "./index.js" */
+
 const DEFAULTS = { attempts: 5, delay: 10, maxDelay: 1000 };
 
+/**
+ * @param {any} options as given
+ * @returns {typeof DEFAULTS}
+ */
 function optionsOf(options) {
   if (options === undefined) return DEFAULTS;
   if (options === null || typeof options !== "object" || Array.isArray(options)) {
@@ -20,7 +26,7 @@ function optionsOf(options) {
     if (k === "attempts" ? !(Number.isSafeInteger(v) && v >= 1) : !(Number.isFinite(v) && v >= 0)) {
       throw invalid(`options.${k}`, k === "attempts" ? "expected a positive integer" : "expected a non-negative number of ms");
     }
-    out[k] = v;
+    out[/** @type {keyof typeof DEFAULTS} */ (k)] = v;
   }
   return out;
 }
@@ -29,6 +35,10 @@ function optionsOf(options) {
  * Calls `fn(attempt)` (attempt from 1) until it resolves, and again after a
  * ConstraintViolationError, waiting a random time in [0, min(maxDelay,
  * delay × 2^(attempt − 1))) ms in between, at most `attempts` times in all.
+ * @template T
+ * @param {(attempt: number) => Promise<T> | T} fn
+ * @param {RetryOptions} [options]
+ * @returns {Promise<T>}
  */
 export async function retry(fn, options) {
   if (typeof fn !== "function") throw invalid("fn", "expected a function (attempt) => Promise");
