@@ -12,13 +12,28 @@
 
 import init from "./wasm/hindcast.js";
 
-/** () => what to load: URL | string | Response | Promise<Response> | BufferSource | WebAssembly.Module. */
+/**
+ * @import { InitOutput } from "./wasm/hindcast.js"
+ * @import { WasmSource } from "./index.js"
+ */
+
+/**
+ * () => what to load: URL | string | Response | Promise<Response> | BufferSource | WebAssembly.Module.
+ * @type {(() => WasmSource | Promise<WasmSource>) | null}
+ */
 let source = null;
-/** The one load in flight or done; null when none ran or the last one failed. */
+/**
+ * The one load in flight or done; null when none ran or the last one failed.
+ * @type {Promise<void> | null}
+ */
 let ready = null;
+/** @type {InitOutput | null} */
 let exports = null;
 
-/** Sets where the module comes from (each entry point, when it is evaluated). */
+/**
+ * Sets where the module comes from (each entry point, when it is evaluated).
+ * @param {() => WasmSource | Promise<WasmSource>} fn
+ */
 export function setSource(fn) {
   source = fn;
 }
@@ -43,6 +58,8 @@ export function loadWasm() {
  * one, a compiled WebAssembly.Module) instead of the entry point's default.
  * Call it before the first store is made; once the module is loaded it does
  * nothing.
+ * @param {WasmSource} input
+ * @returns {Promise<void>}
  */
 export function initWasm(input) {
   if (exports !== null) return Promise.resolve();
@@ -65,7 +82,7 @@ async function load() {
   if (typeof input === "string" || input instanceof URL) {
     url = String(input);
     // Node's fetch does not read files; its fs does (hindcast/slim in Node).
-    const fs = url.startsWith("file:") ? globalThis.process?.getBuiltinModule?.("node:fs") : undefined;
+    const fs = url.startsWith("file:") ? /** @type {any} */ (globalThis).process?.getBuiltinModule?.("node:fs") : undefined;
     try {
       input = fs ? fs.readFileSync(new URL(url)) : await fetch(input);
     } catch (e) {
@@ -87,7 +104,11 @@ async function load() {
 
 const SETUP = "see the Setup section of hindcast's README";
 
-/** The module's URL was not served: the bundler did not emit the file, or moved the code away from it. */
+/**
+ * The module's URL was not served: the bundler did not emit the file, or moved the code away from it.
+ * @param {string} url
+ * @param {string} what
+ */
 function notServed(url, what) {
   return new Error(
     `hindcast: fetching its WebAssembly module from ${url} ${what}, not the module. ` +
@@ -102,6 +123,10 @@ function notServed(url, what) {
  * @typedef {new (message: string, options?: ErrorOptions) => WebAssembly.CompileError} CompileErrorWithCause
  */
 
+/**
+ * @param {any} e what was thrown
+ * @param {string | null} url
+ */
 function explain(e, url) {
   const text = String(e?.message ?? e);
   if (typeof WebAssembly !== "undefined" && e instanceof WebAssembly.CompileError && /Content.Security.Policy|\bCSP\b|unsafe-eval|wasm-eval/i.test(text)) {
@@ -137,21 +162,27 @@ function explain(e, url) {
   return e;
 }
 
+/** @type {Float64Array | null} */
 let f64 = null;
+/** @type {Uint8Array | null} */
 let u8 = null;
 
 /** A Float64Array over the module's memory (a new one after memory grows). */
 export function memoryF64() {
-  const buffer = exports.memory.buffer;
+  const buffer = /** @type {InitOutput} loaded: a store exists */ (exports).memory.buffer;
   if (f64 === null || f64.buffer !== buffer) f64 = new Float64Array(buffer);
   return f64;
 }
 
 const decoder = new TextDecoder();
 
-/** The ASCII text at `ptr..ptr + len` of the module's memory. */
+/**
+ * The ASCII text at `ptr..ptr + len` of the module's memory.
+ * @param {number} ptr
+ * @param {number} len
+ */
 export function memoryText(ptr, len) {
-  const buffer = exports.memory.buffer;
+  const buffer = /** @type {InitOutput} loaded: a store exists */ (exports).memory.buffer;
   if (u8 === null || u8.buffer !== buffer) u8 = new Uint8Array(buffer);
   return decoder.decode(u8.subarray(ptr, ptr + len));
 }

@@ -10,7 +10,11 @@
 import { fromWire } from "./errors.js";
 import { freezeParsed, isObject } from "./json.js";
 
-/** @import { Engine } from "./wasm/hindcast.js" */
+/**
+ * @import { Engine } from "./wasm/hindcast.js"
+ * @import { RecordedEvent } from "./index.js"
+ * @import { Kept } from "./request.js"
+ */
 
 /** A recorded event's fields, in the order reads return them. */
 export const FIELDS = [
@@ -30,8 +34,19 @@ export const FIELDS = [
 ];
 const KNOWN = new Set(FIELDS);
 
-/** A recorded event, frozen; optional fields only when given. */
+/**
+ * A recorded event, frozen; optional fields only when given.
+ * @param {number} revision
+ * @param {Kept} k
+ * @param {number} version
+ * @param {string} id
+ * @param {string | undefined} correlationId
+ * @param {string} batchId
+ * @param {number} recordedAt
+ * @returns {RecordedEvent}
+ */
 export function recorded(revision, k, version, id, correlationId, batchId, recordedAt) {
+  /** @type {any} built field by field, in the order reads return them */
   const e = { revision, stream: k.stream, version, id, type: k.type, data: k.data };
   if (k.subject !== undefined) e.subject = k.subject;
   if (k.tags !== undefined) e.tags = k.tags;
@@ -44,7 +59,9 @@ export function recorded(revision, k, version, id, correlationId, batchId, recor
 }
 
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+/** @param {any} n */
 const isRevision = (n) => Number.isSafeInteger(n) && n >= 0;
+/** @param {unknown} s */
 const isText = (s) => typeof s === "string" && s !== "";
 
 /**
@@ -52,6 +69,9 @@ const isText = (s) => typeof s === "string" && s !== "";
  * holds, drops `null` optional fields and freezes it in place. Returns the
  * fault, `{ field, why }`, or null. `strict` (imports) also checks the
  * fields the engine checks again on restore, to name them precisely.
+ * @param {any} e what JSON.parse made
+ * @param {boolean} strict
+ * @returns {{ field: string, why: string } | null}
  */
 export function decodeRecorded(e, strict) {
   if (!isObject(e)) return { field: "", why: "not a recorded event (a JSON object)" };
@@ -84,14 +104,21 @@ export function decodeRecorded(e, strict) {
   return null;
 }
 
-/** The fault of a recorded event's `id` or `batchId` that is not a UUID, or null. */
+/**
+ * The fault of a recorded event's `id` or `batchId` that is not a UUID, or null.
+ * @param {any} e
+ * @param {"id" | "batchId"} field
+ */
 export function uuidFault(e, field) {
   return UUID.test(e?.[field]) ? null : { field, why: "expected a UUID" };
 }
 
 const ORDER = new Map(FIELDS.map((k, i) => [k, i]));
 
-/** Whether a decoded event's fields are in the order reads return them. */
+/**
+ * Whether a decoded event's fields are in the order reads return them.
+ * @param {object} e
+ */
 export function inOrder(e) {
   let last = -1;
   for (const k of Object.keys(e)) {
@@ -102,9 +129,14 @@ export function inOrder(e) {
   return true;
 }
 
-/** A decoded event with its fields in the order reads return them: itself, or a frozen copy. */
+/**
+ * A decoded event with its fields in the order reads return them: itself, or a frozen copy.
+ * @param {any} e decoded by decodeRecorded
+ * @returns {RecordedEvent}
+ */
 export function canonical(e) {
   if (inOrder(e)) return e;
+  /** @type {any} */
   const out = {};
   for (const k of FIELDS) if (e[k] !== undefined) out[k] = e[k];
   return Object.freeze(out);

@@ -22,12 +22,22 @@ const RUN_EVENTS = 1_000;
 /** Lines between two progress reports of an import. */
 const PROGRESS_LINES = 10_000;
 
-/** `store.export(options)`: checks the options now, yields lazily. */
+/**
+ * `store.export(options)`: checks the options now, yields lazily.
+ * @param {readonly RecordedEvent[]} events
+ * @param {unknown} options
+ * @returns {AsyncIterable<string>}
+ */
 export function exportLog(events, options) {
   const after = exportAfter(events, options);
   return chunks(events, after, events.length);
 }
 
+/**
+ * @param {readonly RecordedEvent[]} events
+ * @param {any} options as given
+ * @returns {number}
+ */
 function exportAfter(events, options) {
   if (options === undefined) return 0;
   if (options === null || typeof options !== "object" || Array.isArray(options)) throw invalid("options", "expected { after? }");
@@ -44,7 +54,13 @@ function exportAfter(events, options) {
   return after;
 }
 
+/**
+ * @param {readonly RecordedEvent[]} events
+ * @param {number} after
+ * @param {number} end
+ */
 async function* chunks(events, after, end) {
+  /** @type {string[]} */
   let lines = [];
   let chars = 0;
   for (let r = after + 1; r <= end; r++) {
@@ -64,10 +80,16 @@ async function* chunks(events, after, end) {
   }
 }
 
-/** An InvalidInputError at `line N` or `line N.field`. */
+/**
+ * An InvalidInputError at `line N` or `line N.field`.
+ * @type {(line: number, field: string, why: string) => InvalidInputError}
+ */
 const bad = (line, field, why) => invalid(field ? `line ${line}.${field}` : `line ${line}`, why);
 
-/** What the engine's check of a field means for a line of an import. */
+/**
+ * What the engine's check of a field means for a line of an import.
+ * @type {{ [field: string]: string | undefined }}
+ */
 const FOLLOW = {
   revision: "does not follow the store's head",
   version: "this stream version does not follow the stream's last one",
@@ -76,6 +98,10 @@ const FOLLOW = {
   recordedAt: "recordedAt differs within its batch",
 };
 
+/**
+ * @param {any} options as given
+ * @returns {((progress: { loaded: number, total?: number }) => void) | undefined}
+ */
 function importOptions(options) {
   if (options === undefined) return undefined;
   if (options === null || typeof options !== "object" || Array.isArray(options)) throw invalid("options", "expected { onProgress? }");
@@ -96,20 +122,31 @@ function importOptions(options) {
  * subscriptions each run wakes), `moved(start)` is the error when the
  * store's head moved, `done()` reports the end.
  * @param {ImportSource} source
- * @param {{ onProgress?: (progress: { loaded: number, total?: number }) => void } | undefined} options
+ * @param {unknown} options
  * @param {{ engine: Engine, at: (revision: number) => RecordedEvent }} store
  */
 export async function importLog(source, options, { engine, at }) {
   const onProgress = importOptions(options);
+  /** @type {{ events: RecordedEvent[], text: string }[]} */
   const runs = [];
+  /** @type {RecordedEvent[]} */
   let run = [];
-  /** The JSON text of each event of `run`: its line, when that is already canonical. */
+  /**
+   * The JSON text of each event of `run`: its line, when that is already canonical.
+   * @type {string[]}
+   */
   let runTexts = [];
+  /** @type {RecordedEvent[]} */
   let batch = []; // the batch being read
+  /** @type {string[]} */
   let batchTexts = [];
   let first = 0;
   let line = 0;
-  /** The event of the line before. */
+  /**
+   * The event of the line before: a RecordedEvent, there while `batch` is
+   * not empty (which the type checker cannot follow).
+   * @type {any}
+   */
   let prev;
   const endBatch = () => {
     if (run.length > 0 && run.length + batch.length > RUN_EVENTS) endRun();
@@ -160,6 +197,11 @@ export async function importLog(source, options, { engine, at }) {
   if (run.length > 0) endRun();
   const total = line;
   const check = {
+    /**
+     * @param {number} start
+     * @param {boolean} [keep]
+     * @returns {number[][]}
+     */
     validate(start, keep = false) {
       if (first !== start + 1) {
         throw bad(1, "revision", `the store's head is ${start}: this log starts at ${first} and can be imported only where the head is ${first - 1}`);
@@ -185,6 +227,7 @@ export async function importLog(source, options, { engine, at }) {
       }
       return woken;
     },
+    /** @param {number} start */
     moved: (start) =>
       new InvalidInputError(
         `Invalid input at line 1.revision: the store's head moved past ${start} while importing (another tab wrote); nothing was imported.`,
@@ -199,9 +242,12 @@ export async function importLog(source, options, { engine, at }) {
  * The lines of `source`: a string, a Uint8Array, an iterable or async
  * iterable of either, or a ReadableStream of either. Bytes are UTF-8.
  * `lineNo()` names the line being read, for a decoding error.
+ * @param {ImportSource} source
+ * @param {() => number} lineNo
  */
 async function* linesOf(source, lineNo) {
   const decoder = new TextDecoder("utf-8", { fatal: true });
+  /** @type {(bytes: Uint8Array, stream: boolean) => string} */
   const decode = (bytes, stream) => {
     try {
       return decoder.decode(bytes, { stream });
@@ -228,6 +274,7 @@ async function* linesOf(source, lineNo) {
   if (rest !== "") yield rest;
 }
 
+/** @param {any} source as given */
 async function* piecesOf(source) {
   if (typeof source === "string" || source instanceof Uint8Array) {
     yield source;
