@@ -1,9 +1,10 @@
 //! The HTTP protocol (SPEC §8.2): thin handlers that parse, authorize,
 //! call [`crate::push`] or storage, and map failures to statuses here.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
@@ -39,6 +40,64 @@ pub struct App<S> {
     pub storage: Arc<S>,
     pub engines: Engines,
     pub auth: Auth,
+    pub reads: SharedReads,
+}
+
+/// Live readers at the same place share one storage read: after a commit,
+/// the readers of its log wake together and ask for the same page; one
+/// query answers them all. A reader only joins a read that started after
+/// it woke, so it never gets a page older than the commit that woke it.
+#[derive(Default)]
+pub struct SharedReads {
+    reads: std::sync::Mutex<HashMap<(String, u64, u64), Arc<SharedRead>>>,
+}
+
+struct SharedRead {
+    started: Instant,
+    page: tokio::sync::OnceCell<Result<Arc<Page>, String>>,
+}
+
+impl SharedReads {
+    async fn read<S: Storage>(
+        &self,
+        storage: &S,
+        log: &str,
+        after: u64,
+        limit: u64,
+        woke: Instant,
+    ) -> Result<Arc<Page>, String> {
+        let key = (log.to_string(), after, limit);
+        let read = {
+            let mut reads = self.reads.lock().expect("reads lock");
+            match reads.get(&key) {
+                Some(r) if r.started >= woke => r.clone(),
+                _ => {
+                    let r = Arc::new(SharedRead {
+                        started: Instant::now(),
+                        page: tokio::sync::OnceCell::new(),
+                    });
+                    reads.insert(key.clone(), r.clone());
+                    r
+                }
+            }
+        };
+        let page = read
+            .page
+            .get_or_init(|| async {
+                match tokio::time::timeout(READ_TIMEOUT, storage.read(log, after, limit)).await {
+                    Ok(Ok(page)) => Ok(Arc::new(page)),
+                    Ok(Err(e)) => Err(e.0),
+                    Err(_) => Err("the storage timed out".into()),
+                }
+            })
+            .await
+            .clone();
+        let mut reads = self.reads.lock().expect("reads lock");
+        if reads.get(&key).is_some_and(|r| Arc::ptr_eq(r, &read)) {
+            reads.remove(&key);
+        }
+        page
+    }
 }
 
 pub fn router<S: Storage>(app: Arc<App<S>>) -> Router {
@@ -326,8 +385,9 @@ fn live_stream<S: Storage>(
         let mut hints = app.storage.hints();
         yield Ok(Bytes::from_static(b": live\n\n"));
         loop {
-            match tokio::time::timeout(READ_TIMEOUT, app.storage.read(&log, last, limit)).await {
-                Ok(Ok(page)) if !page.rows.is_empty() => {
+            let woke = Instant::now();
+            match app.reads.read(&*app.storage, &log, last, limit, woke).await {
+                Ok(page) if !page.rows.is_empty() => {
                     last = page.rows.last().map_or(last, |r| r.revision);
                     let mut message = format!("id: {last}\ndata: {{\"events\":[");
                     for (i, row) in page.rows.iter().enumerate() {
@@ -340,10 +400,10 @@ fn live_stream<S: Storage>(
                     yield Ok(Bytes::from(message));
                     continue;
                 }
-                Ok(Ok(_)) => {}
+                Ok(_) => {}
                 // Storage trouble ends the stream; the reader reconnects
                 // with Last-Event-ID.
-                _ => break,
+                Err(_) => break,
             }
             let deadline = tokio::time::Instant::now() + KEEP_ALIVE;
             loop {

@@ -78,6 +78,7 @@ async fn serve<S: Storage>(storage: S, auth: Auth, listen: SocketAddr) -> std::i
         storage: Arc::new(storage),
         engines: push::Engines::new(),
         auth,
+        reads: http::SharedReads::default(),
     });
     println!(
         "hindcast-server listening on http://{}",

@@ -114,7 +114,12 @@ async fn twenty_clients_race_one_winner_per_decision() {
 async fn live(reader: &Server, writer: &Server, name: &str) {
     let log = new_id();
     let token = token("reader", &[&log], 600);
+    // Several readers: they wake together and share reads.
     let mut stream = Live::open(&reader.url, &log, &token, 0, None).await;
+    let mut others = Vec::new();
+    for _ in 0..4 {
+        others.push(Live::open(&reader.url, &log, &token, 0, None).await);
+    }
     let mut tasks = Vec::new();
     for i in 0..20usize {
         let mut device = Device::new(writer, &log, &format!("w{i}"));
@@ -131,8 +136,9 @@ async fn live(reader: &Server, writer: &Server, name: &str) {
     let mut received: Vec<Value> = Vec::new();
     let mut ids = Vec::new();
     while received.len() < total {
+        // Well within the keep-alive period: a commit wakes its readers.
         let (id, events) = stream
-            .next(Duration::from_secs(30))
+            .next(Duration::from_secs(5))
             .await
             .unwrap_or_else(|| panic!("{name}: the live stream stalled at {}", received.len()));
         assert_eq!(
@@ -148,6 +154,17 @@ async fn live(reader: &Server, writer: &Server, name: &str) {
     }
     assert_eq!(received.len(), total, "{name}: nothing repeated");
     assert_gap_free(&received);
+    for other in &mut others {
+        let mut got = Vec::new();
+        while got.len() < total {
+            let (_, events) = other
+                .next(Duration::from_secs(5))
+                .await
+                .expect("every reader gets every event");
+            got.extend(events);
+        }
+        assert_eq!(got, received, "{name}: every reader sees the same log");
+    }
     // Nothing more arrives (a keep-alive at most).
     assert!(stream.next(Duration::from_millis(300)).await.is_none());
     // Resume from a message id, by header and by `after`.
