@@ -62,6 +62,8 @@ function streamName(stream) {
 /** The commit answer's word offsets (src/wasm/wire.rs), read once the module is loaded. */
 let C = null;
 
+/** @typedef {Core} StoreCore what subscription.js sees of the class below */
+
 /** What a store shares with its subscriptions. */
 class Core {
   /** The recorded events, frozen; index r - 1 holds revision r. */

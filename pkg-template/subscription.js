@@ -15,11 +15,20 @@
 import { HandlerError, HindcastError, invalid } from "./errors.js";
 import { joinPath, isObject } from "./json.js";
 
+/**
+ * @import { RecordedEvent } from "./index.js"
+ * @import { StoreCore as Core } from "./hindcast.js"
+ */
+
 /** Revisions fetched per engine call while catching up. */
 const CHUNK = 4096;
 
 
-/** Why a subscription stopped, for its pending waitFor calls. */
+/**
+ * Why a subscription stopped, for its pending waitFor calls.
+ * @param {number} position
+ * @param {number} target
+ */
 function stoppedError(position, target) {
   return new HindcastError(
     `The subscription stopped at revision ${position} before reaching ${target}; subscribe again to go on.`,
@@ -42,18 +51,31 @@ export class Subscription {
   #wake = null;
   /** True between a wake-up and the loop resuming. */
   #woken = false;
+  /** @type {{ revision: number, resolve: () => void, reject: (error: unknown) => void }[]} */
   #waiters = [];
-  /** The HandlerError the subscription stopped with, if it failed. */
+  /**
+   * The HandlerError the subscription stopped with, if it failed.
+   * @type {HandlerError | null}
+   */
   #failure = null;
   /** The lowest revision a waiter waits for (Infinity: none). */
   #nextWait = Infinity;
+  /** @type {{ resolve: () => void, reject: (error: unknown) => void }} */
   #settle;
-  /** Resolves when the subscription stops; rejects with a HandlerError. */
+  /**
+   * Resolves when the subscription stops; rejects with a HandlerError.
+   * @type {Promise<void>}
+   */
   done;
 
   /**
    * Internal: use `store.subscribe`. A projection passes `afterChunk` (run
    * after each delivered run of events) and its own `selector`.
+   * @param {Core} core
+   * @param {unknown} handler as given
+   * @param {unknown} options as given
+   * @param {() => void} [afterChunk]
+   * @param {{ selector: unknown }} [projection]
    */
   constructor(core, handler, options, afterChunk, projection) {
     const { handle, types } = handlerOf(handler);
@@ -81,7 +103,11 @@ export class Subscription {
     return this.#position;
   }
 
-  /** Resolves once `position` ≥ `revision`. */
+  /**
+   * Resolves once `position` ≥ `revision`.
+   * @param {number} revision
+   * @returns {Promise<void>}
+   */
   waitFor(revision) {
     if (!Number.isSafeInteger(revision) || revision < 0) {
       return Promise.reject(invalid("revision", "expected a non-negative integer revision"));
@@ -103,6 +129,7 @@ export class Subscription {
   /**
    * Internal: a commit concerns this subscription; `before`, the revision
    * before its first event, was the head while it slept: examined.
+   * @param {number} before
    */
   wake(before) {
     if (this.#wake === null || this.#woken) return;
@@ -181,12 +208,13 @@ export class Subscription {
             cause instanceof Error ? cause.message : String(cause)
           }. The subscription has stopped; others carry on.`,
           cause,
-          event,
+          /** @type {RecordedEvent} the one the failing handler was given */ (event),
         ),
       );
     }
   }
 
+  /** @param {HandlerError | null} error */
   #stop(error) {
     if (this.#stopped) return;
     this.#position = this.position; // what it showed last stays
@@ -204,7 +232,11 @@ export class Subscription {
   }
 }
 
-/** The handler, or a dispatcher over matchers by type and their types. */
+/**
+ * The handler, or a dispatcher over matchers by type and their types.
+ * @param {any} handler as given
+ * @returns {{ handle: (event: RecordedEvent) => any, types: string[] | undefined }}
+ */
 function handlerOf(handler) {
   if (typeof handler === "function") return { handle: handler, types: undefined };
   if (!isObject(handler)) {
@@ -212,15 +244,21 @@ function handlerOf(handler) {
   }
   const types = Object.keys(handler);
   if (types.length === 0) throw invalid("handler", "give at least one event type to handle");
+  /** @type {Map<string, (event: RecordedEvent) => unknown>} */
   const byType = new Map();
   for (const type of types) {
     if (type === "") throw invalid(joinPath(["handler", type]), "an event type must be a non-empty string");
     if (typeof handler[type] !== "function") throw invalid(joinPath(["handler", type]), "expected a function");
     byType.set(type, handler[type]);
   }
-  return { handle: (e) => byType.get(e.type)(e), types };
+  // The engine delivers only events of the listed types.
+  return { handle: (e) => /** @type {(event: RecordedEvent) => unknown} */ (byType.get(e.type))(e), types };
 }
 
+/**
+ * @param {any} options as given
+ * @returns {{ selector: unknown, after: number | "end" }}
+ */
 function optionsOf(options) {
   if (options === undefined) return { selector: undefined, after: 0 };
   if (!isObject(options)) throw invalid("options", "expected { selector?, after? }");
@@ -239,14 +277,24 @@ function optionsOf(options) {
  * @template S the state
  */
 export class Projection {
-  /** Resolves when the projection is closed; rejects with a HandlerError if a fold threw. */
+  /**
+   * Resolves when the projection is closed; rejects with a HandlerError if a fold threw.
+   * @type {Promise<void>}
+   */
   done;
+  /** @type {Subscription} */
   #sub;
+  /** @type {S} */
   #state;
+  /** @type {Set<(state: S, position: number) => void>} */
   #listeners = new Set();
   #closed = false;
 
-  /** Internal: use `store.project`. */
+  /**
+   * Internal: use `store.project`.
+   * @param {Core} core
+   * @param {any} spec as given
+   */
   constructor(core, spec) {
     if (!isObject(spec)) throw invalid("", "project expects { initial, on: { type: (state, event) => state }, selector? }");
     for (const k of Object.keys(spec)) {
@@ -261,7 +309,7 @@ export class Projection {
       const fold = on[type];
       if (type === "") throw invalid(joinPath(["on", type]), "an event type must be a non-empty string");
       if (typeof fold !== "function") throw invalid(joinPath(["on", type]), "expected a function (state, event) => state");
-      handlers[type] = (e) => {
+      handlers[type] = (/** @type {RecordedEvent} */ e) => {
         const next = fold(this.#state, e);
         if (next !== undefined) this.#state = next;
       };
@@ -281,11 +329,19 @@ export class Projection {
     return this.#sub.position;
   }
 
+  /**
+   * @param {number} revision
+   * @returns {Promise<void>}
+   */
   waitFor(revision) {
     return this.#sub.waitFor(revision);
   }
 
-  /** Calls `listener(state, position)` after each change; returns a function that stops that. */
+  /**
+   * Calls `listener(state, position)` after each change; returns a function that stops that.
+   * @param {(state: S, position: number) => void} listener
+   * @returns {() => void}
+   */
   onChange(listener) {
     if (typeof listener !== "function") throw invalid("listener", "expected a function (state, position) => void");
     if (this.#closed) return () => {};
