@@ -41,8 +41,17 @@ import { idbAbort, idbAppend, idbCommit, idbLast, idbRead, idbSettled } from "./
 import { InvalidInputError, StorageError, fromWire, invalid } from "./errors.js";
 import { decodeRecorded, restore } from "./record.js";
 
-/** @import { Engine } from "./wasm/hindcast.js" */
-/** @import { RecordedEvent } from "./index.js" */
+/**
+ * @import { Engine } from "./wasm/hindcast.js"
+ * @import { Commit, RecordedEvent } from "./index.js"
+ * @import { prepare } from "./request.js"
+ * @typedef {ReturnType<typeof prepare>} Prepared
+ * @typedef {{ events: RecordedEvent[], text: string }} Run whole batches and their JSON text
+ * @typedef {{ revision: number, last: number, events: string }} StoredRecord
+ * @typedef {{ prepared: Prepared, resolve: (commit: Commit) => void, reject: (error: unknown) => void,
+ *   commit?: Commit, error?: unknown }} Queued a transact waiting for its group
+ * @typedef {(progress: { loaded: number, total: number }) => void} Progress
+ */
 
 /** A record holds whole batches; another starts once one holds this many events… */
 const RECORD_EVENTS = 1_000;
@@ -65,8 +74,10 @@ export class Persistence {
   #apply;
   #publish;
   #onClosed;
+  /** @type {Queued[]} */
   #queue = [];
   #scheduled = false;
+  /** @type {Promise<unknown>} */
   #lane = Promise.resolve();
   /** @type {BroadcastChannel | null} */
   #channel = null;
@@ -86,8 +97,14 @@ export class Persistence {
    * store stops accepting writes.
    * @param {IDBDatabase} db
    * @param {string} name
-   * @param {{ engine: Engine, events: RecordedEvent[], apply: Function, publish: Function,
-   *   closed: (reason: "closed" | "deleted" | "upgraded") => void }} store
+   * @param {{
+   *   engine: Engine,
+   *   events: RecordedEvent[],
+   *   apply: (prepared: Prepared, eventAt: (revision: number) => RecordedEvent) =>
+   *     { commit: Commit, events: RecordedEvent[], woken: number[] },
+   *   publish: (events: RecordedEvent[], woken: number[]) => void,
+   *   closed: (reason: "closed" | "deleted" | "upgraded") => void,
+   * }} store
    */
   constructor(db, name, store) {
     this.#db = db;
@@ -112,7 +129,11 @@ export class Persistence {
     }
   }
 
-  /** Loads every stored event, reporting `{ loaded, total }`. */
+  /**
+   * Loads every stored event, reporting `{ loaded, total }`.
+   * @param {Progress | undefined} onProgress
+   * @returns {Promise<void>}
+   */
   load(onProgress) {
     // In the lane: a notice from another tab may arrive while loading.
     return this.#exclusive(() => this.#load(onProgress));
@@ -123,6 +144,7 @@ export class Persistence {
     if (!this.closed) this.#exclusive(() => this.#catchUp()).catch(() => {});
   }
 
+  /** @param {Progress | undefined} onProgress */
   async #load(onProgress) {
     let last;
     try {
@@ -131,6 +153,7 @@ export class Persistence {
       throw fromWire(e);
     }
     const total = last === undefined ? 0 : lastRevision(last);
+    /** @param {number} loaded */
     const report = (loaded) => onProgress?.({ loaded, total: Number.isSafeInteger(total) ? Math.max(total, loaded) : loaded });
     const loaded = await this.#catchUp(report);
     onProgress?.({ loaded, total: loaded });
@@ -140,10 +163,13 @@ export class Persistence {
    * Reads and publishes what is stored after the head; returns how many
    * events. The next chunk is requested before this one is decoded, so
    * IndexedDB reads while the engine restores.
+   * @param {(count: number) => void} [progress]
+   * @returns {Promise<number>}
    */
   async #catchUp(progress) {
     let count = 0;
     let limit = FIRST_READ;
+    /** @type {(from: number, n: number) => Promise<StoredRecord[]>} */
     const read = (from, n) => {
       const p = idbRead(this.#db, from, n).catch((e) => {
         throw this.closed ? closedError() : fromWire(e);
@@ -180,7 +206,11 @@ export class Persistence {
     }
   }
 
-  /** Commits a prepared request (see request.js) with the next group. */
+  /**
+   * Commits a prepared request (see request.js) with the next group.
+   * @param {Prepared} prepared
+   * @returns {Promise<Commit>}
+   */
   transact(prepared) {
     if (this.closed) return Promise.reject(closedError());
     return new Promise((resolve, reject) => {
@@ -192,7 +222,12 @@ export class Persistence {
     });
   }
 
-  /** Runs `work` after everything queued before it. */
+  /**
+   * Runs `work` after everything queued before it.
+   * @template T
+   * @param {() => T | Promise<T>} work
+   * @returns {Promise<T>}
+   */
   #exclusive(work) {
     const run = this.#lane.then(work);
     this.#lane = run.catch(() => {});
@@ -210,7 +245,7 @@ export class Persistence {
       // against what other tabs stored, if they stored anything since.
       let staged = this.#stage([], group, start);
       try {
-        await idbCommit(this.#db, start, staged.records, (theirs) => {
+        await idbCommit(this.#db, start, staged.records, (/** @type {StoredRecord[]} */ theirs) => {
           staged = this.#stage(theirs, group, start);
           return staged.records;
         });
@@ -223,7 +258,7 @@ export class Persistence {
       for (const run of staged.runs) this.#publish(run.events, restore(this.#engine, run.text));
       for (const item of group) {
         if (item.error) item.reject(item.error);
-        else item.resolve(item.commit);
+        else item.resolve(/** @type {Commit} set by #stage where no error is */ (item.commit));
       }
       this.#notify();
     } catch (e) {
@@ -239,11 +274,19 @@ export class Persistence {
    * turns its events into JSON text, then puts the engine back at `start`.
    * Returns the runs of events to publish, in order, and the records to
    * write.
+   * @param {StoredRecord[]} theirs
+   * @param {Queued[]} group
+   * @param {number} start
+   * @returns {{ runs: Run[], records: StoredRecord[] }}
    */
   #stage(theirs, group, start) {
+    /** @type {Run[]} */
     const runsInOrder = [];
+    /** @type {Run[]} */
     const ours = [];
+    /** @type {RecordedEvent[]} */
     const staged = [];
+    /** @param {number} r */
     const eventAt = (r) => (r <= start ? this.#events[r - 1] : staged[r - start - 1]);
     try {
       for (const run of runs(theirs, start + 1)) {
@@ -286,6 +329,10 @@ export class Persistence {
    * `start`, and if it throws the transaction is aborted. If another tab
    * stored anything after `start` meanwhile, nothing is stored and the
    * promise rejects with `moved(start)`.
+   * @param {Run[]} batches
+   * @param {(start: number) => unknown} check
+   * @param {(start: number) => Error} moved
+   * @returns {Promise<void>}
    */
   append(batches, check, moved) {
     return this.#exclusive(async () => {
@@ -355,7 +402,10 @@ export class Persistence {
   }
 }
 
-/** The revision of the last event a record holds (NaN if it does not say). */
+/**
+ * The revision of the last event a record holds (NaN if it does not say).
+ * @param {any} r as stored
+ */
 function lastRevision(r) {
   return Number.isSafeInteger(r?.last) ? r.last : NaN;
 }
@@ -365,6 +415,9 @@ function lastRevision(r) {
  * the engine restores in one call: `{ events, text }`, the frozen recorded
  * events and their JSON text. A record that does not decode, or does not
  * follow, is a StorageError "corrupt".
+ * @param {any[]} records as stored
+ * @param {number} first
+ * @returns {Generator<Run>}
  */
 function* runs(records, first) {
   let next = first;
@@ -379,15 +432,21 @@ function* runs(records, first) {
  * The records to write, `{ record, run }`, from whole batches given as
  * `{ events, text }` (their JSON text): a record is closed before a batch
  * that would take it past RECORD_EVENTS events or RECORD_CHARS characters.
+ * @param {Run[]} batches
+ * @returns {{ record: StoredRecord, run: RecordedEvent[] }[]}
  */
 function toRecords(batches) {
+  /** @type {{ record: StoredRecord, run: RecordedEvent[] }[]} */
   const out = [];
+  /** @type {RecordedEvent[]} */
   let run = [];
+  /** @type {string[]} */
   let texts = [];
   let chars = 0;
   const flush = () => {
     const events = texts.length === 1 ? texts[0] : `[${texts.map((t) => t.slice(1, -1)).join(",")}]`;
-    out.push({ record: { revision: run[0].revision, last: run.at(-1).revision, events }, run });
+    // Flushed only when `run` is not empty.
+    out.push({ record: { revision: run[0].revision, last: /** @type {RecordedEvent} */ (run.at(-1)).revision, events }, run });
     run = [];
     texts = [];
     chars = 0;
@@ -402,13 +461,17 @@ function toRecords(batches) {
   return out;
 }
 
-/** A batch whose JSON text cannot be made (past the runtime's string limit). */
+/**
+ * A batch whose JSON text cannot be made (past the runtime's string limit).
+ * @param {any} cause what JSON.stringify threw
+ */
 const tooLarge = (cause) =>
   new InvalidInputError(
     `Invalid input at events: the batch is too large to store (${cause?.message ?? cause}); split it into smaller batches.`,
     "events",
   );
 
+/** @type {(revision: number, why: string) => StorageError & { revision: number }} */
 const corrupt = (revision, why) =>
   Object.assign(
     new StorageError(
@@ -422,6 +485,9 @@ const corrupt = (revision, why) =>
  * A record's events, from revision `first` on, checked and frozen
  * in place by the one definition of a recorded event (record.js). The
  * engine checks the fields it keeps when it restores the same text.
+ * @param {any} r as stored
+ * @param {number} first
+ * @returns {RecordedEvent[]}
  */
 function fromRun(r, first) {
   const at = r?.revision;
@@ -448,7 +514,12 @@ function fromRun(r, first) {
   return events;
 }
 
-/** Checks `open`'s arguments. */
+/**
+ * Checks `open`'s arguments.
+ * @param {unknown} name
+ * @param {any} options as given
+ * @returns {Progress | undefined}
+ */
 export function checkOpen(name, options) {
   if (typeof name !== "string" || name === "") throw invalid("name", "expected the database's name, a non-empty string");
   if (options === undefined) return undefined;
