@@ -34,9 +34,11 @@ export { wasmMemoryBytes } from "./loader.js";
 
 /**
  * @import { AnyEvent, Commit, EventShape, HandlerResult, ImportSource, Matchers, OpenOptions,
- *   ProjectionSpec, ReadOptions, Recorded, RetryOptions, Selector, StreamPosition, StreamReadOptions,
- *   SubscribeOptions, TransactRequest } from "./index.js"
+ *   ProjectionSpec, ReadOptions, Recorded, RecordedEvent, RetryOptions, Selector, StreamPosition,
+ *   StreamReadOptions, SubscribeOptions, TransactRequest } from "./index.js"
  * @typedef {"closed" | "deleted" | "upgraded"} ClosedReason
+ * @import { Kept } from "./request.js"
+ * @typedef {ReturnType<typeof prepare>} Prepared
  */
 
 const { stringify } = JSON;
@@ -45,34 +47,55 @@ const encoder = new TextEncoder();
 /** Requests longer than this cross as bytes. */
 const LONG = 512;
 
-/** JSON text of an optional argument; "" stands for undefined. */
+/**
+ * JSON text of an optional argument; "" stands for undefined.
+ * @param {unknown} v
+ * @returns {string}
+ */
 const text = (v) => (v === undefined ? "" : stringify(v));
 
+/** @param {unknown} options as given */
 function optionsText(options) {
   if (options !== undefined) checkJsonSafe(options, ["options"]);
   return text(options);
 }
 
-/** JSON text of a stream name, checked to be a string. */
+/**
+ * JSON text of a stream name, checked to be a string.
+ * @param {unknown} stream as given
+ */
 function streamName(stream) {
   if (typeof stream !== "string") throw invalid("stream", "expected the stream's name, a non-empty string");
   return stringify(stream);
 }
 
 /** The commit answer's word offsets (src/wasm/wire.rs), read once the module is loaded. */
+/** @type {any} */
 let C = null;
 
 /** @typedef {Core} StoreCore what subscription.js sees of the class below */
 
 /** What a store shares with its subscriptions. */
 class Core {
-  /** The recorded events, frozen; index r - 1 holds revision r. */
+  /**
+   * The recorded events, frozen; index r - 1 holds revision r.
+   * @type {RecordedEvent[]}
+   */
   events = [];
-  /** Live subscriptions by engine id. */
+  /**
+   * Live subscriptions by engine id.
+   * @type {Map<number, Subscription>}
+   */
   subs = new Map();
-  /** Subscriptions with pending waitFor calls. */
+  /**
+   * Subscriptions with pending waitFor calls.
+   * @type {Set<Subscription>}
+   */
   waiting = new Set();
-  /** The store's own waitFor calls: `{ revision, resolve, reject }`. */
+  /**
+   * The store's own waitFor calls.
+   * @type {{ revision: number, resolve: (value?: unknown) => void, reject: (error: unknown) => void }[]}
+   */
   storeWaiters = [];
   /** The lowest revision a store waiter waits for (Infinity: none). */
   nextStoreWait = Infinity;
@@ -106,7 +129,14 @@ class Core {
     for (const sub of [...this.subs.values()]) sub.cancel();
   }
 
-  /** `inOptions`: the selector came as `options.selector` (for error paths). */
+  /**
+   * `inOptions`: the selector came as `options.selector` (for error paths).
+   * @param {unknown} selector as given
+   * @param {string[] | undefined} types
+   * @param {Subscription} sub
+   * @param {boolean} inOptions
+   * @returns {number} its engine id
+   */
   register(selector, types, sub, inOptions) {
     checkSelector(selector, inOptions ? ["options", "selector"] : ["selector"]);
     let id;
@@ -119,6 +149,10 @@ class Core {
     return id;
   }
 
+  /**
+   * @param {number} id
+   * @param {Subscription} sub
+   */
   unregister(id, sub) {
     if (this.subs.get(id) !== sub) return;
     this.subs.delete(id);
@@ -141,6 +175,7 @@ export class EventStore {
    * @type {ClosedReason | null}
    */
   #closedReason = null;
+  /** @type {(reason: ClosedReason) => void} */
   #markClosed;
   /**
    * Resolves, with "closed", "deleted" or "upgraded", when the store stops accepting writes.
@@ -241,6 +276,10 @@ export class EventStore {
     this.#markClosed(reason);
   }
 
+  /**
+   * @param {IDBDatabase} db
+   * @param {string} name
+   */
   #attach(db, name) {
     this.#storage = new Persistence(db, name, {
       engine: this.#engine,
@@ -331,6 +370,10 @@ export class EventStore {
     return store.#import(source, options);
   }
 
+  /**
+   * @param {ImportSource} source
+   * @param {unknown} options as given
+   */
   async #import(source, options) {
     if (this.#closedReason !== null) throw closedError();
     const { runs, check } = await importLog(source, options, { engine: this.#engine, at: this.#at1 });
@@ -347,13 +390,19 @@ export class EventStore {
     check.done();
   }
 
-  /** The stored event at revision r. */
+  /**
+   * The stored event at revision r.
+   * @type {(r: number) => RecordedEvent}
+   */
   #at1 = (r) => this.#events[r - 1];
 
   /**
    * Checks and appends a prepared request in the engine; returns the commit,
    * the recorded events (not yet published) and the subscriptions to wake.
    * `eventAt(r)` finds an event already committed (for a replay's check).
+   * @param {Prepared} prepared
+   * @param {(revision: number) => RecordedEvent} eventAt
+   * @returns {{ commit: Commit, events: RecordedEvent[], woken: number[] }}
    */
   #apply({ wire, kept, correlationId }, eventAt) {
     let at;
@@ -411,7 +460,11 @@ export class EventStore {
     return { commit: { batchId, firstRevision: first, revision: last, streams, replayed }, events, woken };
   }
 
-  /** Makes committed events visible and wakes the subscriptions they concern. */
+  /**
+   * Makes committed events visible and wakes the subscriptions they concern.
+   * @param {RecordedEvent[]} events
+   * @param {Iterable<number>} woken
+   */
   #publish(events, woken) {
     if (events.length === 0) return;
     // Every subscription asleep and not woken has examined all before these.
@@ -445,7 +498,11 @@ export class EventStore {
     return new Projection(this.#core, spec);
   }
 
-  /** The stored events at the given revisions. */
+  /**
+   * The stored events at the given revisions (as the store's type says).
+   * @param {ArrayLike<number>} revisions
+   * @returns {Recorded<E>[]}
+   */
   #at(revisions) {
     const events = this.#events;
     const out = new Array(revisions.length);
@@ -516,14 +573,21 @@ export class EventStore {
   }
 }
 
-/** A replayed batch id must come with the same events as its first commit. */
+/**
+ * A replayed batch id must come with the same events as its first commit.
+ * @param {number} first
+ * @param {Kept[]} kept
+ * @param {string | undefined} correlationId
+ * @param {(revision: number) => RecordedEvent} eventAt
+ */
 function checkReplay(first, kept, correlationId, eventAt) {
+  /** @param {string} field */
   const differs = (field) =>
     invalid("id", `this batch id was already committed with different events (${field} differs); give a different batch a new id`);
   if (eventAt(first).correlationId !== correlationId) throw differs("correlationId");
   for (let i = 0; i < kept.length; i++) {
     const stored = eventAt(first + i);
-    for (const field of ["data", "time", "metadata"]) {
+    for (const field of /** @type {const} */ (["data", "time", "metadata"])) {
       if (!sameJson(stored[field], kept[i][field])) throw differs(`events[${i}].${field}`);
     }
   }
