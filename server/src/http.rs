@@ -72,6 +72,12 @@ impl SharedReads {
             match reads.get(&key) {
                 Some(r) if r.started >= woke => r.clone(),
                 _ => {
+                    // A finished read stays for the readers still waking
+                    // up; reads older than a few seconds are forgotten.
+                    if reads.len() > 64 {
+                        let now = Instant::now();
+                        reads.retain(|_, r| now.duration_since(r.started) < Duration::from_secs(5));
+                    }
                     let r = Arc::new(SharedRead {
                         started: Instant::now(),
                         page: tokio::sync::OnceCell::new(),
@@ -92,10 +98,6 @@ impl SharedReads {
             })
             .await
             .clone();
-        let mut reads = self.reads.lock().expect("reads lock");
-        if reads.get(&key).is_some_and(|r| Arc::ptr_eq(r, &read)) {
-            reads.remove(&key);
-        }
         page
     }
 }
@@ -384,8 +386,11 @@ fn live_stream<S: Storage>(
     async_stream::stream! {
         let mut hints = app.storage.hints();
         yield Ok(Bytes::from_static(b": live\n\n"));
+        // What a read must not be older than: the hint that woke the reader
+        // (every reader it woke can share one read), else the moment it
+        // asks.
+        let mut woke = Instant::now();
         loop {
-            let woke = Instant::now();
             match app.reads.read(&*app.storage, &log, last, limit, woke).await {
                 Ok(page) if !page.rows.is_empty() => {
                     last = page.rows.last().map_or(last, |r| r.revision);
@@ -398,7 +403,13 @@ fn live_stream<S: Storage>(
                     }
                     message.push_str("]}\n\n");
                     yield Ok(Bytes::from(message));
-                    continue;
+                    if last < page.head {
+                        // More than a page was waiting: read on at once.
+                        woke = Instant::now();
+                        continue;
+                    }
+                    // Caught up as of that read: any later commit sends a
+                    // hint, which waits in `hints` until taken below.
                 }
                 Ok(_) => {}
                 // Storage trouble ends the stream; the reader reconnects
@@ -410,13 +421,21 @@ fn live_stream<S: Storage>(
                 match tokio::time::timeout_at(deadline, hints.recv()).await {
                     Err(_) => {
                         yield Ok(Bytes::from_static(b": keep-alive\n\n"));
+                        woke = Instant::now();
                         break;
                     }
-                    Ok(Ok(name)) if name == log || name.is_empty() => break,
+                    Ok(Ok(hint)) if hint.log == log || hint.log.is_empty() => {
+                        woke = hint.at;
+                        break;
+                    }
                     Ok(Ok(_)) => {}
-                    Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => break,
+                    Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {
+                        woke = Instant::now();
+                        break;
+                    }
                     Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => {
                         tokio::time::sleep_until(deadline).await;
+                        woke = Instant::now();
                         break;
                     }
                 }

@@ -22,7 +22,7 @@ use tokio::sync::broadcast;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{AsyncMessage, NoTls, Row};
 
-use crate::storage::{BatchRecord, EventRow, Head, Page, Result, Storage, StorageError, Tx};
+use crate::storage::{BatchRecord, EventRow, Head, Hint, Page, Result, Storage, StorageError, Tx};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS heads (log TEXT PRIMARY KEY, head BIGINT NOT NULL, recorded_at DOUBLE PRECISION NOT NULL);
@@ -34,7 +34,7 @@ CREATE TABLE IF NOT EXISTS seqs (log TEXT NOT NULL, client_id TEXT NOT NULL, seq
 
 pub struct Postgres {
     pool: Pool,
-    hints: broadcast::Sender<String>,
+    hints: broadcast::Sender<Hint>,
 }
 
 impl Postgres {
@@ -83,7 +83,7 @@ impl Postgres {
 /// Forwards notifications as hints, reconnecting when the connection
 /// drops; after each (re)connection every reader is woken ("") to
 /// re-query, since notifications may have been missed meanwhile.
-async fn listen(config: tokio_postgres::Config, hints: broadcast::Sender<String>) {
+async fn listen(config: tokio_postgres::Config, hints: broadcast::Sender<Hint>) {
     loop {
         if let Ok((client, mut connection)) = config.connect(NoTls).await {
             let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
@@ -102,9 +102,9 @@ async fn listen(config: tokio_postgres::Config, hints: broadcast::Sender<String>
                 }
             });
             if client.batch_execute("LISTEN hindcast").await.is_ok() {
-                let _ = hints.send(String::new());
+                let _ = hints.send(Hint::new(String::new()));
                 while let Some(log) = rx.recv().await {
-                    let _ = hints.send(log);
+                    let _ = hints.send(Hint::new(log));
                 }
             }
             driver.abort();
@@ -528,7 +528,7 @@ impl Storage for Postgres {
         Ok(())
     }
 
-    fn hints(&self) -> broadcast::Receiver<String> {
+    fn hints(&self) -> broadcast::Receiver<Hint> {
         self.hints.subscribe()
     }
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::{broadcast, Mutex, OwnedMutexGuard};
 
-use crate::storage::{BatchRecord, EventRow, Head, Page, Result, Storage, Tx};
+use crate::storage::{BatchRecord, EventRow, Head, Hint, Page, Result, Storage, Tx};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS heads (log TEXT PRIMARY KEY, head INTEGER NOT NULL, recorded_at REAL NOT NULL);
@@ -23,7 +23,7 @@ CREATE TABLE IF NOT EXISTS seqs (log TEXT NOT NULL, client_id TEXT NOT NULL, seq
 pub struct Sqlite {
     writer: Arc<Mutex<Connection>>,
     reader: Arc<Mutex<Connection>>,
-    hints: broadcast::Sender<String>,
+    hints: broadcast::Sender<Hint>,
 }
 
 fn open(path: &str) -> Result<Connection> {
@@ -55,7 +55,7 @@ pub struct SqliteTx {
     conn: Option<OwnedMutexGuard<Connection>>,
     log: String,
     head: Head,
-    hints: broadcast::Sender<String>,
+    hints: broadcast::Sender<Hint>,
 }
 
 impl SqliteTx {
@@ -198,7 +198,7 @@ impl Tx for SqliteTx {
         })?;
         self.conn = None;
         if head.head != self.head.head {
-            let _ = self.hints.send(self.log.clone());
+            let _ = self.hints.send(Hint::new(self.log.clone()));
         }
         Ok(())
     }
@@ -292,7 +292,7 @@ impl Storage for Sqlite {
         blocking(|| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
     }
 
-    fn hints(&self) -> broadcast::Receiver<String> {
+    fn hints(&self) -> broadcast::Receiver<Hint> {
         self.hints.subscribe()
     }
 }

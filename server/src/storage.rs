@@ -52,6 +52,23 @@ impl From<deadpool_postgres::PoolError> for StorageError {
 
 pub type Result<T> = std::result::Result<T, StorageError>;
 
+/// A hint that `log` ("" for any log) may have new events, committed
+/// before `at`.
+#[derive(Clone, Debug)]
+pub struct Hint {
+    pub log: String,
+    pub at: std::time::Instant,
+}
+
+impl Hint {
+    pub fn new(log: String) -> Self {
+        Hint {
+            log,
+            at: std::time::Instant::now(),
+        }
+    }
+}
+
 /// A log's head as stored.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Head {
@@ -144,6 +161,6 @@ pub trait Storage: Send + Sync + 'static {
     /// events when there are that many, completed to whole batches.
     fn read(&self, log: &str, after: u64, limit: u64) -> impl Future<Output = Result<Page>> + Send;
     fn health(&self) -> impl Future<Output = Result<()>> + Send;
-    /// Hints: the name of a log that may have new events ("" for any).
-    fn hints(&self) -> broadcast::Receiver<String>;
+    /// Hints that a log may have new events.
+    fn hints(&self) -> broadcast::Receiver<Hint>;
 }
