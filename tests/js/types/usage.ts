@@ -8,6 +8,8 @@ import {
   type Commit,
   type RecordedEvent,
   type Selector,
+  Subscription, // a type only, imported as a name to show it is no value
+  type Projection,
   type TransactRequest,
 } from "hindcast";
 
@@ -78,4 +80,17 @@ export async function persistent(): Promise<void> {
   await EventStore.delete("bank");
   // @ts-expect-error: open takes a name
   await EventStore.open();
+}
+
+export function declaredAsTheyAre(sub: Subscription, projection: Projection<number>): void {
+  sub.cancel();
+  projection.close();
+  // @ts-expect-error: Subscription is a type only; the package exports no such class
+  const noClass: unknown = Subscription;
+  console.log(noClass);
+  // Errors are made as the package makes them: a code, violations, a path.
+  const e = new ConstraintViolationError("refused", [{ kind: "duplicate_event_id", id: "x", revision: 1 }]);
+  console.log(e.code satisfies "CONSTRAINT_VIOLATION", new InvalidInputError("bad", "events[0]").path);
+  // @ts-expect-error: a HindcastError needs its code
+  new HindcastError("no code");
 }
