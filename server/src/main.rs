@@ -19,9 +19,11 @@ mod storage;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use http::{App, Auth};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use storage::Storage;
 
 const USAGE: &str = "usage: hindcast-server [--listen ADDR] [--data FILE | --database-url URL] [--jwt-secret SECRET | --insecure-no-auth]";
@@ -85,15 +87,35 @@ async fn serve<S: Storage>(storage: S, auth: Auth, listen: SocketAddr) -> std::i
         listener.local_addr()?
     );
     let _ = std::io::stdout().flush();
-    // Small answers go out at once (no Nagle delay on each response).
-    let listener = listener.tap_io(|tcp| {
+    let router = http::router(app);
+    // HTTP/1.1 with a bound on a peer that sends its headers slowly.
+    let mut http1 = hyper::server::conn::http1::Builder::new();
+    http1
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(30));
+    let shutdown = tokio::signal::ctrl_c();
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors, say: back off a moment.
+                    eprintln!("hindcast-server: accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => return Ok(()),
+        };
+        // Small answers go out at once (no Nagle delay on each response).
         let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, http::router(app))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
+        let service = TowerToHyperService::new(router.clone());
+        let connection = http1.serve_connection(TokioIo::new(tcp), service);
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+    }
 }
 
 #[tokio::main]
