@@ -183,7 +183,8 @@ async fn live(reader: &Server, writer: &Server, name: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn live_readers_miss_nothing_and_resume() {
-    let s = Server::start(&sqlite());
+    let file = sqlite();
+    let s = Server::start(&file);
     live(&s, &s, "sqlite").await;
     if let Some(pg) = postgres() {
         let (a, b) = (Server::start(&pg), Server::start(&pg));
@@ -280,7 +281,8 @@ async fn kill_nine_loses_no_acknowledged_batch() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_live_stream_gets_keep_alives() {
     use futures_util::StreamExt;
-    let server = Server::start(&sqlite());
+    let file = sqlite();
+    let server = Server::start(&file);
     let log = new_id();
     let resp = http()
         .get(format!("{}/v1/logs/{log}/events", server.url))

@@ -16,6 +16,21 @@ pub const SECRET: &str = "test-secret";
 pub struct Backend {
     pub name: &'static str,
     pub args: Vec<String>,
+    /// The embedded store's file, removed when the last clone goes.
+    _file: Option<std::sync::Arc<TempFile>>,
+}
+
+#[derive(Debug)]
+struct TempFile(std::path::PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut path = self.0.clone().into_os_string();
+            path.push(suffix);
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 /// Both backends. PostgreSQL needs `HINDCAST_TEST_DATABASE_URL` (set by
@@ -34,6 +49,7 @@ pub fn sqlite() -> Backend {
     Backend {
         name: "sqlite",
         args: vec!["--data".into(), path.to_string_lossy().into_owned()],
+        _file: Some(std::sync::Arc::new(TempFile(path))),
     }
 }
 
@@ -42,6 +58,7 @@ pub fn postgres() -> Option<Backend> {
         Ok(url) if !url.is_empty() => Some(Backend {
             name: "postgres",
             args: vec!["--database-url".into(), url],
+            _file: None,
         }),
         _ => {
             assert!(
