@@ -581,3 +581,42 @@ fn violation_json(v: &hindcast::Violation) -> Value {
     v.write_json(&mut text);
     serde_json::from_str(&text).unwrap()
 }
+
+/// A view that does not fit the log is a malformed batch: an outcome,
+/// `invalid_input` with its path, recorded like any other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn views_that_do_not_fit_are_invalid_input() {
+    for backend in backends() {
+        let server = Server::start(&backend);
+        let log = new_id();
+        let mut a = Device::new(&server, &log, "a");
+        let event = json!([{ "stream": "s", "type": "x" }]);
+        let path = |o: &Value| o["violations"][0]["path"].as_str().map(str::to_string);
+        let o = a.push(json!({ "events": event })).await;
+        assert_eq!(
+            (o["status"].as_str(), path(&o).as_deref()),
+            (Some("rejected"), Some("view"))
+        );
+        let o = a.push(json!({ "events": event, "view": view(5) })).await;
+        assert_eq!(
+            path(&o).as_deref(),
+            Some("view.base"),
+            "{}: {o}",
+            backend.name
+        );
+        let o = a
+            .push(json!({ "events": event, "view": { "base": 0, "own": [new_id()] } }))
+            .await;
+        assert_eq!(path(&o).as_deref(), Some("view.own[0]"));
+        let o = a
+            .push(json!({ "events": event, "view": { "base": 0, "own": ["nope"] } }))
+            .await;
+        assert_eq!(path(&o).as_deref(), Some("view.own[0]"));
+        assert_eq!(a.pull(0).await["head"], 0);
+        // Retried, the same outcome: it was recorded.
+        let (_, again) = a
+            .push_raw(json!([{ "seq": 2, "id": new_id(), "events": event, "view": view(0) }]))
+            .await;
+        assert_eq!(path(&again["results"][0]).as_deref(), Some("view.base"));
+    }
+}
