@@ -202,7 +202,8 @@ function transactAdapter(name, store) {
 // -------------------------------------------------------------- hindcast ----
 
 /** Same adapter shape over a hindcast store (`EventStore` passed in, since
- *  the package may not be installed while the baselines are checked). */
-export async function hindcastAdapter(EventStore) {
-  return transactAdapter("hindcast", await EventStore.memory());
+ *  the package may not be installed while the baselines are checked; `name`
+ *  tells two builds apart when both are measured). */
+export async function hindcastAdapter(EventStore, name = "hindcast") {
+  return transactAdapter(name, await EventStore.memory());
 }

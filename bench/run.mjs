@@ -132,10 +132,9 @@ function cargoRunning() {
   }
 }
 
-async function loadHindcast() {
+async function loadHindcast(override = process.env.HINDCAST_BENCH_MODULE) {
   try {
     // HINDCAST_BENCH_MODULE: benchmark another build (a path to its entry module).
-    const override = process.env.HINDCAST_BENCH_MODULE;
     const mod = override ? await import(pathToFileURL(path.resolve(override)).href) : await import("hindcast");
     const pkgPath = override
       ? path.join(path.dirname(path.resolve(override)), "package.json")
@@ -206,7 +205,7 @@ async function checkRun(adapter, section, result) {
   } catch (e) {
     anomaly(`${section}/${adapter.name}: reading stream ${stream} back failed: ${e?.message ?? e}`);
   }
-  if (adapter.name === "hindcast" || adapter.name === "plain JS") {
+  if (adapter.name.startsWith("hindcast") || adapter.name === "plain JS") {
     const rev = adapter.store.revision;
     if (rev !== result.events) anomaly(`${section}/${adapter.name}: store.revision is ${rev}, expected ${result.events}`);
     const c = result.commit;
@@ -544,8 +543,16 @@ async function main() {
     log(`  hindcast could not be loaded (${hindcast.error?.message ?? hindcast.error}); measuring the baselines only.`);
   }
 
+  // HINDCAST_BENCH_BEFORE: a second build (a path to its entry module),
+  // measured as a fourth store taking turns with the others in A and B, and
+  // given its own C, so that before and after compare within one run.
+  const before = process.env.HINDCAST_BENCH_BEFORE ? await loadHindcast(process.env.HINDCAST_BENCH_BEFORE) : null;
+  if (before && !before.mod) anomaly(`HINDCAST_BENCH_BEFORE could not be loaded: ${before.error?.message ?? before.error}`);
+  if (before?.mod) log(`  before build: ${process.env.HINDCAST_BENCH_BEFORE}`);
+
   const makers = [];
   if (hindcast.mod) makers.push({ name: "hindcast", make: () => hindcastAdapter(hindcast.mod.EventStore) });
+  if (before?.mod) makers.push({ name: "hindcast before", make: () => hindcastAdapter(before.mod.EventStore, "hindcast before") });
   makers.push({ name: "emmett", make: () => emmettAdapter() });
   makers.push({ name: "plain JS", make: () => plainAdapter() });
 
@@ -574,6 +581,10 @@ async function main() {
   if (opts.only.includes("C")) {
     if (hindcast.mod) results.C = await sectionC(hindcast);
     else log("\n== C skipped: hindcast not installed");
+    if (before?.mod) {
+      log("\n(C again, for the before build)");
+      results.Cbefore = await sectionC(before);
+    }
   }
   env.loadavgAtEnd = os.loadavg().map((x) => +x.toFixed(2));
   results.anomalies = anomalies;
@@ -603,16 +614,22 @@ async function main() {
     md.push(
       `| ${name} | ${fmtInt(h)} ev/s | ${fmtInt(e)} ev/s | ${fmtInt(p)} ev/s | ${fmtX(he, 1)} ${mark(r.ratios.emmettMet)} | ${fmtX(hp, 3)} ${mark(r.ratios.plainMet)} |`,
     );
+    const b = r.median["hindcast before"];
+    if (b !== undefined) {
+      md.push(
+        `| ${key}, the before build | ${fmtInt(b)} ev/s | | | ${fmtX(b / e, 1)} | ${fmtX(b / p, 3)} (after ÷ before: ${fmtX(h / b)}) |`,
+      );
+    }
   }
-  if (results.C || results.D || results.E) {
+  if (results.C || results.Cbefore || results.D || results.E) {
     md.push("");
     md.push("| Measure | Result | Goal | |");
     md.push("|---|---|---|---|");
   }
-  if (results.C) {
-    const c = results.C;
+  for (const [key, c] of [["C", results.C], ["C, the before build", results.Cbefore]]) {
+    if (!c) continue;
     md.push(
-      `| C: 2,000 transacts with \`maxRevision\` + subject selector, time at 1,000,000 events ÷ time at 1,000 | ${fmtX(c.ratio)} (${fmtInt(c.largeTxPerSec)} vs ${fmtInt(c.smallTxPerSec)} tx/s; without the constraint ${fmtX(c.controlRatio)}) | ≤ 1.3× | ${mark(c.met)} |`,
+      `| ${key}: 2,000 transacts with \`maxRevision\` + subject selector, time at 1,000,000 events ÷ time at 1,000 | ${fmtX(c.ratio)} (${fmtInt(c.largeTxPerSec)} vs ${fmtInt(c.smallTxPerSec)} tx/s; without the constraint ${fmtX(c.controlRatio)}) | ≤ 1.3× | ${mark(c.met)} |`,
     );
   }
   if (results.D) {

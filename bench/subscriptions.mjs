@@ -13,9 +13,19 @@
 //    other streams, ÷ F without them.
 // I  10,000 subscribe/cancel cycles: growth of wasm memory and JS heap, and
 //    handler closures still retained after GC.
+//
+// HINDCAST_BENCH_MODULE=<entry module> measures another build instead of the
+// installed package; HINDCAST_BENCH_BEFORE=<entry module> adds a second
+// build, measured in the same rounds (F, G, H alternate the two builds) and
+// printed as its own rows, so that before and after compare within one run.
 
 import { getInMemoryEventStore, STREAM_DOES_NOT_EXIST } from "@event-driven-io/emmett";
-import { EventStore, wasmMemoryBytes } from "hindcast";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+
+const load = (entry) => import(entry ? pathToFileURL(path.resolve(entry)).href : "hindcast");
+const builds = [{ name: "hindcast", ...(await load(process.env.HINDCAST_BENCH_MODULE)) }];
+if (process.env.HINDCAST_BENCH_BEFORE) builds.push({ name: "hindcast before", ...(await load(process.env.HINDCAST_BENCH_BEFORE)) });
 
 const args = process.argv.slice(2);
 const RUNS = Number(args[args.indexOf("--runs") + 1]) || 5;
@@ -33,7 +43,7 @@ function batchEvents(b, make) {
   return events;
 }
 
-async function liveHindcast(idle = 0) {
+async function liveHindcast({ EventStore }, idle = 0) {
   const store = await EventStore.memory();
   for (let i = 0; i < idle; i++) store.subscribe(() => {}, { selector: { stream: `idle-${i}` } });
   let sum = 0;
@@ -121,7 +131,7 @@ async function subscribeCancel(store, registry, n) {
   }
 }
 
-async function cycles() {
+async function cycles({ EventStore, wasmMemoryBytes }) {
   const store = await EventStore.memory();
   await store.transact({ events: [{ stream: "a", type: "x" }] });
   let finalized = 0;
@@ -147,47 +157,82 @@ async function cycles() {
 }
 
 async function main() {
-  console.log(`subscription benchmarks, median of ${RUNS} runs`);
-  const live = { hindcast: [], emmett: [], idle: [] };
+  console.log(`subscription benchmarks, median of ${RUNS} runs; builds: ${builds.map((b) => b.name).join(", ")}`);
+  const live = { emmett: [] };
+  for (const b of builds) live[b.name] = { plain: [], idle: [] };
   for (let r = -1; r < RUNS; r++) {
     gc();
     const e = await liveEmmett();
-    gc();
-    const h = await liveHindcast();
-    gc();
-    const i = await liveHindcast(1_000);
+    const line = [];
+    // The builds take turns; the first one alternates every round.
+    const order = r % 2 === 0 ? [...builds].reverse() : builds;
+    const got = {};
+    for (const b of order) {
+      gc();
+      const h = await liveHindcast(b);
+      gc();
+      const i = await liveHindcast(b, 1_000);
+      got[b.name] = { h, i };
+    }
     if (r < 0) continue; // warm-up
     live.emmett.push(e);
-    live.hindcast.push(h);
-    live.idle.push(i);
-    console.log(`  F/H run ${r + 1}: hindcast ${fmt(h)} ev/s, emmett ${fmt(e)} ev/s, hindcast + 1,000 idle subs ${fmt(i)} ev/s`);
+    for (const b of builds) {
+      live[b.name].plain.push(got[b.name].h);
+      live[b.name].idle.push(got[b.name].i);
+      line.push(`${b.name} ${fmt(got[b.name].h)} ev/s, ${b.name} + 1,000 idle subs ${fmt(got[b.name].i)} ev/s`);
+    }
+    console.log(`  F/H run ${r + 1}: emmett ${fmt(e)} ev/s, ${line.join(", ")}`);
   }
-  const store = await EventStore.memory();
-  for (let b = 0; b < BATCHES; b++) {
-    const stream = `acc-${b % 100}`;
-    await store.transact({ events: batchEvents(b, (data) => ({ stream, type: "money_deposited", data })) });
+  const stores = {};
+  for (const b of builds) {
+    const store = await b.EventStore.memory();
+    for (let k = 0; k < BATCHES; k++) {
+      const stream = `acc-${k % 100}`;
+      await store.transact({ events: batchEvents(k, (data) => ({ stream, type: "money_deposited", data })) });
+    }
+    stores[b.name] = store;
   }
-  const events = store.read();
-  const g = { hindcast: [], plain: [] };
+  const events = stores.hindcast.read();
+  const g = { plain: [] };
+  for (const b of builds) g[b.name] = [];
   for (let r = -1; r < RUNS; r++) {
-    gc();
-    const h = await catchUp(store);
+    const line = [];
+    const order = r % 2 === 0 ? [...builds].reverse() : builds;
+    const got = {};
+    for (const b of order) {
+      gc();
+      got[b.name] = await catchUp(stores[b.name]);
+    }
     const p = plainLoop(events);
     if (r < 0) continue;
-    g.hindcast.push(h);
+    for (const b of builds) {
+      g[b.name].push(got[b.name]);
+      line.push(`${b.name} catch-up ${fmt(got[b.name])} ev/s`);
+    }
     g.plain.push(p);
-    console.log(`  G run ${r + 1}: catch-up ${fmt(h)} ev/s, plain loop ${fmt(p)} ev/s`);
+    console.log(`  G run ${r + 1}: ${line.join(", ")}, plain loop ${fmt(p)} ev/s`);
   }
-  const c = await cycles();
+  const c = {};
+  for (const b of builds) c[b.name] = await cycles(b);
   const m = (xs) => median(xs);
-  const F = m(live.hindcast) / m(live.emmett);
-  const H = m(live.hindcast) / m(live.idle);
   console.log("\n| Measure | hindcast | baseline | ratio | goal |");
   console.log("|---|---:|---:|---:|---|");
-  console.log(`| F: live delivery, 100,000 events in batches of 100, one subscription | ${fmt(m(live.hindcast))} ev/s | Emmett + onAfterCommit ${fmt(m(live.emmett))} ev/s | ${F.toFixed(1)}× | ≥ 10× ${F >= 10 ? "✅" : "❌"} |`);
-  console.log(`| G: catch-up of a new subscription on 100,000 events | ${fmt(m(g.hindcast))} ev/s | plain JS loop ${fmt(m(g.plain))} ev/s | ${(m(g.hindcast) / m(g.plain)).toFixed(3)}× | ≥ 1,000,000 ev/s ${m(g.hindcast) >= 1e6 ? "✅" : "❌"} |`);
-  console.log(`| H: F with 1,000 idle subscriptions on other streams | ${fmt(m(live.idle))} ev/s | F without ${fmt(m(live.hindcast))} ev/s | +${((H - 1) * 100).toFixed(1)}% time | ≤ +10% ${H <= 1.1 ? "✅" : "❌"} |`);
-  console.log(`| I: ${fmt(c.N)} subscribe/cancel cycles | wasm +${fmt(c.wasmGrowth)} B, heap ${c.heapGrowth >= 0 ? "+" : ""}${fmt(c.heapGrowth)} B, ${c.retained} handlers retained | | | no growth ${c.wasmGrowth === 0 && c.retained === 0 ? "✅" : "❌"} |`);
+  for (const b of builds) {
+    const name = b.name === "hindcast" ? "" : ` (${b.name.replace("hindcast ", "")})`;
+    const L = live[b.name];
+    const F = m(L.plain) / m(live.emmett);
+    const H = m(L.plain) / m(L.idle);
+    const G = m(g[b.name]);
+    const C = c[b.name];
+    console.log(`| F${name}: live delivery, 100,000 events in batches of 100, one subscription | ${fmt(m(L.plain))} ev/s | Emmett + onAfterCommit ${fmt(m(live.emmett))} ev/s | ${F.toFixed(1)}× | ≥ 10× ${F >= 10 ? "✅" : "❌"} |`);
+    console.log(`| G${name}: catch-up of a new subscription on 100,000 events | ${fmt(G)} ev/s | plain JS loop ${fmt(m(g.plain))} ev/s | ${(G / m(g.plain)).toFixed(3)}× | ≥ 1,000,000 ev/s ${G >= 1e6 ? "✅" : "❌"} |`);
+    console.log(`| H${name}: F with 1,000 idle subscriptions on other streams | ${fmt(m(L.idle))} ev/s | F without ${fmt(m(L.plain))} ev/s | +${((H - 1) * 100).toFixed(1)}% time | ≤ +10% ${H <= 1.1 ? "✅" : "❌"} |`);
+    console.log(`| I${name}: ${fmt(C.N)} subscribe/cancel cycles | wasm +${fmt(C.wasmGrowth)} B, heap ${C.heapGrowth >= 0 ? "+" : ""}${fmt(C.heapGrowth)} B, ${C.retained} handlers retained | | | no growth ${C.wasmGrowth === 0 && C.retained === 0 ? "✅" : "❌"} |`);
+  }
+  if (builds.length > 1) {
+    const [a, b] = builds.map((x) => x.name);
+    console.log(`\nafter ÷ before: F ${(m(live[a].plain) / m(live[b].plain)).toFixed(2)}×, H-run ${(m(live[a].idle) / m(live[b].idle)).toFixed(2)}×, G ${(m(g[a]) / m(g[b])).toFixed(2)}×`);
+  }
 }
 
 await main();

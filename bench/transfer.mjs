@@ -4,7 +4,14 @@
 // memory store. Medians of repeated runs, one process.
 //
 //   cd bench && npm install && node transfer.mjs [--runs N]
-import { EventStore } from "hindcast";
+//
+// HINDCAST_BENCH_MODULE=<entry module> measures another build instead of the
+// installed package.
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+
+const entry = process.env.HINDCAST_BENCH_MODULE;
+const { EventStore } = await import(entry ? pathToFileURL(path.resolve(entry)).href : "hindcast");
 
 const args = process.argv.slice(2);
 const RUNS = Number(args[args.indexOf("--runs") + 1]) || 5;
