@@ -22,6 +22,7 @@ import { Projection, Subscription } from "./subscription.js";
 import { Persistence, checkOpen, closedError } from "./persistent.js";
 import { exportLog, importLog } from "./transfer.js";
 import { retry } from "./retry.js";
+import { PUSH_BYTES, PUSH_EVENTS, Sync, checkSync, pushBytes } from "./sync.js";
 
 export {
   HindcastError,
@@ -99,10 +100,21 @@ class Core {
   storeWaiters = [];
   /** The lowest revision a store waiter waits for (Infinity: none). */
   nextStoreWait = Infinity;
+  /**
+   * A syncing store's sync (sync.js): subscriptions then see the confirmed
+   * prefix only. Null for a store without sync.
+   * @type {Sync | null}
+   */
+  sync = null;
 
   /** @param {Engine} engine */
   constructor(engine) {
     this.engine = engine;
+  }
+
+  /** The head that subscriptions see: the confirmed prefix's, when syncing. */
+  visibleHead() {
+    return this.sync === null ? this.events.length : this.sync.confirmed;
   }
 
   /** Resolves the store waiters the head has reached. */
@@ -170,6 +182,8 @@ export class EventStore {
    * @type {Persistence | null}
    */
   #storage = null;
+  /** @type {Sync | null} */
+  #sync = null;
   /**
    * Why the store stopped accepting writes; null while it accepts them.
    * @type {ClosedReason | null}
@@ -200,13 +214,50 @@ export class EventStore {
   }
 
   /**
-   * A store that lives in memory only.
+   * A store that lives in memory only; with `{ sync: { url, token } }` it
+   * syncs with a Hindcast server (its pending batches live in memory only).
    * @template {EventShape} [E=AnyEvent]
+   * @param {{ sync?: { url: string, token?: string | (() => string | Promise<string>) } }} [options]
    * @returns {Promise<EventStore<E>>}
    */
-  static async memory() {
+  static async memory(options) {
+    let sync;
+    if (options !== undefined) {
+      if (options === null || typeof options !== "object" || Array.isArray(options)) throw invalid("options", "expected { sync? }");
+      for (const k of Object.keys(options)) if (k !== "sync") throw invalid(`options.${k}`, "unknown option; expected sync");
+      if (options.sync !== undefined) sync = checkSync(options.sync);
+    }
     await loadWasm();
-    return new EventStore(new Engine(), PRIVATE);
+    const store = /** @type {EventStore<E>} */ (new EventStore(new Engine(), PRIVATE));
+    if (sync !== undefined) store.#startSync(sync);
+    return store;
+  }
+
+  /** @param {{ url: string, token: (() => string | Promise<string>) | undefined }} options */
+  #startSync(options) {
+    const events = this.#events;
+    this.#sync = this.#core.sync = new Sync(options, {
+      engine: this.#engine,
+      events,
+      publish: (e, woken) => this.#publish(e, woken),
+      truncate: (head) => {
+        this.#engine.truncate(head);
+        events.length = head;
+      },
+    });
+  }
+
+  /**
+   * The syncing store's sync (SPEC §8.4): status, rejections, waitFor,
+   * flush; undefined for a store without sync.
+   */
+  get sync() {
+    return this.#sync ?? undefined;
+  }
+
+  /** The confirmed prefix's head (SPEC §8.4); undefined for a store without sync. */
+  get confirmedRevision() {
+    return this.#sync?.confirmed;
   }
 
   /**
@@ -261,6 +312,7 @@ export class EventStore {
    * @returns {Promise<void>}
    */
   async close() {
+    this.#sync?.close();
     if (this.#storage !== null) this.#storage.close("closed");
     else this.#stopped("closed");
   }
@@ -306,9 +358,22 @@ export class EventStore {
     const prepared = prepare(request);
     if (this.#closedReason !== null) throw closedError();
     if (this.#storage !== null) return this.#storage.transact(prepared);
+    const sync = this.#sync;
+    if (sync !== null && prepared.kept.length > PUSH_EVENTS) {
+      throw invalid("events", `a syncing store's batch holds at most ${PUSH_EVENTS} events (the server's push limit); split it`);
+    }
     const { commit, events, woken } = this.#apply(prepared, this.#at1);
+    if (sync === null) {
+      this.#publish(events, woken);
+      return commit;
+    }
+    if (commit.replayed) return sync.replayed(commit);
+    if (pushBytes(events) > PUSH_BYTES) {
+      this.#engine.truncate(this.#events.length);
+      throw invalid("events", "a syncing store's batch holds at most 4 MiB of event JSON (the server's push limit); split it");
+    }
     this.#publish(events, woken);
-    return commit;
+    return sync.add(commit, events, prepared);
   }
 
   /**
@@ -354,7 +419,7 @@ export class EventStore {
    * @returns {AsyncIterable<string>}
    */
   export(options) {
-    return exportLog(this.#events, options);
+    return exportLog(this.#events, options, this.#core.visibleHead());
   }
 
   /**
@@ -421,6 +486,7 @@ export class EventStore {
     const last = w[at + C.revision];
     const replayed = w[at + C.replayed] === 1;
     const recordedAt = w[at + C.recordedAt];
+    const pending = this.#sync !== null;
     const ids = memoryText(w[at + C.idsAt], w[at + C.idsLen]);
     const batchId = ids.slice(0, 36);
     /** @type {Commit["streams"]} */
@@ -429,7 +495,7 @@ export class EventStore {
     let j = at + C.streams; // the first stream's words
     if (kept.length === 1) {
       setOwn(streams, kept[0].stream, { version: w[j], revision: w[j + 1] });
-      if (!replayed) events.push(recorded(first, kept[0], w[j], ids.slice(36), correlationId, batchId, recordedAt));
+      if (!replayed) events.push(recorded(first, kept[0], w[j], ids.slice(36), correlationId, batchId, recordedAt, pending));
       j += 2;
     } else {
       // Per stream, in order of first appearance: [its last version, its events left to number].
@@ -450,7 +516,7 @@ export class EventStore {
           const s = perStream.get(k.stream);
           const version = s[0] - --s[1];
           const id = ids.slice(36 * (i + 1), 36 * (i + 2));
-          events.push(recorded(first + i, k, version, id, correlationId, batchId, recordedAt));
+          events.push(recorded(first + i, k, version, id, correlationId, batchId, recordedAt, pending));
         }
       }
     }
@@ -468,7 +534,7 @@ export class EventStore {
   #publish(events, woken) {
     if (events.length === 0) return;
     // Every subscription asleep and not woken has examined all before these.
-    const before = events[0].revision - 1;
+    const before = Math.min(events[0].revision - 1, this.#core.visibleHead());
     for (const e of events) this.#events.push(e);
     const core = this.#core;
     for (const id of woken) core.subs.get(id)?.wake(before);

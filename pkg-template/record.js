@@ -43,9 +43,10 @@ const KNOWN = new Set(FIELDS);
  * @param {string | undefined} correlationId
  * @param {string} batchId
  * @param {number} recordedAt
+ * @param {boolean} [pending] a syncing store's batch not yet confirmed
  * @returns {RecordedEvent}
  */
-export function recorded(revision, k, version, id, correlationId, batchId, recordedAt) {
+export function recorded(revision, k, version, id, correlationId, batchId, recordedAt, pending) {
   /** @type {any} built field by field, in the order reads return them */
   const e = { revision, stream: k.stream, version, id, type: k.type, data: k.data };
   if (k.subject !== undefined) e.subject = k.subject;
@@ -55,6 +56,7 @@ export function recorded(revision, k, version, id, correlationId, batchId, recor
   if (correlationId !== undefined) e.correlationId = correlationId;
   e.batchId = batchId;
   e.recordedAt = recordedAt;
+  if (pending) e.pending = true; // a syncing store's batch the server has not confirmed
   return Object.freeze(e);
 }
 

@@ -83,7 +83,7 @@ export class Subscription {
     this.#core = core;
     this.#handle = handle;
     this.#afterChunk = afterChunk;
-    this.#position = after === "end" ? core.events.length : after;
+    this.#position = after === "end" ? core.visibleHead() : after;
     this.#id = core.register(projection ? projection.selector : selector, types, this, !projection);
     this.done = new Promise((resolve, reject) => {
       this.#settle = { resolve, reject };
@@ -99,7 +99,7 @@ export class Subscription {
    */
   get position() {
     // Asleep and not woken: nothing up to the head concerns it.
-    if (!this.#stopped && this.#wake !== null && !this.#woken) return Math.max(this.#position, this.#core.events.length);
+    if (!this.#stopped && this.#wake !== null && !this.#woken) return Math.max(this.#position, this.#core.visibleHead());
     return this.#position;
   }
 
@@ -167,10 +167,14 @@ export class Subscription {
     let ran = false;
     try {
       while (!this.#stopped) {
-        const head = events.length;
+        // What subscriptions see: a syncing store's confirmed prefix only.
+        const head = core.visibleHead();
         const revs = this.#position < head ? core.engine.deliverable(this.#id, this.#position + 1, CHUNK) : null;
         if (revs !== null) {
-          for (let i = 0; i < revs.length; i++) {
+          // Past `head`: a syncing store's pending events, not delivered.
+          let n = revs.length;
+          while (n > 0 && revs[n - 1] > head) n--;
+          for (let i = 0; i < n; i++) {
             if (this.#stopped) return;
             event = events[revs[i] - 1];
             ran = true;
@@ -186,9 +190,9 @@ export class Subscription {
             if (event.revision >= this.#nextWait) this.progress();
           }
           event = undefined;
-          // A short answer means nothing else matched up to `head`.
-          if (revs.length < CHUNK && this.#position < head) this.#position = head;
-          if (revs.length !== 0) this.#afterChunk?.();
+          // A short (or cut) answer means nothing else matched up to `head`.
+          if ((revs.length < CHUNK || n < revs.length) && this.#position < head) this.#position = head;
+          if (n !== 0) this.#afterChunk?.();
           ran = false;
           this.progress();
           continue;

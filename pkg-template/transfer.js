@@ -23,29 +23,31 @@ const RUN_EVENTS = 1_000;
 const PROGRESS_LINES = 10_000;
 
 /**
- * `store.export(options)`: checks the options now, yields lazily.
+ * `store.export(options)`: checks the options now, yields lazily, up to
+ * `head` (a syncing store's confirmed prefix; else the last event).
  * @param {readonly RecordedEvent[]} events
  * @param {unknown} options
+ * @param {number} head
  * @returns {AsyncIterable<string>}
  */
-export function exportLog(events, options) {
-  const after = exportAfter(events, options);
-  return chunks(events, after, events.length);
+export function exportLog(events, options, head) {
+  const after = exportAfter(events, options, head);
+  return chunks(events, after, head);
 }
 
 /**
  * @param {readonly RecordedEvent[]} events
  * @param {any} options as given
+ * @param {number} head
  * @returns {number}
  */
-function exportAfter(events, options) {
+function exportAfter(events, options, head) {
   if (options === undefined) return 0;
   if (options === null || typeof options !== "object" || Array.isArray(options)) throw invalid("options", "expected { after? }");
   for (const k of Object.keys(options)) {
     if (k !== "after") throw invalid(`options.${k}`, "unknown option; expected after");
   }
   const after = options.after ?? 0;
-  const head = events.length;
   if (!Number.isSafeInteger(after) || after < 0) throw invalid("options.after", "expected a revision (a non-negative integer)");
   if (after > head) throw invalid("options.after", `is past the head (${head})`);
   if (after > 0 && after < head && events[after - 1].batchId === events[after].batchId) {

@@ -12,6 +12,7 @@
 
 mod engine;
 pub mod idb;
+pub mod sync;
 pub mod wire;
 
 pub use engine::Engine;

@@ -1,0 +1,630 @@
+// Sync with a Hindcast server (SPEC §8.4), for memory stores.
+//
+// The local log is the confirmed prefix 1 … C, identical to the server's,
+// followed by this device's pending batches in local order, with
+// provisional numbers C + 1 … and `pending: true`. A local transact is
+// checked locally, becomes pending, and is pushed with its view (`base`:
+// C at the call, `own`: the pending batches then). What comes back moves the
+// log on through the core's rebase (src/rebase.rs, `rebasePlan`): pulled
+// batches extend the prefix (this device's own among them join it with
+// their global numbers), rejected batches leave, and the pending batches
+// that remain are numbered again after the prefix. A rebase is synchronous:
+// a read sees the log before or after it, never a mix.
+//
+// One loop talks to the server: push what is undecided, in seq order and
+// within the push limits; pull until the prefix reaches the server's head;
+// wait for a local write or a live message; on failure back off (1 s
+// doubling to 30 s, full jitter; at once on `online`). Outcomes are final
+// only from the server.
+//
+// Invariants: `pending` lists exactly the batches of the local log after
+// C, in local order; the engine and the events array hold C + their events.
+
+/**
+ * @import { Engine } from "./wasm/hindcast.js"
+ * @import { Commit, RecordedEvent, Violation } from "./index.js"
+ * @import { prepare } from "./request.js"
+ * @typedef {ReturnType<typeof prepare>} Prepared
+ * @typedef {{ id: string, stream: string, type: string, data: unknown, subject?: string,
+ *   tags?: readonly string[], time?: string, metadata?: unknown }} PushedEvent
+ * @typedef {{ seq: number, id: string, events: PushedEvent[], expect?: unknown, constraints?: unknown,
+ *   correlationId?: string, view: { base: number, own: string[] } }} PushedBatch
+ * @typedef {{ firstRevision: number, revision: number, streams: Record<string, { version: number, revision: number }> }} Confirmed
+ * @typedef {{ id: string, events: RecordedEvent[], body: PushedBatch, committed: [number, number] | null,
+ *   confirmed: Promise<Confirmed>, settle: { resolve: (c: Confirmed) => void, reject: (e: unknown) => void },
+ *   decided: boolean, violations?: any[] }} PendingEntry
+ * @typedef {{ id: string, committed?: [number, number], rejected?: boolean }} HeardOutcome
+ * @typedef {{ batchId: string, events: PushedEvent[], violations: any[], at: number }} Rejection
+ * @typedef {{ message: string, status?: number, at: number }} SyncError
+ * @typedef {{ state: string, confirmedRevision: number, pendingBatches: number, pendingEvents: number,
+ *   lastError: SyncError | null }} SyncStatus
+ * @typedef {{ engine: Engine, events: RecordedEvent[], publish: (events: RecordedEvent[], woken: number[]) => void,
+ *   truncate: (head: number) => void }} StoreHooks
+ */
+
+import { rebasePlan } from "./wasm/hindcast.js";
+import { ConstraintViolationError, InvalidInputError, StorageError, invalid } from "./errors.js";
+import { decodeRecorded, restore } from "./record.js";
+
+/** The server's push limits (SPEC §8.1). */
+export const PUSH_EVENTS = 1_000;
+export const PUSH_BYTES = 4 * 1024 * 1024;
+const PULL_LIMIT = 1_000;
+const BACKOFF_MIN_MS = 1_000;
+const BACKOFF_MAX_MS = 30_000;
+/** A live stream silent this long counts as broken. */
+const LIVE_SILENCE_MS = 45_000;
+/** Every request to the server gives up after this long. */
+const REQUEST_MS = 30_000;
+
+const encoder = new TextEncoder();
+const closedError = () => new StorageError("The store is closed; its sync has stopped.", "closed");
+
+/**
+ * Checks the `sync` option: `{ url, token? }`, `url` the log's address
+ * (`https://host/v1/logs/bank`), `token` a string or a function returning
+ * one (or a promise of one).
+ * @param {unknown} sync
+ * @returns {{ url: string, token: (() => string | Promise<string>) | undefined }}
+ */
+export function checkSync(sync) {
+  if (sync === null || typeof sync !== "object" || Array.isArray(sync)) {
+    throw invalid("options.sync", "expected { url, token? }");
+  }
+  const s = /** @type {Record<string, unknown>} */ (sync);
+  for (const k of Object.keys(s)) {
+    if (k !== "url" && k !== "token") throw invalid(`options.sync.${k}`, "unknown option; expected url or token");
+  }
+  let url;
+  try {
+    url = new URL(/** @type {string} */ (s.url));
+  } catch {
+    throw invalid("options.sync.url", "expected the log's absolute URL, such as https://host/v1/logs/bank");
+  }
+  if (typeof s.url !== "string" || (url.protocol !== "http:" && url.protocol !== "https:")) {
+    throw invalid("options.sync.url", "expected an http: or https: URL of the log, such as https://host/v1/logs/bank");
+  }
+  const token = s.token;
+  if (token !== undefined && typeof token !== "string" && typeof token !== "function") {
+    throw invalid("options.sync.token", "expected a string or a function () => string | Promise<string>");
+  }
+  return {
+    url: s.url.replace(/\/+$/, ""),
+    token: typeof token === "string" ? () => token : /** @type {any} */ (token),
+  };
+}
+
+/**
+ * The size of a batch's events as the push sends them (UTF-8 JSON).
+ * @param {readonly unknown[]} events
+ */
+export function pushBytes(events) {
+  return encoder.encode(JSON.stringify(events)).length;
+}
+
+/**
+ * A recorded event as pushed: what the device recorded, less what the server stamps.
+ * @param {RecordedEvent} e
+ * @returns {PushedEvent}
+ */
+function pushed(e) {
+  /** @type {PushedEvent} */
+  const out = { id: e.id, stream: e.stream, type: e.type, data: e.data };
+  if (e.subject !== undefined) out.subject = e.subject;
+  if (e.tags !== undefined) out.tags = e.tags;
+  if (e.time !== undefined) out.time = e.time;
+  if (e.metadata !== undefined) out.metadata = e.metadata;
+  return out;
+}
+
+/**
+ * A recorded event renumbered in the local log, pending.
+ * @param {RecordedEvent} e
+ * @param {number} revision
+ * @param {number} version
+ * @param {number} recordedAt
+ * @returns {RecordedEvent}
+ */
+function renumbered(e, revision, version, recordedAt) {
+  const out = { ...e, revision, version, recordedAt, pending: true };
+  return Object.freeze(out);
+}
+
+/**
+ * `streams` of a commit, from its recorded events.
+ * @param {readonly RecordedEvent[]} events
+ */
+function streamsOf(events) {
+  /** @type {Record<string, { version: number, revision: number }>} */
+  const streams = {};
+  for (const e of events) {
+    Object.defineProperty(streams, e.stream, {
+      value: { version: e.version, revision: e.revision },
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return streams;
+}
+
+export class Sync {
+  #url;
+  #token;
+  #store;
+  /** C: the confirmed prefix's head. */
+  confirmed = 0;
+  /**
+   * The pending batches, in local order.
+   * @type {PendingEntry[]}
+   */
+  #pending = [];
+  #nextSeq = 1;
+  /**
+   * Outcomes heard but not yet rebased.
+   * @type {HeardOutcome[]}
+   */
+  #outcomes = [];
+  /** @type {Rejection[]} */
+  #rejected = [];
+  /** @type {Set<(r: Rejection) => void>} */
+  #rejectedListeners = new Set();
+  /** @type {Set<(s: SyncStatus) => void>} */
+  #statusListeners = new Set();
+  /** @type {{ revision: number, resolve: () => void, reject: (e: unknown) => void }[]} */
+  #confirmedWaiters = [];
+  /** @type {SyncStatus} */
+  #status = { state: "offline", confirmedRevision: 0, pendingBatches: 0, pendingEvents: 0, lastError: null };
+  /** @type {(() => void) | null} */
+  #wake = null;
+  #kicked = false;
+  #backoff = 0;
+  /** @type {AbortController | null} */
+  #live = null;
+  #closed = false;
+  #onOnline = () => this.#kick(true);
+  clientId = crypto.randomUUID();
+
+  /**
+   * @param {{ url: string, token: (() => string | Promise<string>) | undefined }} options
+   * @param {StoreHooks} store
+   */
+  constructor(options, store) {
+    this.#url = options.url;
+    this.#token = options.token;
+    this.#store = store;
+    globalThis.addEventListener?.("online", this.#onOnline);
+    this.#run();
+  }
+
+  // --- the local side ---------------------------------------------------
+
+  /**
+   * Makes a batch just committed locally pending, to be pushed; returns the commit to give the caller.
+   * @param {Commit} commit
+   * @param {RecordedEvent[]} events
+   * @param {Prepared} prepared
+   */
+  add(commit, events, prepared) {
+    const wire = JSON.parse(prepared.wire);
+    /** @type {PushedBatch} */
+    const body = { seq: this.#nextSeq++, id: commit.batchId, events: events.map(pushed), view: { base: 0, own: [] } };
+    if (wire.expect !== undefined) body.expect = wire.expect;
+    if (wire.constraints !== undefined) body.constraints = wire.constraints;
+    if (prepared.correlationId !== undefined) body.correlationId = prepared.correlationId;
+    body.view = { base: this.confirmed, own: this.#pending.map((p) => p.id) };
+    /** @type {PendingEntry["settle"]} */
+    let settle = { resolve: () => {}, reject: () => {} };
+    /** @type {Promise<Confirmed>} */
+    const confirmed = new Promise((resolve, reject) => {
+      settle = { resolve, reject };
+    });
+    confirmed.catch(() => {}); // reported through onRejected too: never unhandled
+    this.#pending.push({ id: commit.batchId, events, body, committed: null, confirmed, settle, decided: false });
+    this.#statusChanged();
+    this.#kick();
+    return { ...commit, pending: true, confirmed };
+  }
+
+  /**
+   * The commit of a replayed batch id: pending (its promise) or confirmed.
+   * @param {Commit} commit
+   */
+  replayed(commit) {
+    const p = this.#pending.find((b) => b.id === commit.batchId);
+    if (p !== undefined) return { ...commit, pending: true, confirmed: p.confirmed };
+    return { ...commit, pending: false, confirmed: Promise.resolve({ firstRevision: commit.firstRevision, revision: commit.revision, streams: commit.streams }) };
+  }
+
+  get status() {
+    return { ...this.#status };
+  }
+
+  /** @param {(status: SyncStatus) => void} listener */
+  onStatus(listener) {
+    if (typeof listener !== "function") throw invalid("listener", "expected a function (status) => void");
+    this.#statusListeners.add(listener);
+    return () => this.#statusListeners.delete(listener);
+  }
+
+  rejected() {
+    return this.#rejected.slice();
+  }
+
+  /** @param {(rejection: Rejection) => void} listener */
+  onRejected(listener) {
+    if (typeof listener !== "function") throw invalid("listener", "expected a function (rejection) => void");
+    this.#rejectedListeners.add(listener);
+    const now = this.#rejected.slice();
+    queueMicrotask(() => {
+      for (const r of now) if (this.#rejectedListeners.has(listener) && this.#rejected.includes(r)) call(listener, r);
+    });
+    return () => this.#rejectedListeners.delete(listener);
+  }
+
+  /** @param {string} batchId */
+  dismiss(batchId) {
+    this.#rejected = this.#rejected.filter((r) => r.batchId !== batchId);
+  }
+
+  /**
+   * Resolves once the confirmed prefix reaches `revision`. Asking is a
+   * reason to try the server now: a backoff in progress is cut short.
+   * @param {number} revision
+   * @returns {Promise<void>}
+   */
+  waitFor(revision) {
+    if (!Number.isSafeInteger(revision) || revision < 0) {
+      return Promise.reject(invalid("revision", "expected a non-negative integer revision"));
+    }
+    if (this.confirmed >= revision) return Promise.resolve();
+    if (this.#closed) return Promise.reject(closedError());
+    this.#kick(true);
+    return new Promise((resolve, reject) => {
+      this.#confirmedWaiters.push({ revision, resolve, reject });
+    });
+  }
+
+  /**
+   * Resolves when every batch pending now has its outcome (joined or
+   * rejected); tries the server now, like `online`.
+   */
+  flush() {
+    if (this.#closed) return Promise.reject(closedError());
+    this.#kick(true);
+    const all = this.#pending.map((p) => p.confirmed.catch(() => {}));
+    return Promise.all(all).then(() => undefined);
+  }
+
+  close() {
+    if (this.#closed) return;
+    this.#closed = true;
+    globalThis.removeEventListener?.("online", this.#onOnline);
+    this.#live?.abort();
+    this.#wake?.();
+    for (const p of this.#pending) p.settle.reject(closedError());
+    for (const w of this.#confirmedWaiters) w.reject(closedError());
+    this.#confirmedWaiters = [];
+  }
+
+  // --- the loop ---------------------------------------------------------
+
+  #kick(now = false) {
+    this.#kicked = true;
+    if (now) this.#backoff = 0;
+    this.#wake?.();
+  }
+
+  async #run() {
+    // Started from the constructor: the first round waits for the caller's first turn to end.
+    await null;
+    while (!this.#closed) {
+      this.#kicked = false;
+      try {
+        await this.#pushUndecided();
+        await this.#pullToHead();
+        this.#openLive();
+      } catch (e) {
+        if (this.#closed) return;
+        this.#failed(e);
+        await this.#sleep(this.#nextBackoff());
+        continue;
+      }
+      if (!this.#kicked) await this.#sleep(Infinity);
+    }
+  }
+
+  /** @param {number} ms */
+  #sleep(ms) {
+    return new Promise((resolve) => {
+      const timer = ms === Infinity ? null : setTimeout(done, ms);
+      function done() {
+        if (timer !== null) clearTimeout(timer);
+        resolve(undefined);
+      }
+      this.#wake = () => {
+        this.#wake = null;
+        done();
+      };
+    });
+  }
+
+  #nextBackoff() {
+    this.#backoff = this.#backoff === 0 ? BACKOFF_MIN_MS : Math.min(BACKOFF_MAX_MS, this.#backoff * 2);
+    return Math.random() * this.#backoff;
+  }
+
+  /**
+   * @param {string} path
+   * @param {{ method?: string, headers?: Record<string, string>, body?: string }} [init]
+   * @returns {Promise<any>}
+   */
+  async #request(path, init = {}) {
+    let token;
+    if (this.#token !== undefined) {
+      try {
+        token = await this.#token();
+      } catch (e) {
+        throw Object.assign(new Error(`token() failed: ${e instanceof Error ? e.message : String(e)}`), { status: 401 });
+      }
+    }
+    /** @type {Record<string, string>} */
+    const headers = { ...init.headers };
+    if (token !== undefined) headers.authorization = `Bearer ${token}`;
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), REQUEST_MS);
+    try {
+      const res = await fetch(this.#url + path, { ...init, headers, signal: abort.signal });
+      const text = await res.text();
+      let body = null;
+      try {
+        body = text === "" ? null : JSON.parse(text);
+      } catch {
+        body = null;
+      }
+      if (!res.ok) {
+        const message = body?.message ?? body?.error ?? `HTTP ${res.status}`;
+        throw Object.assign(new Error(`The server answered ${res.status}: ${message}`), { status: res.status, body });
+      }
+      this.#online(); // an answer from the server: online, the backoff starts over
+      return body;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Pushes the undecided pending batches in seq order, within the push limits. */
+  async #pushUndecided() {
+    for (;;) {
+      const undecided = this.#pending.filter((p) => !p.decided);
+      if (undecided.length === 0) return;
+      const batches = [];
+      let events = 0;
+      let bytes = 0;
+      for (const p of undecided) {
+        const size = pushBytes(p.body.events);
+        if (batches.length > 0 && (events + p.events.length > PUSH_EVENTS || bytes + size > PUSH_BYTES)) break;
+        batches.push(p.body);
+        events += p.events.length;
+        bytes += size;
+      }
+      const answer = await this.#request("/push", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ protocol: 1, clientId: this.clientId, batches }),
+      });
+      for (const r of /** @type {any[]} */ (answer.results)) {
+        const p = this.#pending.find((b) => b.id === r.id);
+        if (p === undefined || p.decided) continue;
+        p.decided = true;
+        if (r.status === "committed") {
+          p.committed = [r.firstRevision, r.revision];
+          this.#outcomes.push({ id: r.id, committed: p.committed });
+        } else {
+          p.violations = r.violations;
+          this.#outcomes.push({ id: r.id, rejected: true });
+        }
+      }
+      // Rejections leave the local log now; commits join it when pulled.
+      if (answer.results.some((/** @type {any} */ r) => r.status !== "committed")) this.#rebase([]);
+    }
+  }
+
+  /** Pulls until the prefix reaches the server's head, rebasing after each page. */
+  async #pullToHead() {
+    for (;;) {
+      const page = await this.#request(`/events?after=${this.confirmed}&limit=${PULL_LIMIT}`);
+      this.#rebase(page.events);
+      if (page.events.length === 0 || this.confirmed >= page.head) {
+        if (this.#outcomes.length > 0) this.#rebase([]);
+        return;
+      }
+    }
+  }
+
+  /** Opens the live stream if it is not open: its messages only say "pull". */
+  #openLive() {
+    if (this.#live !== null || this.#closed) return;
+    const abort = new AbortController();
+    this.#live = abort;
+    const done = () => {
+      if (this.#live === abort) this.#live = null;
+    };
+    (async () => {
+      /** @type {Record<string, string>} */
+      const headers = { accept: "text/event-stream" };
+      if (this.#token !== undefined) headers.authorization = `Bearer ${await this.#token()}`;
+      const res = await fetch(`${this.#url}/events?after=${this.confirmed}`, { headers, signal: abort.signal });
+      if (!res.ok || res.body === null) throw new Error(`live stream: HTTP ${res.status}`);
+      const reader = res.body.getReader();
+      let silence = setTimeout(() => abort.abort(), LIVE_SILENCE_MS);
+      try {
+        for (;;) {
+          const { done: end, value } = await reader.read();
+          if (end) return;
+          clearTimeout(silence);
+          silence = setTimeout(() => abort.abort(), LIVE_SILENCE_MS);
+          // A data line means commits after what we had: pull them.
+          if (new TextDecoder().decode(value).includes("data:")) this.#kick();
+        }
+      } finally {
+        clearTimeout(silence);
+      }
+    })()
+      .catch(() => {})
+      .finally(() => {
+        done();
+        if (!this.#closed) this.#kick(); // reconnect through the loop
+      });
+  }
+
+  /**
+   * Applies pulled events (recorded events of the shared log from C + 1 on,
+   * whole batches) and the outcomes heard, through the core's rebase.
+   * @param {any[]} pulledEvents
+   */
+  #rebase(pulledEvents) {
+    const { engine, events, publish, truncate } = this.#store;
+    /** @type {{ id: string, first: number, events: RecordedEvent[] }[]} */
+    const pulled = [];
+    for (const e of pulledEvents) {
+      const fault = decodeRecorded(e, true);
+      if (fault !== null) throw new Error(`the server sent a malformed event (${fault.field}: ${fault.why})`);
+      const last = pulled.at(-1);
+      if (last !== undefined && last.id === e.batchId) last.events.push(e);
+      else pulled.push({ id: e.batchId, first: e.revision, events: [e] });
+    }
+    /** @type {{ confirmed: number, joined: string[], rejected: string[], pending: { id: string, first: number, committed?: [number, number] }[] }} */
+    const plan = JSON.parse(
+      rebasePlan(
+        JSON.stringify({
+          confirmed: this.confirmed,
+          pending: this.#pending.map((p) => ({ id: p.id, len: p.events.length, ...(p.committed ? { committed: p.committed } : {}) })),
+          pulled: pulled.map((b) => ({ id: b.id, first: b.first, len: b.events.length })),
+          outcomes: this.#outcomes,
+        }),
+      ),
+    );
+    this.#outcomes = [];
+    /** @type {Map<string, PendingEntry>} */
+    const byId = new Map(this.#pending.map((p) => [p.id, p]));
+    // The pending tail goes; the prefix grows by the pulled batches.
+    truncate(this.confirmed);
+    if (pulled.length > 0) {
+      const confirmedEvents = pulled.flatMap((b) => b.events);
+      publish(confirmedEvents, restore(engine, JSON.stringify(confirmedEvents)));
+    }
+    this.confirmed = plan.confirmed;
+    // The surviving pending batches, numbered again after the prefix.
+    /** @type {PendingEntry[]} */
+    const survivors = [];
+    /** @type {RecordedEvent[]} */
+    const renumberedEvents = [];
+    /** @type {Map<string, number>} */
+    const nextVersion = new Map();
+    const lastAt = events.length > 0 ? events[events.length - 1].recordedAt : 0;
+    for (const { id, first, committed } of plan.pending) {
+      const p = /** @type {PendingEntry} */ (byId.get(id));
+      p.committed = committed ?? null;
+      const recordedAt = Math.max(lastAt, p.events[0].recordedAt);
+      p.events = p.events.map((e, i) => {
+        let version = nextVersion.get(e.stream);
+        if (version === undefined) {
+          const at = engine.stream(JSON.stringify(e.stream));
+          version = at.length === 0 ? 0 : at[0] + 1;
+        }
+        nextVersion.set(e.stream, version + 1);
+        return renumbered(e, first + i, version, recordedAt);
+      });
+      for (const e of p.events) renumberedEvents.push(e);
+      survivors.push(p);
+    }
+    if (renumberedEvents.length > 0) publish(renumberedEvents, restore(engine, JSON.stringify(renumberedEvents)));
+    this.#pending = survivors;
+    // Settle what joined and what was rejected.
+    for (const id of plan.joined) {
+      const p = /** @type {PendingEntry} */ (byId.get(id));
+      const mine = /** @type {{ events: RecordedEvent[] }} */ (pulled.find((b) => b.id === id)).events;
+      p.settle.resolve({ firstRevision: mine[0].revision, revision: mine[mine.length - 1].revision, streams: streamsOf(mine) });
+    }
+    for (const id of plan.rejected) {
+      const p = /** @type {PendingEntry} */ (byId.get(id));
+      const violations = p.violations ?? [];
+      const invalidInput = violations.find((v) => v.kind === "invalid_input");
+      const error = invalidInput
+        ? new InvalidInputError(`The server refused batch ${id}: ${invalidInput.message ?? invalidInput.path}`, invalidInput.path)
+        : new ConstraintViolationError(`The server refused batch ${id}: it was decided on a view that no longer holds.`, violations);
+      Object.assign(error, { batchId: id });
+      p.settle.reject(error);
+      const entry = Object.freeze({ batchId: id, events: p.body.events, violations, at: Date.now() });
+      this.#rejected.push(entry);
+      for (const l of this.#rejectedListeners) queueMicrotask(() => call(l, entry));
+    }
+    this.#confirmedWaiters = this.#confirmedWaiters.filter((w) => {
+      if (w.revision > this.confirmed) return true;
+      w.resolve();
+      return false;
+    });
+    this.#statusChanged();
+  }
+
+  // --- status -------------------------------------------------------------
+
+  #online() {
+    this.#backoff = 0;
+    this.#setStatus({ state: "online", lastError: null });
+  }
+
+  /** @param {any} e */
+  #failed(e) {
+    const status = e?.status;
+    const state = status === 401 ? "unauthorized" : status === 403 ? "forbidden" : status === 409 || status === 413 ? this.#status.state : "offline";
+    /** @type {SyncError} */
+    const lastError = { message: e instanceof Error ? e.message : String(e), at: Date.now() };
+    if (typeof status === "number" && e?.body !== undefined) lastError.status = status;
+    this.#setStatus({ state, lastError });
+  }
+
+  #statusChanged() {
+    this.#setStatus({});
+  }
+
+  /** @param {Partial<SyncStatus>} change */
+  #setStatus(change) {
+    const next = {
+      ...this.#status,
+      ...change,
+      confirmedRevision: this.confirmed,
+      pendingBatches: this.#pending.length,
+      pendingEvents: this.#pending.reduce((n, p) => n + p.events.length, 0),
+    };
+    const before = this.#status;
+    const same = /** @type {(keyof SyncStatus)[]} */ (Object.keys(next)).every((k) =>
+      k === "lastError" ? sameError(before.lastError, next.lastError) : before[k] === next[k],
+    );
+    if (same) return;
+    this.#status = next;
+    for (const l of this.#statusListeners) call(l, { ...next });
+  }
+}
+
+/**
+ * @param {SyncError | null} a
+ * @param {SyncError | null} b
+ */
+function sameError(a, b) {
+  return a === b || (a !== null && b !== null && a.message === b.message && a.status === b.status && a.at === b.at);
+}
+
+/**
+ * @template T
+ * @param {(value: T) => void} listener
+ * @param {T} value
+ */
+function call(listener, value) {
+  try {
+    listener(value);
+  } catch (err) {
+    console.error("hindcast: a sync listener threw", err);
+  }
+}

@@ -1,0 +1,120 @@
+// The real hindcast-server for the sync tests: started on a free port with
+// the embedded storage in a temp dir, stopped by PID when the test ends;
+// HS256 tokens signed here; and a proxy in front of it per device, which can
+// go offline (refuse connections) or drop one answer after the server acted.
+import { spawn } from "node:child_process";
+import { createHmac } from "node:crypto";
+import { mkdtempSync, rmSync, existsSync } from "node:fs";
+import http from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+export const SECRET = "sync-test-secret";
+
+/** The server binary: $HINDCAST_SERVER_BIN, or the workspace's debug build. */
+function binary() {
+  const bin = process.env.HINDCAST_SERVER_BIN ?? join(ROOT, "target/debug/hindcast-server");
+  if (!existsSync(bin)) throw new Error(`no server binary at ${bin}: run \`cargo build -p hindcast-server\` (scripts/test does)`);
+  return bin;
+}
+
+/** Starts a server; resolves with `{ url, stop }` once it listens. */
+export async function startServer() {
+  const dir = mkdtempSync(join(tmpdir(), "hindcast-sync-"));
+  const child = spawn(binary(), ["--listen", "127.0.0.1:0", "--data", join(dir, "logs.db"), "--jwt-secret", SECRET], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const url = await new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout });
+    lines.on("line", (line) => {
+      const m = /listening on (http:\/\/\S+)/.exec(line);
+      if (m) resolve(m[1]);
+    });
+    child.on("exit", (code) => reject(new Error(`the server exited (${code}) before listening`)));
+  });
+  return {
+    url,
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once("exit", r));
+        child.kill("SIGKILL");
+        await exited;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+const b64 = (v) => Buffer.from(typeof v === "string" ? v : JSON.stringify(v)).toString("base64url");
+
+/** An HS256 token for `sub`, valid for the logs given, expiring in `ttl` s. */
+export function token(sub, logs = ["*"], ttl = 3600) {
+  const head = b64({ alg: "HS256", typ: "JWT" });
+  const body = b64({ sub, logs, exp: Math.floor(Date.now() / 1000) + ttl });
+  const sig = createHmac("sha256", SECRET).update(`${head}.${body}`).digest("base64url");
+  return `${head}.${body}.${sig}`;
+}
+
+/**
+ * A proxy in front of `target` for one device. `offline = true` refuses
+ * every request (the connection is reset); `dropNextPush()` lets the next
+ * push reach the server and then resets the connection instead of
+ * answering. Resolves with `{ url, set offline, dropNextPush, pushes, close }`.
+ */
+export async function proxy(target) {
+  const upstream = new URL(target);
+  const sockets = new Set();
+  let offline = false;
+  let drop = false;
+  let pushes = 0;
+  const server = http.createServer((req, res) => {
+    if (offline) {
+      req.socket.destroy();
+      return;
+    }
+    const isPush = req.url.endsWith("/push");
+    if (isPush) pushes++;
+    const dropThis = isPush && drop;
+    if (dropThis) drop = false;
+    const out = http.request(
+      { host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers },
+      (answer) => {
+        if (dropThis) {
+          answer.resume();
+          answer.on("end", () => req.socket.destroy());
+          return;
+        }
+        res.writeHead(answer.statusCode, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    out.on("error", () => req.socket.destroy());
+    req.pipe(out);
+  });
+  server.on("connection", (s) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address();
+  return {
+    url: `http://127.0.0.1:${port}`,
+    get pushes() {
+      return pushes;
+    },
+    set offline(v) {
+      offline = v;
+      if (v) for (const s of sockets) s.destroy(); // live streams too
+    },
+    dropNextPush() {
+      drop = true;
+    },
+    close() {
+      for (const s of sockets) s.destroy();
+      return new Promise((r) => server.close(r));
+    },
+  };
+}

@@ -1,0 +1,222 @@
+// SPEC §8.4 with memory stores syncing through a real hindcast-server
+// process (embedded storage): offline writes kept and pushed later, the
+// §8.3 overdraft refused with its reason, convergence, confirmed-only
+// subscriptions, a dropped answer, 401 then a fresh token.
+import { test, after, before } from "node:test";
+import assert from "node:assert/strict";
+import { EventStore, ConstraintViolationError, InvalidInputError } from "hindcast";
+import { startServer, proxy, token } from "./sync-server.mjs";
+
+let server;
+before(async () => {
+  server = await startServer();
+});
+after(() => server?.stop());
+
+let n = 0;
+const newLog = () => `log-${process.pid}-${n++}`;
+
+/** A device: a memory store syncing with `log` through its own proxy. */
+async function device(log, who, tokenFn) {
+  const p = await proxy(server.url);
+  const store = await EventStore.memory({
+    sync: { url: `${p.url}/v1/logs/${log}`, token: tokenFn ?? (() => token(who)) },
+  });
+  return { store, proxy: p, async close() { await store.close(); await p.close(); } };
+}
+
+/** Every event of `log` on the server, as a reader gets them. */
+async function serverLog(log) {
+  const res = await fetch(`${server.url}/v1/logs/${log}/events?after=0&limit=10000`, {
+    headers: { authorization: `Bearer ${token("reader")}` },
+  });
+  return (await res.json()).events;
+}
+
+const strip = (events) => events.map(({ recordedAt, ...rest }) => rest);
+
+test("the overdraft of §8.3 end to end: offline decisions, one refused with its reason, logs converge", async () => {
+  const log = newLog();
+  const a = await device(log, "alice");
+  const b = await device(log, "bob");
+  // Shared: an account with 100 in it.
+  const opened = await a.store.transact({
+    events: [{ stream: "acc-1", type: "opened" }, { stream: "acc-1", type: "deposited", data: { amount: 100 } }],
+  });
+  assert.equal(opened.pending, true);
+  assert.deepEqual(await opened.confirmed, { firstRevision: 1, revision: 2, streams: { "acc-1": { version: 1, revision: 2 } } });
+  await b.store.sync.waitFor(2);
+  assert.equal(b.store.confirmedRevision, 2);
+
+  // Both offline; both decide on what they see.
+  a.proxy.offline = true;
+  b.proxy.offline = true;
+  const deposit = await a.store.transact({ events: [{ stream: "acc-1", type: "deposited", data: { amount: 5 } }] });
+  const aSeen = a.store.lastRevision({ stream: "acc-1" });
+  assert.equal(aSeen, 3); // its own pending deposit
+  const aWithdraw = await a.store.transact({
+    events: [{ stream: "acc-1", type: "withdrawn", data: { amount: 80 } }],
+    constraints: [{ maxRevision: aSeen, selector: { stream: "acc-1" } }],
+  });
+  const bWithdraw = await b.store.transact({
+    events: [{ stream: "acc-1", type: "withdrawn", data: { amount: 70 } }],
+    constraints: [{ maxRevision: b.store.lastRevision({ stream: "acc-1" }), selector: { stream: "acc-1" } }],
+  });
+  assert.deepEqual(a.store.read().map((e) => [e.revision, e.type, e.pending === true]), [
+    [1, "opened", false],
+    [2, "deposited", false],
+    [3, "deposited", true],
+    [4, "withdrawn", true],
+  ]);
+  assert.equal(a.store.sync.status.pendingBatches, 2);
+
+  // B comes back first: its withdrawal commits at 3.
+  b.proxy.offline = false;
+  assert.deepEqual(await bWithdraw.confirmed, { firstRevision: 3, revision: 3, streams: { "acc-1": { version: 2, revision: 3 } } });
+
+  // A comes back: its deposit (no condition) commits at 4; its withdrawal,
+  // decided without B's, is refused: found 3, the event it never saw.
+  const rejections = [];
+  a.store.sync.onRejected((r) => rejections.push(r));
+  a.proxy.offline = false;
+  assert.deepEqual(await deposit.confirmed, { firstRevision: 4, revision: 4, streams: { "acc-1": { version: 3, revision: 4 } } });
+  const err = await aWithdraw.confirmed.then(() => null, (e) => e);
+  assert.ok(err instanceof ConstraintViolationError, String(err));
+  assert.equal(err.batchId, aWithdraw.batchId);
+  assert.deepEqual(err.violations.map(({ message, ...v }) => v), [
+    { kind: "max_revision_exceeded", constraint: { maxRevision: 3, selector: { stream: "acc-1" } }, max: 3, found: 3 },
+  ]);
+  const [rejected] = a.store.sync.rejected();
+  assert.equal(rejected.batchId, aWithdraw.batchId);
+  assert.deepEqual(rejected.events.map((e) => [e.type, e.data]), [["withdrawn", { amount: 80 }]]);
+  assert.ok(Number.isSafeInteger(rejected.at));
+  await new Promise((r) => setTimeout(r, 0));
+  assert.deepEqual(rejections.map((r) => r.batchId), [aWithdraw.batchId]);
+
+  // Converged: both devices and the server hold the same log, nothing pending.
+  await b.store.sync.waitFor(4);
+  const shared = await serverLog(log);
+  assert.deepEqual(shared.map((e) => e.type), ["opened", "deposited", "withdrawn", "deposited"]);
+  assert.deepEqual(strip(a.store.read()), strip(shared));
+  assert.deepEqual(a.store.read(), b.store.read());
+  assert.equal(a.store.sync.status.pendingBatches, 0);
+  assert.equal(a.store.sync.status.state, "online");
+  a.store.sync.dismiss(aWithdraw.batchId);
+  assert.deepEqual(a.store.sync.rejected(), []);
+  await a.close();
+  await b.close();
+});
+
+test("three devices writing offline converge on one log, whatever order they come back in", async () => {
+  const log = newLog();
+  const devices = await Promise.all(["d0", "d1", "d2"].map((who) => device(log, who)));
+  for (const d of devices) d.proxy.offline = true;
+  for (let round = 0; round < 3; round++) {
+    for (const [i, d] of devices.entries()) {
+      await d.store.transact({ events: [{ stream: `s${round % 2}`, type: "wrote", data: { by: i, round } }] });
+    }
+  }
+  for (const i of [2, 0, 1]) {
+    devices[i].proxy.offline = false;
+    await devices[i].store.sync.flush();
+  }
+  for (const d of devices) await d.store.sync.waitFor(9);
+  const shared = await serverLog(log);
+  assert.equal(shared.length, 9);
+  for (const d of devices) {
+    assert.deepEqual(strip(d.store.read()), strip(shared));
+    assert.equal(d.store.sync.status.pendingEvents, 0);
+    // Versions follow per stream in the shared order.
+    const versions = {};
+    for (const e of d.store.read()) {
+      assert.equal(e.version, versions[e.stream] ?? 0);
+      versions[e.stream] = e.version + 1;
+    }
+  }
+  for (const d of devices) await d.close();
+});
+
+test("subscriptions deliver confirmed events only, once each, in the shared order", async () => {
+  const log = newLog();
+  const a = await device(log, "alice");
+  const b = await device(log, "bob");
+  const seen = [];
+  a.store.subscribe((e) => {
+    assert.equal(e.pending, undefined);
+    seen.push([e.revision, e.data.by]);
+  });
+  a.proxy.offline = true;
+  await a.store.transact({ events: [{ stream: "s", type: "t", data: { by: "a" } }] });
+  await b.store.transact({ events: [{ stream: "s", type: "t", data: { by: "b" } }] });
+  await b.store.sync.flush();
+  await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(seen, []); // a's own write is pending; b's not yet pulled
+  a.proxy.offline = false;
+  await a.store.sync.flush();
+  await a.store.sync.waitFor(2);
+  await new Promise((r) => setTimeout(r, 0));
+  assert.deepEqual(seen, [
+    [1, "b"],
+    [2, "a"],
+  ]);
+  await a.close();
+  await b.close();
+});
+
+test("a push whose answer is lost is sent again and commits once", async () => {
+  const log = newLog();
+  const a = await device(log, "alice");
+  await a.store.sync.flush(); // online
+  a.proxy.dropNextPush();
+  const commit = await a.store.transact({ events: [{ stream: "s", type: "t" }] });
+  assert.deepEqual((await commit.confirmed).revision, 1);
+  assert.ok(a.proxy.pushes >= 2, `${a.proxy.pushes} pushes`);
+  assert.equal((await serverLog(log)).length, 1);
+  assert.equal(a.store.read().length, 1);
+  await a.close();
+});
+
+test("401: the state says unauthorized, token() is asked again, nothing is rejected", async () => {
+  const log = newLog();
+  let calls = 0;
+  const statuses = [];
+  const a = await device(log, "alice", () => (++calls < 2 ? "not-a-token" : token("alice")));
+  a.store.sync.onStatus((s) => statuses.push(s.state));
+  const commit = await a.store.transact({ events: [{ stream: "s", type: "t" }] });
+  assert.equal((await commit.confirmed).revision, 1);
+  assert.ok(calls >= 2);
+  assert.ok(statuses.includes("unauthorized"), statuses.join());
+  assert.equal(statuses.at(-1), "online", statuses.join());
+  assert.deepEqual(a.store.sync.rejected(), []);
+  await a.close();
+});
+
+test("a store without sync has no sync, confirmedRevision, pending or confirmed", async () => {
+  const store = await EventStore.memory();
+  const commit = await store.transact({ events: [{ stream: "s", type: "t" }] });
+  assert.equal(store.sync, undefined);
+  assert.equal(store.confirmedRevision, undefined);
+  assert.equal(commit.pending, undefined);
+  assert.equal(commit.confirmed, undefined);
+});
+
+test("bad sync options are refused with their path; batches past the push limit are refused at transact", async () => {
+  for (const [options, path] of [
+    [{ sync: null }, "options.sync"],
+    [{ sync: { url: "not a url" } }, "options.sync.url"],
+    [{ sync: { url: "ftp://host/v1/logs/x" } }, "options.sync.url"],
+    [{ sync: { url: "http://host/v1/logs/x", token: 5 } }, "options.sync.token"],
+    [{ sync: { url: "http://host/v1/logs/x", retry: 1 } }, "options.sync.retry"],
+    [{ other: 1 }, "options.other"],
+  ]) {
+    await assert.rejects(EventStore.memory(options), (e) => e instanceof InvalidInputError && e.path === path);
+  }
+  const a = await device(newLog(), "alice");
+  a.proxy.offline = true;
+  const big = Array.from({ length: 1001 }, () => ({ stream: "s", type: "t" }));
+  await assert.rejects(a.store.transact({ events: big }), (e) => e instanceof InvalidInputError && e.path === "events");
+  const huge = [{ stream: "s", type: "t", data: "x".repeat(4 * 1024 * 1024) }];
+  await assert.rejects(a.store.transact({ events: huge }), (e) => e instanceof InvalidInputError && e.path === "events");
+  assert.equal(a.store.revision, 0);
+  await a.close();
+});
