@@ -16,10 +16,12 @@
 //   by record; one that does not fit is a StorageError "corrupt" naming the
 //   revision.
 // - Writing: concurrent transacts are queued and committed as one group.
-//   Each request is checked and applied in turn against memory, and its
-//   events turned into JSON text, failing on its own (a refusal, or a batch
-//   too large to store); the engine is put back as it was, and the group's
-//   records are added in one readwrite transaction. If another tab stored
+//   Each request is checked and applied in turn against memory, failing on
+//   its own; the engine is put back as it was; each record's events become
+//   one JSON text (if that fails, or a record of several batches would be
+//   too long, the group is staged again with a text per batch, so that a
+//   batch too large to store fails alone); and the group's records are
+//   added in one readwrite transaction. If another tab stored
 //   anything since this tab's head, the first record's key is taken: then,
 //   in a second transaction, the group is decided again (synchronously, in
 //   the transaction's read callback) after restoring what the others
@@ -279,7 +281,7 @@ export class Persistence {
    * @param {number} start
    * @returns {{ runs: Run[], records: StoredRecord[] }}
    */
-  #stage(theirs, group, start) {
+  #stage(theirs, group, start, careful = false) {
     /** @type {Run[]} */
     const runsInOrder = [];
     /** @type {Run[]} */
@@ -299,12 +301,14 @@ export class Persistence {
         try {
           const { commit, events } = this.#apply(item.prepared, eventAt);
           if (events.length > 0) {
-            let text;
-            try {
-              text = JSON.stringify(events);
-            } catch (e) {
-              this.#engine.truncate(start + staged.length); // this batch only
-              throw tooLarge(e);
+            let text = "";
+            if (careful) {
+              try {
+                text = JSON.stringify(events);
+              } catch (e) {
+                this.#engine.truncate(start + staged.length); // this batch only
+                throw tooLarge(e);
+              }
             }
             ours.push({ events, text });
             for (const e of events) staged.push(e);
@@ -317,7 +321,11 @@ export class Persistence {
     } finally {
       this.#engine.truncate(start);
     }
-    const records = toRecords(ours);
+    // Usually one JSON text per record; if that fails or a record of
+    // several batches grows too long, the group is staged again with a text
+    // per batch, so that a batch that cannot be stored fails alone.
+    const records = careful ? toRecords(ours) : recordsAtOnce(ours);
+    if (records === null) return this.#stage(theirs, group, start, true);
     for (const r of records) runsInOrder.push({ events: r.run, text: r.record.events });
     return { runs: runsInOrder, records: records.map((r) => r.record) };
   }
@@ -458,6 +466,41 @@ function toRecords(batches) {
     chars += b.text.length;
   }
   if (run.length > 0) flush();
+  return out;
+}
+
+/**
+ * The records to write, each one JSON text of up to RECORD_EVENTS events of
+ * whole batches, or null if a text cannot be made or one of several
+ * batches is past RECORD_CHARS (then each batch needs its own text).
+ * @param {Run[]} batches
+ * @returns {{ record: StoredRecord, run: RecordedEvent[] }[] | null}
+ */
+function recordsAtOnce(batches) {
+  /** @type {{ record: StoredRecord, run: RecordedEvent[] }[]} */
+  const out = [];
+  /** @type {RecordedEvent[]} */
+  let run = [];
+  let count = 0;
+  const flush = () => {
+    let events;
+    try {
+      events = JSON.stringify(run);
+    } catch {
+      return false;
+    }
+    if (events.length > RECORD_CHARS && count > 1) return false;
+    out.push({ record: { revision: run[0].revision, last: run[run.length - 1].revision, events }, run });
+    run = [];
+    count = 0;
+    return true;
+  };
+  for (const b of batches) {
+    if (run.length > 0 && run.length + b.events.length > RECORD_EVENTS && !flush()) return null;
+    for (const e of b.events) run.push(e);
+    count++;
+  }
+  if (run.length > 0 && !flush()) return null;
   return out;
 }
 
