@@ -334,7 +334,8 @@ export class Persistence {
    * Appends whole batches (`{ events, text }`, already recorded) as one
    * IndexedDB transaction, then publishes them: an import. `check(start)`
    * runs in the lane while IndexedDB writes; it must leave the engine at
-   * `start`, and if it throws the transaction is aborted. If another tab
+   * `start` with the batches staged (Engine.stageBytes), and if it throws
+   * the transaction is aborted. If another tab
    * stored anything after `start` meanwhile, nothing is stored and the
    * promise rejects with `moved(start)`.
    * @param {Run[]} batches
@@ -363,8 +364,24 @@ export class Persistence {
         await settled.catch(() => {});
         throw e;
       }
-      if (!(await settled)) throw moved(start); // what the others stored comes with the next catch-up
-      for (const r of records) this.#publish(r.run, restore(this.#engine, r.record.events));
+      let stored = false;
+      try {
+        stored = await settled;
+      } finally {
+        if (!stored) this.#engine.discardStaged();
+      }
+      if (!stored) throw moved(start); // what the others stored comes with the next catch-up
+      // Durable: the runs the check staged, applied without parsing them again.
+      /** @type {RecordedEvent[]} */
+      const events = [];
+      for (const r of records) for (const e of r.run) events.push(e);
+      let woken;
+      try {
+        woken = Array.from(this.#engine.applyStaged());
+      } catch (e) {
+        throw fromWire(e);
+      }
+      this.#publish(events, woken);
       this.#notify();
     });
   }

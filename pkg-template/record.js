@@ -32,7 +32,8 @@ export const FIELDS = [
   "batchId",
   "recordedAt",
 ];
-const KNOWN = new Set(FIELDS);
+/** Each field's place in FIELDS. */
+const ORDER = new Map(FIELDS.map((k, i) => [k, i]));
 
 /**
  * A recorded event, frozen; optional fields only when given.
@@ -70,17 +71,25 @@ const isText = (s) => typeof s === "string" && s !== "";
  * Checks a recorded event that JSON.parse made (so JSON already) and, if it
  * holds, drops `null` optional fields and freezes it in place. Returns the
  * fault, `{ field, why }`, or null. `strict` (imports) also checks the
- * fields the engine checks again on restore, to name them precisely.
+ * fields the engine checks again on restore, to name them precisely, and
+ * then says in `strict.asIs` whether the event is as reads return it (its
+ * fields in order, no `null` dropped), so that its text can be kept.
  * @param {any} e what JSON.parse made
- * @param {boolean} strict
+ * @param {{ asIs: boolean } | false} strict
  * @returns {{ field: string, why: string } | null}
  */
 export function decodeRecorded(e, strict) {
   if (!isObject(e)) return { field: "", why: "not a recorded event (a JSON object)" };
   if (strict) {
+    let last = -1;
+    let asIs = true;
     for (const k of Object.keys(e)) {
-      if (!KNOWN.has(k)) return { field: k, why: `unknown field; a recorded event has ${FIELDS.join(", ")}` };
+      const i = ORDER.get(k);
+      if (i === undefined) return { field: k, why: `unknown field; a recorded event has ${FIELDS.join(", ")}` };
+      if (i < last || e[k] === null) asIs = false;
+      last = i;
     }
+    strict.asIs = asIs;
     if (!isRevision(e.revision) || e.revision === 0) return { field: "revision", why: "expected a revision (a positive integer)" };
     if (!isRevision(e.version)) return { field: "version", why: "expected a stream version (a non-negative integer)" };
     for (const k of ["stream", "type"]) if (!isText(e[k])) return { field: k, why: "expected a non-empty string" };
@@ -114,8 +123,6 @@ export function decodeRecorded(e, strict) {
 export function uuidFault(e, field) {
   return UUID.test(e?.[field]) ? null : { field, why: "expected a UUID" };
 }
-
-const ORDER = new Map(FIELDS.map((k, i) => [k, i]));
 
 /**
  * Whether a decoded event's fields are in the order reads return them.

@@ -488,7 +488,7 @@ export class Sync {
     /** @type {{ id: string, first: number, events: RecordedEvent[] }[]} */
     const pulled = [];
     for (const e of pulledEvents) {
-      const fault = decodeRecorded(e, true);
+      const fault = decodeRecorded(e, { asIs: true });
       if (fault !== null) throw new Error(`the server sent a malformed event (${fault.field}: ${fault.why})`);
       const last = pulled.at(-1);
       if (last !== undefined && last.id === e.batchId) last.events.push(e);

@@ -8,8 +8,8 @@
 // only then is anything applied, in one step (memory) or one IndexedDB
 // transaction (persistent.js).
 
-import { InvalidInputError, invalid } from "./errors.js";
-import { canonical, decodeRecorded, restore, uuidFault } from "./record.js";
+import { InvalidInputError, fromWire, invalid } from "./errors.js";
+import { canonical, decodeRecorded, uuidFault } from "./record.js";
 
 /** @import { Engine } from "./wasm/hindcast.js" */
 /** @import { ImportSource, RecordedEvent } from "./index.js" */
@@ -164,6 +164,8 @@ export async function importLog(source, options, { engine, at }) {
     run = [];
     runTexts = [];
   };
+  /** What decoding a line finds of its shape. */
+  const shape = { asIs: true };
   for await (const text of linesOf(source, () => line + 1)) {
     line++;
     if (text === "") throw bad(line, "", "is empty; every line holds one recorded event");
@@ -173,14 +175,13 @@ export async function importLog(source, options, { engine, at }) {
     } catch (err) {
       throw bad(line, "", `is not JSON (${/** @type {SyntaxError} */ (err).message})`);
     }
-    const keys = e !== null && typeof e === "object" ? Object.keys(e).length : 0;
-    const fault = decodeRecorded(e, true);
+    const fault = decodeRecorded(e, shape);
     if (fault !== null) throw bad(line, fault.field, fault.why);
     if (line === 1) first = e.revision;
     else if (e.revision !== first + line - 1) throw bad(line, "revision", `expected ${first + line - 1}: revisions go up by one from line to line`);
-    const event = canonical(e);
     // The line is the event's text as stored unless it had nulls or another key order.
-    const same = event === e && Object.keys(e).length === keys;
+    const same = shape.asIs;
+    const event = same ? e : canonical(e);
     if (batch.length > 0 && prev.batchId === event.batchId) {
       if (event.correlationId !== prev.correlationId) throw bad(line, "correlationId", "differs within its batch");
       if (event.recordedAt !== prev.recordedAt) throw bad(line, "recordedAt", "differs within its batch");
@@ -212,10 +213,12 @@ export async function importLog(source, options, { engine, at }) {
       if (last !== undefined && runs[0].events[0].recordedAt < last.recordedAt) {
         throw bad(1, "recordedAt", "goes back in time: it is before the store's last event's");
       }
+      /** @type {number[][]} */
       const woken = [];
       let ok = false;
       try {
-        for (const r of runs) woken.push(restore(engine, r.text));
+        // Staged: a persistent store applies the parsed runs again once stored.
+        for (const r of runs) woken.push(stage(engine, r.text));
         ok = true;
       } catch (/** @type {any} a StorageError "corrupt" naming the revision and field, or any other fault */ e) {
         if (!Number.isSafeInteger(e.revision)) throw e;
@@ -226,6 +229,7 @@ export async function importLog(source, options, { engine, at }) {
         throw bad(line, field, form?.why ?? FOLLOW[field] ?? e.message);
       } finally {
         if (!ok || !keep) engine.truncate(start);
+        if (!ok || keep) engine.discardStaged();
       }
       return woken;
     },
@@ -295,5 +299,23 @@ async function* piecesOf(source) {
     yield* source;
   } else {
     throw invalid("source", "expected a string, an iterable or async iterable of strings or Uint8Arrays, or a ReadableStream");
+  }
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Restores stored text into the engine and keeps its parsed batches there
+ * (Engine.stageBytes); a StorageError "corrupt" naming the revision and
+ * field if it does not follow.
+ * @param {Engine} engine
+ * @param {string} text
+ * @returns {number[]} the subscriptions it concerns
+ */
+function stage(engine, text) {
+  try {
+    return Array.from(engine.stageBytes(encoder.encode(text)));
+  } catch (e) {
+    throw fromWire(e);
   }
 }

@@ -106,9 +106,14 @@ impl Store {
     /// that does not follow, a known id, a malformed field) are
     /// [`Error::Corrupt`], naming the revision; then nothing changes.
     pub fn restore(&mut self, stored: &str) -> Result<Vec<u32>> {
+        let batches = parse_stored(stored, self.log.head())?;
+        self.restore_batches(&batches)
+    }
+
+    /// [`Store::restore`] of batches already parsed.
+    pub fn restore_batches(&mut self, batches: &[StoredBatch]) -> Result<Vec<u32>> {
         let head = self.log.head();
-        let batches = parse_stored(stored, head)?;
-        for b in &batches {
+        for b in batches {
             if let Err(e) = self.restore_batch(b) {
                 self.log.truncate(head);
                 return Err(e);

@@ -47,6 +47,30 @@ pub struct StoredBatch<'a> {
     pub events: Vec<StoredEvent<'a>>,
 }
 
+impl StoredBatch<'_> {
+    /// The batch with its text copied: to keep after its text is gone.
+    pub fn into_owned(self) -> StoredBatch<'static> {
+        let owned = |s: Cow<str>| Cow::Owned(s.into_owned());
+        StoredBatch {
+            id: self.id,
+            recorded_at: self.recorded_at,
+            revision: self.revision,
+            events: self
+                .events
+                .into_iter()
+                .map(|e| StoredEvent {
+                    stream: owned(e.stream),
+                    type_: owned(e.type_),
+                    subject: e.subject.map(owned),
+                    tags: e.tags.map(|t| t.into_iter().map(owned).collect()),
+                    id: e.id,
+                    version: e.version,
+                })
+                .collect(),
+        }
+    }
+}
+
 /// Parses stored events, a JSON array of recorded events in revision
 /// order, into batches (runs of events with the same `batchId`); any fault
 /// is [`Error::Corrupt`] at the event's revision (or, when even that is

@@ -8,6 +8,7 @@ use crate::read_options::{parse_read_options, parse_stream_name, parse_stream_re
 use crate::request::parse_request;
 use crate::selector::Selector;
 use crate::store::Store;
+use crate::stored::{parse_stored, StoredBatch};
 use crate::wasm::wire::{commit, thrown};
 
 /// A selector given as JSON text; "" (the JS `undefined`) selects everything.
@@ -32,6 +33,9 @@ pub struct Engine {
     commit: Vec<f64>,
     /// The last commit's ids as text, 36 bytes each.
     ids: Vec<u8>,
+    /// Batches kept by [`Engine::stage_bytes`], and the head they follow.
+    staged: Vec<StoredBatch<'static>>,
+    staged_from: u64,
 }
 
 #[wasm_bindgen]
@@ -123,6 +127,63 @@ impl Engine {
             })
         })?;
         self.store.restore(batch).map_err(thrown)
+    }
+
+    /// Restores stored text (UTF-8 bytes) like [`Engine::restore_bytes`]
+    /// and keeps its parsed batches, so that once the engine has been put
+    /// back ([`Engine::truncate`]) they can be restored again without
+    /// parsing ([`Engine::apply_staged`]): an import checks its log, waits
+    /// for storage, then applies it. A failure discards what was staged.
+    #[wasm_bindgen(js_name = stageBytes)]
+    pub fn stage_bytes(&mut self, text: &[u8]) -> Result<Vec<u32>, JsValue> {
+        let head = self.store.log().head();
+        let staged = std::str::from_utf8(text)
+            .map_err(|_| Error::Corrupt {
+                revision: head + 1,
+                field: None,
+                message: "not valid UTF-8".into(),
+            })
+            .and_then(|text| parse_stored(text, head))
+            .and_then(|batches| {
+                let woken = self.store.restore_batches(&batches)?;
+                Ok((batches.into_iter().map(|b| b.into_owned()), woken))
+            });
+        match staged {
+            Ok((batches, woken)) => {
+                if self.staged.is_empty() {
+                    self.staged_from = head;
+                }
+                self.staged.extend(batches);
+                Ok(woken)
+            }
+            Err(e) => {
+                self.staged.clear();
+                Err(thrown(e))
+            }
+        }
+    }
+
+    /// Restores what [`Engine::stage_bytes`] kept, if the engine is where
+    /// staging began; returns the subscriptions it concerns.
+    #[wasm_bindgen(js_name = applyStaged)]
+    pub fn apply_staged(&mut self) -> Result<Vec<u32>, JsValue> {
+        let batches = std::mem::take(&mut self.staged);
+        if batches.is_empty() {
+            return Ok(Vec::new());
+        }
+        if self.store.log().head() != self.staged_from {
+            return Err(thrown(Error::invalid(
+                "",
+                "the log moved since it was staged",
+            )));
+        }
+        self.store.restore_batches(&batches).map_err(thrown)
+    }
+
+    /// Forgets what [`Engine::stage_bytes`] kept.
+    #[wasm_bindgen(js_name = discardStaged)]
+    pub fn discard_staged(&mut self) {
+        self.staged.clear();
     }
 
     /// Undoes every batch after `head` (see [`Store::truncate`]).
