@@ -61,6 +61,8 @@ export interface RecordedEvent<D = Json, T extends string = string> {
   batchId: Uuid;
   /** Milliseconds since the epoch; non-decreasing with revision. */
   recordedAt: number;
+  /** On a syncing store: a batch of this device the server has not confirmed (provisional numbers). */
+  pending?: true;
 }
 
 /**
@@ -151,6 +153,64 @@ export interface Commit {
   streams: { [stream: string]: StreamPosition };
   /** True when the batch id had already been committed: this is that commit. */
   replayed: boolean;
+  /** On a syncing store: whether the batch is still pending (undefined without sync). */
+  pending?: boolean;
+  /**
+   * On a syncing store: resolves with the batch's place in the shared log
+   * once it joins the confirmed prefix, or rejects with
+   * ConstraintViolationError / InvalidInputError (`.batchId`) if the server
+   * refuses it (undefined without sync).
+   */
+  confirmed?: Promise<ConfirmedCommit>;
+}
+
+/** A batch's place in the shared log. */
+export interface ConfirmedCommit {
+  firstRevision: number;
+  revision: number;
+  streams: { [stream: string]: StreamPosition };
+}
+
+/** How a store syncs with a Hindcast server (SPEC §8.4). */
+export interface SyncOptions {
+  /** The log's URL, e.g. `https://host/v1/logs/bank`. */
+  url: string;
+  /** A bearer token (HS256 JWT), or a function giving one; asked again after a 401. */
+  token?: string | (() => string | Promise<string>);
+}
+
+export interface SyncStatus {
+  state: "online" | "offline" | "unauthorized" | "forbidden";
+  confirmedRevision: number;
+  pendingBatches: number;
+  pendingEvents: number;
+  /** Null while online and before the first attempt. */
+  lastError: { message: string; status?: number; at: number } | null;
+}
+
+/** A batch the server refused, kept until dismissed. */
+export interface SyncRejection {
+  batchId: Uuid;
+  /** The events as pushed (with ids, without revision or version). */
+  events: unknown[];
+  violations: Violation[];
+  /** When this device learned the outcome (ms since the epoch). */
+  at: number;
+}
+
+/** A syncing store's `sync`. */
+export interface Sync {
+  readonly status: SyncStatus;
+  /** Calls `listener(status)` after every change; returns a function that stops that. */
+  onStatus(listener: (status: SyncStatus) => void): () => void;
+  rejected(): SyncRejection[];
+  /** Called for each rejection not dismissed, then for each new one; returns a function that stops that. */
+  onRejected(listener: (rejection: SyncRejection) => void): () => void;
+  dismiss(batchId: Uuid): void;
+  /** Resolves once the confirmed prefix reaches `revision`. */
+  waitFor(revision: number): Promise<void>;
+  /** Resolves when every batch pending at the call has its outcome. */
+  flush(): Promise<void>;
 }
 
 export interface ReadOptions {
@@ -239,8 +299,15 @@ export interface RetryOptions {
 /** An event store; `E`, a union of event shapes keyed by `type`, types its events (default: any). */
 export declare class EventStore<E extends EventShape = AnyEvent> {
   private constructor();
-  /** A store that lives in memory. */
-  static memory<E extends EventShape = AnyEvent>(): Promise<EventStore<E>>;
+  /**
+   * A store that lives in memory; with `sync`, it syncs with a Hindcast
+   * server (its pending batches then live in memory only).
+   */
+  static memory<E extends EventShape = AnyEvent>(options?: { sync?: SyncOptions }): Promise<EventStore<E>>;
+  /** A syncing store's sync; undefined without sync. */
+  readonly sync: Sync | undefined;
+  /** The confirmed prefix's head on a syncing store; undefined without sync. */
+  readonly confirmedRevision: number | undefined;
   /**
    * A store kept in the IndexedDB database `name` (created if need be) and
    * shared safely with other tabs: loads the log, reporting progress, then

@@ -22,22 +22,20 @@
 
 /**
  * @import { Engine } from "./wasm/hindcast.js"
- * @import { Commit, RecordedEvent, Violation } from "./index.js"
+ * @import { Commit, ConfirmedCommit, RecordedEvent, SyncRejection, SyncStatus } from "./index.js"
  * @import { prepare } from "./request.js"
  * @typedef {ReturnType<typeof prepare>} Prepared
  * @typedef {{ id: string, stream: string, type: string, data: unknown, subject?: string,
  *   tags?: readonly string[], time?: string, metadata?: unknown }} PushedEvent
  * @typedef {{ seq: number, id: string, events: PushedEvent[], expect?: unknown, constraints?: unknown,
  *   correlationId?: string, view: { base: number, own: string[] } }} PushedBatch
- * @typedef {{ firstRevision: number, revision: number, streams: Record<string, { version: number, revision: number }> }} Confirmed
+ * @typedef {ConfirmedCommit} Confirmed
  * @typedef {{ id: string, events: RecordedEvent[], body: PushedBatch, committed: [number, number] | null,
  *   confirmed: Promise<Confirmed>, settle: { resolve: (c: Confirmed) => void, reject: (e: unknown) => void },
  *   decided: boolean, violations?: any[] }} PendingEntry
  * @typedef {{ id: string, committed?: [number, number], rejected?: boolean }} HeardOutcome
- * @typedef {{ batchId: string, events: PushedEvent[], violations: any[], at: number }} Rejection
- * @typedef {{ message: string, status?: number, at: number }} SyncError
- * @typedef {{ state: string, confirmedRevision: number, pendingBatches: number, pendingEvents: number,
- *   lastError: SyncError | null }} SyncStatus
+ * @typedef {SyncRejection} Rejection
+ * @typedef {NonNullable<SyncStatus["lastError"]>} SyncError
  * @typedef {{ engine: Engine, events: RecordedEvent[], publish: (events: RecordedEvent[], woken: number[]) => void,
  *   truncate: (head: number) => void }} StoreHooks
  */
@@ -126,7 +124,7 @@ function pushed(e) {
  * @returns {RecordedEvent}
  */
 function renumbered(e, revision, version, recordedAt) {
-  const out = { ...e, revision, version, recordedAt, pending: true };
+  const out = { ...e, revision, version, recordedAt, pending: /** @type {true} */ (true) };
   return Object.freeze(out);
 }
 
@@ -578,6 +576,7 @@ export class Sync {
   /** @param {any} e */
   #failed(e) {
     const status = e?.status;
+    /** @type {SyncStatus["state"]} */
     const state = status === 401 ? "unauthorized" : status === 403 ? "forbidden" : status === 409 || status === 413 ? this.#status.state : "offline";
     /** @type {SyncError} */
     const lastError = { message: e instanceof Error ? e.message : String(e), at: Date.now() };
