@@ -112,6 +112,17 @@ class Core {
     this.engine = engine;
   }
 
+  /**
+   * A syncing store's optimistic projections, told when the pending part changes.
+   * @type {Set<Projection<any>>}
+   */
+  projections = new Set();
+
+  /** The pending part of a syncing store changed. */
+  pendingChanged() {
+    for (const p of this.projections) p.pendingChanged();
+  }
+
   /** The head that subscriptions see: the confirmed prefix's, when syncing. */
   visibleHead() {
     return this.sync === null ? this.events.length : this.sync.confirmed;
@@ -244,6 +255,7 @@ export class EventStore {
         this.#engine.truncate(head);
         events.length = head;
       },
+      pendingChanged: () => this.#core.pendingChanged(),
     });
   }
 

@@ -263,13 +263,20 @@ export interface ProjectionSpec<S, E extends EventShape = AnyEvent> {
   /** Folds by event type: return the new state, or undefined to keep the (mutated) state. */
   on: { [T in E["type"]]?: (state: S, event: Recorded<EventOfType<E, T>>) => S | void };
   selector?: Selector;
+  /**
+   * On a syncing store: fold this device's pending events on top of the
+   * confirmed state (true, the default) or confirmed events only (false).
+   */
+  pending?: boolean;
 }
 
 /** A live read model kept current by a subscription, as `project` returns it (the package exports no such class). */
 export interface Projection<S> {
   readonly state: S;
-  /** The last revision applied or examined. */
+  /** The last revision applied or examined (on a syncing store, pending ones included). */
   readonly position: number;
+  /** The last confirmed revision applied or examined; it never decreases. */
+  readonly confirmedPosition: number;
   waitFor(revision: number): Promise<void>;
   /** Calls the listener after each change; returns a function that removes it. */
   onChange(listener: (state: S, position: number) => void): () => void;

@@ -121,6 +121,16 @@ export class Subscription {
     });
   }
 
+  /**
+   * Internal: the revisions after `after` that this subscription's
+   * selector and types match, pending ones of a syncing store included.
+   * @param {number} after
+   * @returns {Uint32Array | number[]}
+   */
+  matchingAfter(after) {
+    return this.#stopped ? [] : this.#core.engine.deliverable(this.#id, after + 1, 0xffffffff);
+  }
+
   /** Stops the subscription: no event is delivered after this returns. */
   cancel() {
     this.#stop(null);
@@ -293,6 +303,25 @@ export class Projection {
   /** @type {Set<(state: S, position: number) => void>} */
   #listeners = new Set();
   #closed = false;
+  /** @type {Core} */
+  #core;
+  /**
+   * The folds by type.
+   * @type {Record<string, (state: S, event: RecordedEvent) => S | undefined>}
+   */
+  #folds = Object.create(null);
+  /**
+   * Optimistic (a syncing store's projection, unless `pending: false`): the
+   * pending events folded on a structured clone of the confirmed state, and
+   * the local revision that fold reached; null while none is current (then
+   * state and position are the confirmed ones, which still stand).
+   * @type {{ state: S, position: number } | null}
+   */
+  #optimistic = null;
+  #optimisticMode = false;
+  #refoldDue = false;
+  /** @type {{ revision: number, resolve: () => void }[]} */
+  #pendingWaiters = [];
 
   /**
    * Internal: use `store.project`.
@@ -302,9 +331,14 @@ export class Projection {
   constructor(core, spec) {
     if (!isObject(spec)) throw invalid("", "project expects { initial, on: { type: (state, event) => state }, selector? }");
     for (const k of Object.keys(spec)) {
-      if (k !== "initial" && k !== "on" && k !== "selector") throw invalid(k, "unknown key; expected initial, on, selector");
+      if (k !== "initial" && k !== "on" && k !== "selector" && k !== "pending") {
+        throw invalid(k, "unknown key; expected initial, on, selector, pending");
+      }
     }
-    const { on, selector } = spec;
+    const { on, selector, pending } = spec;
+    if (pending !== undefined && typeof pending !== "boolean") throw invalid("pending", "expected true or false");
+    this.#core = core;
+    this.#optimisticMode = core.sync !== null && pending !== false;
     if (!isObject(on)) throw invalid("on", "expected an object of functions by event type: { account_opened: (state, e) => … }");
     this.#state = spec.initial;
     // No prototype: a fold for the type "__proto__" is an own key like any other.
@@ -313,6 +347,7 @@ export class Projection {
       const fold = on[type];
       if (type === "") throw invalid(joinPath(["on", type]), "an event type must be a non-empty string");
       if (typeof fold !== "function") throw invalid(joinPath(["on", type]), "expected a function (state, event) => state");
+      this.#folds[type] = fold;
       handlers[type] = (/** @type {RecordedEvent} */ e) => {
         const next = fold(this.#state, e);
         if (next !== undefined) this.#state = next;
@@ -321,24 +356,92 @@ export class Projection {
     if (Object.keys(handlers).length === 0) throw invalid("on", "give at least one event type to fold");
     this.#sub = new Subscription(core, handlers, undefined, () => this.#changed(), { selector });
     this.done = this.#sub.done;
+    if (this.#optimisticMode) core.projections.add(this);
   }
 
-  /** The current state. */
+  /** The current state (on a syncing store, with the pending events folded on top). */
   get state() {
-    return this.#state;
+    return this.#optimistic !== null ? this.#optimistic.state : this.#state;
   }
 
-  /** The last revision applied or examined. */
+  /** The last revision applied or examined (on a syncing store, pending ones included). */
   get position() {
+    return this.#optimistic !== null ? this.#optimistic.position : this.#sub.position;
+  }
+
+  /** The last confirmed revision applied or examined; it never decreases. */
+  get confirmedPosition() {
     return this.#sub.position;
   }
 
   /**
+   * Resolves once the folds have reached `revision`.
    * @param {number} revision
    * @returns {Promise<void>}
    */
   waitFor(revision) {
-    return this.#sub.waitFor(revision);
+    if (!this.#optimisticMode || !Number.isSafeInteger(revision) || revision <= this.#core.visibleHead() || this.#closed) {
+      return this.#sub.waitFor(revision);
+    }
+    if (this.position >= revision) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#pendingWaiters.push({ revision, resolve });
+    });
+  }
+
+  /**
+   * Internal: a syncing store's pending part changed. Position goes at once
+   * to what still stands (the confirmed fold); the pending events are
+   * folded again from the confirmed state in a microtask (never inside the
+   * caller's transact).
+   */
+  pendingChanged() {
+    if (this.#closed) return;
+    this.#optimistic = null;
+    this.#scheduleRefold();
+  }
+
+  #scheduleRefold() {
+    if (this.#refoldDue) return;
+    this.#refoldDue = true;
+    queueMicrotask(() => this.#refold());
+  }
+
+  /** Folds the pending events matching this projection on a clone of the confirmed state. */
+  #refold() {
+    this.#refoldDue = false;
+    if (this.#closed) return;
+    const core = this.#core;
+    const confirmed = core.visibleHead();
+    const local = core.events.length;
+    // The confirmed fold is behind: its next run ends with a refold.
+    if (this.#sub.position < confirmed) return;
+    this.#optimistic = null;
+    if (local > confirmed) {
+      let state;
+      try {
+        state = structuredClone(this.#state);
+        for (const r of this.#sub.matchingAfter(confirmed)) {
+          const e = core.events[r - 1];
+          const fold = this.#folds[e.type];
+          if (fold === undefined) continue;
+          const next = fold(state, e);
+          if (next !== undefined) state = next;
+        }
+      } catch (err) {
+        // Pending events are provisional: the confirmed state keeps showing.
+        console.error("hindcast: a projection's fold (or structuredClone of its state) threw on pending events", err);
+        this.#notify();
+        return;
+      }
+      this.#optimistic = { state, position: local };
+      this.#pendingWaiters = this.#pendingWaiters.filter((w) => {
+        if (w.revision > local) return true;
+        w.resolve();
+        return false;
+      });
+    }
+    this.#notify();
   }
 
   /**
@@ -357,15 +460,23 @@ export class Projection {
   close() {
     this.#closed = true;
     this.#listeners.clear();
+    this.#core.projections.delete(this);
     this.#sub.cancel();
   }
 
   #changed() {
     if (this.#closed) return;
-    const position = this.#sub.position;
+    // Optimistic: the pending events go on top of the new confirmed state first.
+    if (this.#optimisticMode) this.#scheduleRefold();
+    else this.#notify();
+  }
+
+  #notify() {
+    const state = this.state;
+    const position = this.position;
     for (const listener of this.#listeners) {
       try {
-        listener(this.#state, position);
+        listener(state, position);
       } catch (err) {
         // A failing listener must not stop the projection or the others.
         console.error("hindcast: a projection's onChange listener threw", err);

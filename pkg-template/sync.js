@@ -37,7 +37,7 @@
  * @typedef {SyncRejection} Rejection
  * @typedef {NonNullable<SyncStatus["lastError"]>} SyncError
  * @typedef {{ engine: Engine, events: RecordedEvent[], publish: (events: RecordedEvent[], woken: number[]) => void,
- *   truncate: (head: number) => void }} StoreHooks
+ *   truncate: (head: number) => void, pendingChanged: () => void }} StoreHooks
  */
 
 import { rebasePlan } from "./wasm/hindcast.js";
@@ -219,6 +219,7 @@ export class Sync {
     });
     confirmed.catch(() => {}); // reported through onRejected too: never unhandled
     this.#pending.push({ id: commit.batchId, events, body, committed: null, confirmed, settle, decided: false });
+    this.#store.pendingChanged();
     this.#statusChanged();
     this.#kick();
     return { ...commit, pending: true, confirmed };
@@ -539,6 +540,7 @@ export class Sync {
     }
     if (renumberedEvents.length > 0) publish(renumberedEvents, restore(engine, JSON.stringify(renumberedEvents)));
     this.#pending = survivors;
+    this.#store.pendingChanged();
     // Settle what joined and what was rejected.
     for (const id of plan.joined) {
       const p = /** @type {PendingEntry} */ (byId.get(id));

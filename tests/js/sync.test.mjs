@@ -220,3 +220,46 @@ test("bad sync options are refused with their path; batches past the push limit 
   assert.equal(a.store.revision, 0);
   await a.close();
 });
+
+test("projections are optimistic: pending events on the confirmed state, folded again when a batch leaves", async () => {
+  const log = newLog();
+  const a = await device(log, "alice");
+  const b = await device(log, "bob");
+  const on = {
+    deposited: (s, e) => ({ ...s, balance: s.balance + e.data.amount }),
+    withdrawn: (s, e) => ({ ...s, balance: s.balance - e.data.amount }),
+  };
+  const optimistic = a.store.project({ initial: { balance: 0 }, on });
+  const confirmedOnly = a.store.project({ initial: { balance: 0 }, on, pending: false });
+  const seen = [];
+  optimistic.onChange((state, position) => seen.push([state.balance, position]));
+  await (await a.store.transact({ events: [{ stream: "acc", type: "deposited", data: { amount: 100 } }] })).confirmed;
+  await optimistic.waitFor(1);
+  await b.store.sync.waitFor(1);
+
+  a.proxy.offline = true;
+  const w = await a.store.transact({
+    events: [{ stream: "acc", type: "withdrawn", data: { amount: 60 } }],
+    constraints: [{ maxRevision: 1, selector: { stream: "acc" } }],
+  });
+  await optimistic.waitFor(2);
+  assert.deepEqual([optimistic.state.balance, optimistic.position, optimistic.confirmedPosition], [40, 2, 1]);
+  assert.deepEqual([confirmedOnly.state.balance, confirmedOnly.position], [100, 1]);
+
+  // Someone else withdraws first: A's withdrawal is refused and leaves.
+  await (await b.store.transact({ events: [{ stream: "acc", type: "withdrawn", data: { amount: 30 } }] })).confirmed;
+  a.proxy.offline = false;
+  await w.confirmed.catch(() => {});
+  await a.store.sync.waitFor(2);
+  await optimistic.waitFor(2);
+  await new Promise((r) => setTimeout(r, 0));
+  assert.deepEqual([optimistic.state.balance, optimistic.position, optimistic.confirmedPosition], [70, 2, 2]);
+  assert.deepEqual(a.store.read().map((e) => [e.type, e.data.amount, e.pending === true]), [
+    ["deposited", 100, false],
+    ["withdrawn", 30, false],
+  ]);
+  assert.deepEqual(seen.at(-1), [70, 2]);
+  assert.ok(seen.some(([balance]) => balance === 40), JSON.stringify(seen));
+  await a.close();
+  await b.close();
+});
