@@ -16,7 +16,8 @@ export const SECRET = "sync-test-secret";
 
 /** The server binary: $HINDCAST_SERVER_BIN, or the workspace's debug build. */
 function binary() {
-  const bin = process.env.HINDCAST_SERVER_BIN ?? join(ROOT, "target/debug/hindcast-server");
+  const target = process.env.CARGO_TARGET_DIR ?? join(ROOT, "target");
+  const bin = process.env.HINDCAST_SERVER_BIN ?? join(target, "debug/hindcast-server");
   if (!existsSync(bin)) throw new Error(`no server binary at ${bin}: run \`cargo build -p hindcast-server\` (scripts/test does)`);
   return bin;
 }
