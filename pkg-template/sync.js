@@ -412,10 +412,12 @@ export class Sync {
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ protocol: 1, clientId: this.clientId, batches }),
       });
+      let decided = 0;
       for (const r of /** @type {any[]} */ (answer.results)) {
         const p = this.#pending.find((b) => b.id === r.id);
         if (p === undefined || p.decided) continue;
         p.decided = true;
+        decided++;
         if (r.status === "committed") {
           p.committed = [r.firstRevision, r.revision];
           this.#outcomes.push({ id: r.id, committed: p.committed });
@@ -426,6 +428,7 @@ export class Sync {
       }
       // Rejections leave the local log now; commits join it when pulled.
       if (answer.results.some((/** @type {any} */ r) => r.status !== "committed")) this.#rebase([]);
+      if (decided === 0) throw new Error("the server answered the push without deciding its batches");
     }
   }
 
