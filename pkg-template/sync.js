@@ -179,6 +179,7 @@ export class Sync {
   #backoff = 0;
   /** @type {AbortController | null} */
   #live = null;
+  #liveBackoff = 0;
   #closed = false;
   #onOnline = () => this.#kick(true);
   clientId = crypto.randomUUID();
@@ -466,6 +467,7 @@ export class Sync {
           if (end) return;
           clearTimeout(silence);
           silence = setTimeout(() => abort.abort(), LIVE_SILENCE_MS);
+          this.#liveBackoff = 0; // the stream works
           // A data line means commits after what we had: pull them.
           if (new TextDecoder().decode(value).includes("data:")) this.#kick();
         }
@@ -476,7 +478,11 @@ export class Sync {
       .catch(() => {})
       .finally(() => {
         done();
-        if (!this.#closed) this.#kick(); // reconnect through the loop
+        if (this.#closed) return;
+        // Reconnect through the loop (which pulls first), after a backoff of
+        // its own: a stream that keeps failing must not spin.
+        this.#liveBackoff = this.#liveBackoff === 0 ? BACKOFF_MIN_MS : Math.min(BACKOFF_MAX_MS, this.#liveBackoff * 2);
+        setTimeout(() => this.#kick(), Math.random() * this.#liveBackoff);
       });
   }
 
