@@ -482,7 +482,8 @@ export class Sync {
         // Reconnect through the loop (which pulls first), after a backoff of
         // its own: a stream that keeps failing must not spin.
         this.#liveBackoff = this.#liveBackoff === 0 ? BACKOFF_MIN_MS : Math.min(BACKOFF_MAX_MS, this.#liveBackoff * 2);
-        setTimeout(() => this.#kick(), Math.random() * this.#liveBackoff);
+        const timer = setTimeout(() => this.#kick(), Math.random() * this.#liveBackoff);
+        /** @type {any} */ (timer).unref?.(); // in Node, no reason to stay alive
       });
   }
 
