@@ -118,8 +118,13 @@ class Core {
    */
   projections = new Set();
 
-  /** The pending part of a syncing store changed. */
-  pendingChanged() {
+  /**
+   * The pending part of a syncing store changed; the events after
+   * `stands` (if given) no longer stand.
+   * @param {number} [stands]
+   */
+  pendingChanged(stands) {
+    if (stands !== undefined) for (const sub of this.subs.values()) sub.rewind(stands);
     for (const p of this.projections) p.pendingChanged();
   }
 
@@ -255,7 +260,7 @@ export class EventStore {
         this.#engine.truncate(head);
         events.length = head;
       },
-      pendingChanged: () => this.#core.pendingChanged(),
+      pendingChanged: (stands) => this.#core.pendingChanged(stands),
     });
   }
 

@@ -244,6 +244,14 @@ export interface SubscribeOptions {
   selector?: Selector;
   /** Deliver events with revision > after: 0 (default) from the beginning, "end" only new ones. */
   after?: number | "end";
+  /** On a syncing store: deliver this device's pending events too (default: confirmed only). */
+  pending?: boolean;
+  /**
+   * With `pending: true`: when the events after `revision` no longer stand (a
+   * rebase moved or removed them), the position goes back to `revision` and
+   * this is called (and awaited) before delivery goes on in the new order.
+   */
+  onRewind?: (revision: number) => void | Promise<void>;
 }
 
 /** A running subscription, as `subscribe` returns it (the package exports no such class). */

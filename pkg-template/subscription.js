@@ -41,6 +41,15 @@ export class Subscription {
   #id;
   #handle;
   #afterChunk;
+  /** Whether it sees a syncing store's pending events too. */
+  #pending = false;
+  /** @type {((revision: number) => unknown) | undefined} */
+  #onRewind;
+  /**
+   * Where a rebase sent it back to, until the loop has gone there.
+   * @type {number | null}
+   */
+  #rewindTo = null;
   /** The last revision delivered or passed over. */
   #position;
   #stopped = false;
@@ -79,11 +88,13 @@ export class Subscription {
    */
   constructor(core, handler, options, afterChunk, projection) {
     const { handle, types } = handlerOf(handler);
-    const { selector, after } = optionsOf(options);
+    const { selector, after, pending, onRewind } = optionsOf(options);
     this.#core = core;
     this.#handle = handle;
     this.#afterChunk = afterChunk;
-    this.#position = after === "end" ? core.visibleHead() : after;
+    this.#pending = pending && core.sync !== null;
+    this.#onRewind = onRewind;
+    this.#position = after === "end" ? this.#head() : after;
     this.#id = core.register(projection ? projection.selector : selector, types, this, !projection);
     this.done = new Promise((resolve, reject) => {
       this.#settle = { resolve, reject };
@@ -99,7 +110,7 @@ export class Subscription {
    */
   get position() {
     // Asleep and not woken: nothing up to the head concerns it.
-    if (!this.#stopped && this.#wake !== null && !this.#woken) return Math.max(this.#position, this.#core.visibleHead());
+    if (!this.#stopped && this.#wake !== null && !this.#woken) return Math.max(this.#position, this.#head());
     return this.#position;
   }
 
@@ -119,6 +130,29 @@ export class Subscription {
       if (revision < this.#nextWait) this.#nextWait = revision;
       this.#core.waiting.add(this);
     });
+  }
+
+  /**
+   * What this subscription sees: the local head with `pending: true` on a
+   * syncing store, else the confirmed prefix's (the head, without sync).
+   */
+  #head() {
+    return this.#pending ? this.#core.events.length : this.#core.visibleHead();
+  }
+
+  /**
+   * Internal: on a syncing store, the events after `revision` no longer
+   * stand (a rebase): a pending subscription that went past it goes back
+   * to it and calls `onRewind(revision)` before going on.
+   * @param {number} revision
+   */
+  rewind(revision) {
+    if (!this.#pending || this.#stopped || this.position <= revision) return;
+    this.#rewindTo = this.#rewindTo === null ? revision : Math.min(this.#rewindTo, revision);
+    if (this.#wake !== null && !this.#woken) {
+      this.#woken = true;
+      this.#wake();
+    }
   }
 
   /**
@@ -177,8 +211,18 @@ export class Subscription {
     let ran = false;
     try {
       while (!this.#stopped) {
-        // What subscriptions see: a syncing store's confirmed prefix only.
-        const head = core.visibleHead();
+        if (this.#rewindTo !== null) {
+          const to = this.#rewindTo;
+          this.#rewindTo = null;
+          this.#position = to;
+          /** @type {any} */
+          const out = this.#onRewind?.(to);
+          if (out !== undefined && out !== null && typeof out.then === "function") await out;
+          continue;
+        }
+        // What subscriptions see: a syncing store's confirmed prefix only,
+        // unless they asked for pending events too.
+        const head = this.#head();
         const revs = this.#position < head ? core.engine.deliverable(this.#id, this.#position + 1, CHUNK) : null;
         if (revs !== null) {
           // Past `head`: a syncing store's pending events, not delivered.
@@ -191,6 +235,7 @@ export class Subscription {
             let out = handle(event);
             if (out !== undefined && out !== null && typeof out.then === "function") out = await out;
             if (this.#stopped) return;
+            if (this.#rewindTo !== null) break; // what comes next may no longer stand
             this.#position = event.revision;
             if (out === "stop") {
               this.#afterChunk?.();
@@ -200,6 +245,7 @@ export class Subscription {
             if (event.revision >= this.#nextWait) this.progress();
           }
           event = undefined;
+          if (this.#rewindTo !== null) continue;
           // A short (or cut) answer means nothing else matched up to `head`.
           if ((revs.length < CHUNK || n < revs.length) && this.#position < head) this.#position = head;
           if (n !== 0) this.#afterChunk?.();
@@ -271,19 +317,29 @@ function handlerOf(handler) {
 
 /**
  * @param {any} options as given
- * @returns {{ selector: unknown, after: number | "end" }}
+ * @returns {{ selector: unknown, after: number | "end", pending: boolean,
+ *   onRewind: ((revision: number) => unknown) | undefined }}
  */
 function optionsOf(options) {
-  if (options === undefined) return { selector: undefined, after: 0 };
-  if (!isObject(options)) throw invalid("options", "expected { selector?, after? }");
+  if (options === undefined) return { selector: undefined, after: 0, pending: false, onRewind: undefined };
+  if (!isObject(options)) throw invalid("options", "expected { selector?, after?, pending?, onRewind? }");
   for (const k of Object.keys(options)) {
-    if (k !== "selector" && k !== "after") throw invalid(`options.${k}`, "unknown option; expected selector or after");
+    if (k !== "selector" && k !== "after" && k !== "pending" && k !== "onRewind") {
+      throw invalid(`options.${k}`, "unknown option; expected selector, after, pending or onRewind");
+    }
   }
-  const { selector, after = 0 } = options;
+  const { selector, after = 0, pending = false, onRewind } = options;
   if (after !== "end" && !(Number.isSafeInteger(after) && after >= 0)) {
     throw invalid("options.after", 'expected a revision (a non-negative integer) or "end"');
   }
-  return { selector, after };
+  if (typeof pending !== "boolean") throw invalid("options.pending", "expected true or false");
+  if (onRewind !== undefined && typeof onRewind !== "function") {
+    throw invalid("options.onRewind", "expected a function (revision) => void | Promise<void>");
+  }
+  if (onRewind !== undefined && !pending) {
+    throw invalid("options.onRewind", "only a subscription with pending: true is ever rewound");
+  }
+  return { selector, after, pending, onRewind };
 }
 
 /**

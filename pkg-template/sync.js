@@ -37,7 +37,7 @@
  * @typedef {SyncRejection} Rejection
  * @typedef {NonNullable<SyncStatus["lastError"]>} SyncError
  * @typedef {{ engine: Engine, events: RecordedEvent[], publish: (events: RecordedEvent[], woken: number[]) => void,
- *   truncate: (head: number) => void, pendingChanged: () => void }} StoreHooks
+ *   truncate: (head: number) => void, pendingChanged: (stands?: number) => void }} StoreHooks
  */
 
 import { rebasePlan } from "./wasm/hindcast.js";
@@ -517,6 +517,9 @@ export class Sync {
     this.#outcomes = [];
     /** @type {Map<string, PendingEntry>} */
     const byId = new Map(this.#pending.map((p) => [p.id, p]));
+    // The local log's tail before: to find where the new one parts from it.
+    const before = events.slice(this.confirmed).map((e) => e.id);
+    const from = this.confirmed;
     // The pending tail goes; the prefix grows by the pulled batches.
     truncate(this.confirmed);
     if (pulled.length > 0) {
@@ -550,7 +553,10 @@ export class Sync {
     }
     if (renumberedEvents.length > 0) publish(renumberedEvents, restore(engine, JSON.stringify(renumberedEvents)));
     this.#pending = survivors;
-    this.#store.pendingChanged();
+    // An event stands while the same event id is at the same revision.
+    let stands = from;
+    while (stands - from < before.length && stands < events.length && events[stands].id === before[stands - from]) stands++;
+    this.#store.pendingChanged(stands < from + before.length ? stands : undefined);
     // Settle what joined and what was rejected.
     for (const id of plan.joined) {
       const p = /** @type {PendingEntry} */ (byId.get(id));

@@ -263,3 +263,38 @@ test("projections are optimistic: pending events on the confirmed state, folded 
   await a.close();
   await b.close();
 });
+
+test("a pending subscription sees pending events, and is rewound to what still stands when a rebase moves them", async () => {
+  const log = newLog();
+  const a = await device(log, "alice");
+  const b = await device(log, "bob");
+  await (await a.store.transact({ events: [{ stream: "s", type: "t", data: { by: "a0" } }] })).confirmed;
+  const seen = [];
+  const sub = a.store.subscribe((e) => {
+    seen.push([e.revision, e.data.by, e.pending === true]);
+  }, {
+    pending: true,
+    onRewind: async (r) => {
+      seen.push(`rewind to ${r}`);
+    },
+  });
+  await sub.waitFor(1);
+  a.proxy.offline = true;
+  const mine = await a.store.transact({ events: [{ stream: "s", type: "t", data: { by: "a1" } }] });
+  await sub.waitFor(2);
+  assert.equal(sub.position, 2);
+  await (await b.store.transact({ events: [{ stream: "s", type: "t", data: { by: "b1" } }] })).confirmed;
+  a.proxy.offline = false;
+  assert.equal((await mine.confirmed).revision, 3);
+  await sub.waitFor(3);
+  assert.deepEqual(seen.slice(0, 4), [[1, "a0", false], [2, "a1", true], "rewind to 1", [2, "b1", false]]);
+  // a1 again, renumbered (pending or already confirmed, as the pull found it).
+  assert.deepEqual(seen[4].slice(0, 2), [3, "a1"]);
+  // Joining the prefix at the same revision, a1 still stands: not delivered again.
+  await a.store.sync.waitFor(3);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(seen.length, 5);
+  assert.throws(() => a.store.subscribe(() => {}, { onRewind: () => {} }), (e) => e instanceof InvalidInputError && e.path === "options.onRewind");
+  await a.close();
+  await b.close();
+});
