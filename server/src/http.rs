@@ -108,6 +108,25 @@ pub fn router<S: Storage>(app: Arc<App<S>>) -> Router {
         .route("/v1/logs/{log}/push", post(push_handler::<S>))
         .route("/v1/logs/{log}/events", get(events::<S>))
         .with_state(app)
+        .layer(cors())
+}
+
+/// Browsers on any origin may call the API: it authenticates by a bearer
+/// token that a page must hold, never by cookies or other credentials a
+/// browser adds by itself, so another site's page gains nothing. Preflights
+/// (`OPTIONS`, which carry no token) are answered here and reach no handler.
+fn cors() -> tower_http::cors::CorsLayer {
+    use axum::http::{header, Method};
+    tower_http::cors::CorsLayer::new()
+        .allow_origin(tower_http::cors::Any)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::HeaderName::from_static("last-event-id"),
+        ])
+        .max_age(Duration::from_secs(3600))
 }
 
 struct ApiError(StatusCode, Value);

@@ -620,3 +620,48 @@ async fn views_that_do_not_fit_are_invalid_input() {
         assert_eq!(path(&again["results"][0]).as_deref(), Some("view.base"));
     }
 }
+
+/// A page on another origin may call the API with its token: preflights are
+/// answered without one, and answers name any origin as allowed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browsers_on_other_origins_may_call_it_with_a_token() {
+    let backend = sqlite();
+    let server = Server::start(&backend);
+    let http = http();
+    let url = format!("{}/v1/logs/{}/push", server.url, new_id());
+    let preflight = http
+        .request(reqwest::Method::OPTIONS, &url)
+        .header("origin", "https://app.example")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization,content-type",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    let h = preflight.headers();
+    assert_eq!(h["access-control-allow-origin"], "*");
+    let allowed = h["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    for name in ["authorization", "content-type", "last-event-id"] {
+        assert!(allowed.contains(name), "{allowed}");
+    }
+    assert!(h["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .contains("POST"));
+    // The request itself still needs its token.
+    let refused = http
+        .post(&url)
+        .header("origin", "https://app.example")
+        .json(&json!({ "protocol": 1, "clientId": new_id(), "batches": [] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    assert_eq!(refused.headers()["access-control-allow-origin"], "*");
+}
