@@ -47,6 +47,12 @@ import { decodeRecorded, restore } from "./record.js";
 /** The server's push limits (SPEC §8.1). */
 export const PUSH_EVENTS = 1_000;
 export const PUSH_BYTES = 4 * 1024 * 1024;
+/**
+ * The whole push body the server reads (the events' 4 MiB and an envelope
+ * of 256 KiB, less a margin): a batch's view lists the pending batches it
+ * was decided on, so bodies grow with the queue and must be bounded too.
+ */
+const PUSH_BODY_BYTES = PUSH_BYTES + 240 * 1024;
 const PULL_LIMIT = 1_000;
 const BACKOFF_MIN_MS = 1_000;
 const BACKOFF_MAX_MS = 30_000;
@@ -401,12 +407,16 @@ export class Sync {
       const batches = [];
       let events = 0;
       let bytes = 0;
+      let body = 100; // the envelope around the batches
       for (const p of undecided) {
         const size = pushBytes(p.body.events);
-        if (batches.length > 0 && (events + p.events.length > PUSH_EVENTS || bytes + size > PUSH_BYTES)) break;
+        const whole = encoder.encode(JSON.stringify(p.body)).length + 1;
+        const over = events + p.events.length > PUSH_EVENTS || bytes + size > PUSH_BYTES || body + whole > PUSH_BODY_BYTES;
+        if (batches.length > 0 && over) break;
         batches.push(p.body);
         events += p.events.length;
         bytes += size;
+        body += whole;
       }
       const answer = await this.#request("/push", {
         method: "POST",
@@ -414,8 +424,9 @@ export class Sync {
         body: JSON.stringify({ protocol: 1, clientId: this.clientId, batches }),
       });
       let decided = 0;
+      const byId = new Map(this.#pending.map((b) => [b.id, b]));
       for (const r of /** @type {any[]} */ (answer.results)) {
-        const p = this.#pending.find((b) => b.id === r.id);
+        const p = byId.get(r.id);
         if (p === undefined || p.decided) continue;
         p.decided = true;
         decided++;
