@@ -178,18 +178,7 @@ impl Store {
                 return corrupt(revision, "id", "its event id is already stored".into());
             }
         }
-        let events: Vec<NewEvent> = b
-            .events
-            .iter()
-            .map(|e| NewEvent {
-                id: e.id,
-                stream: &e.stream,
-                type_: &e.type_,
-                subject: e.subject.as_deref(),
-                tags: e.tags.as_deref(),
-            })
-            .collect();
-        self.log.append(b.id, b.recorded_at, &events);
+        self.log.append(b.id, b.recorded_at, &b.new_events());
         Ok(())
     }
 

@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::json::parse_uuid;
+use crate::log::NewEvent;
 
 /// A recorded event as stored (see [`crate::Store::restore`]). Fields the
 /// engine does not keep (`data`, `metadata`, `time`, `correlationId`) are
@@ -48,6 +49,20 @@ pub struct StoredBatch<'a> {
 }
 
 impl StoredBatch<'_> {
+    /// Its events as the log appends them.
+    pub fn new_events(&self) -> Vec<NewEvent<'_>> {
+        self.events
+            .iter()
+            .map(|e| NewEvent {
+                id: e.id,
+                stream: &e.stream,
+                type_: &e.type_,
+                subject: e.subject.as_deref(),
+                tags: e.tags.as_deref(),
+            })
+            .collect()
+    }
+
     /// The batch with its text copied: to keep after its text is gone.
     pub fn into_owned(self) -> StoredBatch<'static> {
         let owned = |s: Cow<str>| Cow::Owned(s.into_owned());

@@ -278,18 +278,7 @@ fn catch_up(log: &mut Log, rows: &[EventRow]) -> Result<(), String> {
                 log.head()
             ));
         }
-        let events: Vec<NewEvent> = b
-            .events
-            .iter()
-            .map(|e| NewEvent {
-                id: e.id,
-                stream: &e.stream,
-                type_: &e.type_,
-                subject: e.subject.as_deref(),
-                tags: e.tags.as_deref(),
-            })
-            .collect();
-        log.append(b.id, b.recorded_at, &events);
+        log.append(b.id, b.recorded_at, &b.new_events());
     }
     Ok(())
 }

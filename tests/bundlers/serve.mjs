@@ -56,17 +56,5 @@ export function serve(root, { headers = {}, gzip = false, cache = false } = {}) 
   });
 }
 
-/** Chromium as the project's machines run it (see TOOLCHAIN notes). */
-export const CHROMIUM = {
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  args: [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-  ],
-};
+/** Chromium as the project's machines run it: the browser tests' settings. */
+export { CHROMIUM } from "../js/browser/static.mjs";

@@ -4,19 +4,11 @@ import "fake-indexeddb/auto";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { EventStore, InvalidInputError } from "hindcast";
+import { rng } from "./helpers.mjs";
 
 let n = 0;
 const dbName = () => `hindcast-transfer-${process.pid}-${n++}`;
 
-/** A small seeded PRNG (mulberry32), so a failure can be replayed. */
-function rng(seed) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function text(store, options) {
   let out = "";
