@@ -585,6 +585,9 @@ export function checkOpen(name, options) {
   if (options === undefined) return undefined;
   if (options === null || typeof options !== "object") throw invalid("options", "expected { onProgress? }");
   for (const k of Object.keys(options)) {
+    if (k === "sync") {
+      throw invalid("options.sync", "an IndexedDB store does not sync yet; EventStore.memory({ sync }) does (its pending batches live in memory)");
+    }
     if (k !== "onProgress") throw invalid(`options.${k}`, "unknown option; expected onProgress");
   }
   if (options.onProgress !== undefined && typeof options.onProgress !== "function") {

@@ -211,6 +211,10 @@ test("bad sync options are refused with their path; batches past the push limit 
   ]) {
     await assert.rejects(EventStore.memory(options), (e) => e instanceof InvalidInputError && e.path === path);
   }
+  await assert.rejects(
+    EventStore.open("synced", { sync: { url: "http://host/v1/logs/x" } }),
+    (e) => e instanceof InvalidInputError && e.path === "options.sync" && /EventStore.memory\(\{ sync \}\)/.test(e.message),
+  );
   const a = await device(newLog(), "alice");
   a.proxy.offline = true;
   const big = Array.from({ length: 1001 }, () => ({ stream: "s", type: "t" }));
