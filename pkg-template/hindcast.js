@@ -22,7 +22,7 @@ import { Projection, Subscription } from "./subscription.js";
 import { Persistence, checkOpen, closedError } from "./persistent.js";
 import { exportLog, importLog } from "./transfer.js";
 import { retry } from "./retry.js";
-import { PUSH_BYTES, PUSH_EVENTS, Sync, checkSync, pushBytes } from "./sync.js";
+import { PUSH_EVENTS, Sync, checkSync } from "./sync.js";
 
 export {
   HindcastError,
@@ -385,12 +385,15 @@ export class EventStore {
       return commit;
     }
     if (commit.replayed) return sync.replayed(commit);
-    if (pushBytes(events) > PUSH_BYTES) {
-      this.#engine.truncate(this.#events.length);
-      throw invalid("events", "a syncing store's batch holds at most 4 MiB of event JSON (the server's push limit); split it");
+    let push;
+    try {
+      push = sync.pushable(events);
+    } catch (e) {
+      this.#engine.truncate(this.#events.length); // not published: undone
+      throw e;
     }
     this.#publish(events, woken);
-    return sync.add(commit, events, prepared);
+    return sync.add(commit, events, prepared, push);
   }
 
   /**

@@ -32,7 +32,8 @@
  * @typedef {ConfirmedCommit} Confirmed
  * @typedef {{ id: string, events: RecordedEvent[], body: PushedBatch, committed: [number, number] | null,
  *   confirmed: Promise<Confirmed>, settle: { resolve: (c: Confirmed) => void, reject: (e: unknown) => void },
- *   decided: boolean, violations?: any[] }} PendingEntry
+ *   decided: boolean, violations?: any[], eventBytes: number, bodyBytes: number }} PendingEntry
+ *   (`eventBytes`: its events' UTF-8 JSON as pushed; `bodyBytes`: the whole batch's, with its view)
  * @typedef {{ id: string, committed?: [number, number], rejected?: boolean }} HeardOutcome
  * @typedef {SyncRejection} Rejection
  * @typedef {NonNullable<SyncStatus["lastError"]>} SyncError
@@ -46,7 +47,7 @@ import { decodeRecorded, restore } from "./record.js";
 
 /** The server's push limits (SPEC §8.1). */
 export const PUSH_EVENTS = 1_000;
-export const PUSH_BYTES = 4 * 1024 * 1024;
+const PUSH_BYTES = 4 * 1024 * 1024;
 /**
  * The whole push body the server reads (the events' 4 MiB and an envelope
  * of 256 KiB, less a margin): a batch's view lists the pending batches it
@@ -96,14 +97,6 @@ export function checkSync(sync) {
     url: s.url.replace(/\/+$/, ""),
     token: typeof token === "string" ? () => token : /** @type {any} */ (token),
   };
-}
-
-/**
- * The size of a batch's events as the push sends them (UTF-8 JSON).
- * @param {readonly unknown[]} events
- */
-export function pushBytes(events) {
-  return encoder.encode(JSON.stringify(events)).length;
 }
 
 /**
@@ -205,15 +198,31 @@ export class Sync {
   // --- the local side ---------------------------------------------------
 
   /**
+   * A batch's events as the push sends them, and their size; an
+   * InvalidInputError if they are past the server's push limit.
+   * @param {readonly RecordedEvent[]} events
+   * @returns {{ events: PushedEvent[], bytes: number }}
+   */
+  pushable(events) {
+    const out = events.map(pushed);
+    const bytes = encoder.encode(JSON.stringify(out)).length;
+    if (bytes > PUSH_BYTES) {
+      throw invalid("events", "a syncing store's batch holds at most 4 MiB of event JSON (the server's push limit); split it");
+    }
+    return { events: out, bytes };
+  }
+
+  /**
    * Makes a batch just committed locally pending, to be pushed; returns the commit to give the caller.
    * @param {Commit} commit
    * @param {RecordedEvent[]} events
    * @param {Prepared} prepared
+   * @param {{ events: PushedEvent[], bytes: number }} push what `pushable` made of them
    */
-  add(commit, events, prepared) {
+  add(commit, events, prepared, push) {
     const wire = JSON.parse(prepared.wire);
     /** @type {PushedBatch} */
-    const body = { seq: this.#nextSeq++, id: commit.batchId, events: events.map(pushed), view: { base: 0, own: [] } };
+    const body = { seq: this.#nextSeq++, id: commit.batchId, events: push.events, view: { base: 0, own: [] } };
     if (wire.expect !== undefined) body.expect = wire.expect;
     if (wire.constraints !== undefined) body.constraints = wire.constraints;
     if (prepared.correlationId !== undefined) body.correlationId = prepared.correlationId;
@@ -225,7 +234,8 @@ export class Sync {
       settle = { resolve, reject };
     });
     confirmed.catch(() => {}); // reported through onRejected too: never unhandled
-    this.#pending.push({ id: commit.batchId, events, body, committed: null, confirmed, settle, decided: false });
+    const bodyBytes = encoder.encode(JSON.stringify(body)).length + 1;
+    this.#pending.push({ id: commit.batchId, events, body, committed: null, confirmed, settle, decided: false, eventBytes: push.bytes, bodyBytes });
     this.#store.pendingChanged();
     this.#statusChanged();
     this.#kick();
@@ -409,14 +419,13 @@ export class Sync {
       let bytes = 0;
       let body = 100; // the envelope around the batches
       for (const p of undecided) {
-        const size = pushBytes(p.body.events);
-        const whole = encoder.encode(JSON.stringify(p.body)).length + 1;
-        const over = events + p.events.length > PUSH_EVENTS || bytes + size > PUSH_BYTES || body + whole > PUSH_BODY_BYTES;
+        const over =
+          events + p.events.length > PUSH_EVENTS || bytes + p.eventBytes > PUSH_BYTES || body + p.bodyBytes > PUSH_BODY_BYTES;
         if (batches.length > 0 && over) break;
         batches.push(p.body);
         events += p.events.length;
-        bytes += size;
-        body += whole;
+        bytes += p.eventBytes;
+        body += p.bodyBytes;
       }
       const answer = await this.#request("/push", {
         method: "POST",
@@ -504,6 +513,7 @@ export class Sync {
    * @param {any[]} pulledEvents
    */
   #rebase(pulledEvents) {
+    if (pulledEvents.length === 0 && this.#outcomes.length === 0) return; // nothing moves
     const { engine, events, publish, truncate } = this.#store;
     /** @type {{ id: string, first: number, events: RecordedEvent[] }[]} */
     const pulled = [];

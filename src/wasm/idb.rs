@@ -270,16 +270,7 @@ pub async fn commit(
     decide: Function,
 ) -> Result<(), JsValue> {
     if ours.length() > 0 {
-        let tx = db
-            .transaction_with_str_and_mode(EVENTS, IdbTransactionMode::Readwrite)
-            .map_err(thrown)?;
-        let store = tx.object_store(EVENTS).map_err(thrown)?;
-        for record in ours.iter() {
-            if let Err(e) = store.add(&record) {
-                let _ = tx.abort(); // none of the group, not just none after it
-                return Err(thrown(e));
-            }
-        }
+        let tx = add_all(&db, &ours)?;
         match completed(&tx).await {
             Ok(()) => return Ok(()),
             Err(_) if key_taken(&tx) => {}
@@ -330,13 +321,19 @@ pub async fn commit(
 /// its outcome with [`settled`].
 #[wasm_bindgen(js_name = idbAppend)]
 pub fn append(db: IdbDatabase, records: Array) -> Result<IdbTransaction, JsValue> {
+    add_all(&db, &records)
+}
+
+/// Starts one readwrite transaction adding `records`; if one cannot even be
+/// asked for, the transaction is aborted: none of them, not just none after it.
+fn add_all(db: &IdbDatabase, records: &Array) -> Result<IdbTransaction, JsValue> {
     let tx = db
         .transaction_with_str_and_mode(EVENTS, IdbTransactionMode::Readwrite)
         .map_err(thrown)?;
     let store = tx.object_store(EVENTS).map_err(thrown)?;
     for record in records.iter() {
         if let Err(e) = store.add(&record) {
-            let _ = tx.abort(); // none of them
+            let _ = tx.abort();
             return Err(thrown(e));
         }
     }
