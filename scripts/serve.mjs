@@ -1,14 +1,22 @@
 // Serves the demo page on 127.0.0.1: `www/` at `/`, the built package at
-// `/pkg/` (the folder in HINDCAST_PKG_DIR, default `pkg/`). No dependencies.
+// `/pkg/` (the folder in HINDCAST_PKG_DIR, default `pkg/`), and, given a
+// hindcast-server, a proxy to it per device under `/sync/<device>/` with an
+// offline switch (sync-proxy.mjs). No dependencies.
 //
-//   node scripts/serve.mjs          # port 8080, or PORT; a free one if taken
+//   HINDCAST_SERVER_URL=http://127.0.0.1:8787 node scripts/serve.mjs
+//                                   # port 8080, or PORT; a free one if taken
 //
-// Tests import `serveDemo({ port: 0 })` and close it when done.
+// scripts/demo starts the server and then this. Tests import
+// `serveDemo({ port: 0, serverUrl })` (and `startSyncServer`) and close them
+// when done.
 import { createServer } from "node:http";
 import { existsSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { extname, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
+import { syncProxy } from "./sync-proxy.mjs";
+
+export { startSyncServer } from "./sync-proxy.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -50,8 +58,9 @@ function fileFor(pathname, { www, pkg }) {
   return inside(www, path.endsWith("/") ? `${path}index.html` : path);
 }
 
-function handler(dirs) {
+function handler(dirs, sync) {
   return async (req, res) => {
+    if (req.url === "/sync" || req.url.startsWith("/sync/")) return sync(req, res);
     const send = (status, body, type = "text/plain; charset=utf-8") => {
       res.writeHead(status, { "content-type": type, "cache-control": "no-store" });
       res.end(req.method === "HEAD" ? undefined : body);
@@ -87,12 +96,14 @@ function listen(server, port) {
 
 /**
  * Serves the demo on 127.0.0.1:`port` (0: an ephemeral port). `pkgDir`:
- * the built package (default HINDCAST_PKG_DIR, else `pkg/`). Resolves to
+ * the built package (default HINDCAST_PKG_DIR, else `pkg/`). `serverUrl`:
+ * the hindcast-server that `/sync/<device>/v1/…` goes to (without it the
+ * page's "Two devices" section says there is none). Resolves to
  * `{ url, close }`; `url` ends with "/".
  */
-export async function serveDemo({ port = 0, pkgDir = process.env.HINDCAST_PKG_DIR || join(ROOT, "pkg") } = {}) {
+export async function serveDemo({ port = 0, pkgDir = process.env.HINDCAST_PKG_DIR || join(ROOT, "pkg"), serverUrl } = {}) {
   const dirs = { www: resolve(ROOT, "www"), pkg: resolve(pkgDir) };
-  const server = createServer(handler(dirs));
+  const server = createServer(handler(dirs, syncProxy(serverUrl)));
   await listen(server, port);
   return {
     url: `http://127.0.0.1:${server.address().port}/`,
@@ -112,15 +123,21 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     process.exit(1);
   }
   const wanted = Number(process.env.PORT ?? 8080);
+  const serverUrl = process.env.HINDCAST_SERVER_URL || undefined;
   let demo;
   try {
-    demo = await serveDemo({ port: wanted });
+    demo = await serveDemo({ port: wanted, serverUrl });
   } catch (e) {
     if (e.code !== "EADDRINUSE") throw e;
     console.log(`Port ${wanted} is taken; serving on a free port instead.`);
-    demo = await serveDemo({ port: 0 });
+    demo = await serveDemo({ port: 0, serverUrl });
   }
   console.log(`Hindcast demo: ${demo.url}`);
+  console.log(
+    serverUrl
+      ? `Its two devices sync through ${serverUrl} (hindcast-server).`
+      : "No HINDCAST_SERVER_URL: the two devices have no server to sync with (scripts/demo starts one).",
+  );
   console.log("Open it in two tabs to see them share one log. Ctrl-C stops the server.");
   const stop = async () => {
     await demo.close();

@@ -1,12 +1,14 @@
 // The demo page: opens the store (IndexedDB, shared by every tab of this
 // page), builds the balances projection and the log subscription, and wires
-// the four sections. `?db=name` picks the database (default "hindcast-demo").
+// the sections; the two syncing devices of section 4 have stores of their
+// own (devices.js). `?db=name` picks the database (default "hindcast-demo").
 import { EventStore, ConstraintViolationError, InvalidInputError, StorageError } from "hindcast";
 import { BALANCES, Bank, explain } from "./bank.js";
 import { setupAccounts } from "./accounts.js";
 import { setupStale } from "./stale.js";
 import { setupPlayground } from "./playground.js";
 import { followLog } from "./log.js";
+import { setupDevices } from "./devices.js";
 import { byId, showResult, UserMistake } from "./ui.js";
 
 const DB = new URL(location.href).searchParams.get("db") || "hindcast-demo";
@@ -154,6 +156,8 @@ function tabName() {
   }
   return name;
 }
+
+setupDevices({ act: app.act, fault }).catch(fault);
 
 try {
   await connect(openPersistent, true);

@@ -1,4 +1,4 @@
-// Section 4: the event log as a live table, newest first, fed by one
+// Section 5: the event log as a live table, newest first, fed by one
 // subscription from the beginning (history and live events alike, this tab's
 // and other tabs').
 import { byId, h } from "./ui.js";

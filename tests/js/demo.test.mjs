@@ -113,6 +113,9 @@ test("the bank story: refusals shown, kept across a reload, shared live by two t
   await ready(page, 0);
   await waitText(page, "#status", "Stored in IndexedDB");
   assert.equal(await page.locator("#no-accounts").isVisible(), true);
+  // Served without a hindcast-server, the "Two devices" section says so (demo-sync.test.mjs has one).
+  await waitText(page, "#devices-none", "No sync server here: scripts/demo starts one");
+  assert.equal(await page.locator("#devices").isVisible(), false);
 
   // Open, deposit, withdraw; a withdrawal the balance does not allow is not sent.
   await openAccount(page, "acc-1", "Ann");

@@ -1,0 +1,271 @@
+// The demo page's "Two devices" section in headless Chromium, served as
+// scripts/demo serves it: the real hindcast-server behind the demo server's
+// per-device proxy. Both devices withdraw offline, each allowed by its own
+// balance; back online, the server confirms one and refuses the other, whose
+// device shows why; both converge. Then device A's pending deposit survives
+// a reload while offline (IndexedDB). Screenshots go to target/screenshots/.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+import { CHROMIUM } from "./browser/static.mjs";
+import { serveDemo, startSyncServer } from "../../scripts/serve.mjs";
+
+const SHOTS = fileURLToPath(new URL("../../target/screenshots/", import.meta.url));
+const WAIT = 15_000;
+let dir;
+let hindcast;
+let server;
+let browser;
+
+before(async () => {
+  await mkdir(SHOTS, { recursive: true });
+  dir = await mkdtemp(join(tmpdir(), "hindcast-demo-"));
+  hindcast = await startSyncServer({ data: join(dir, "sync.db") });
+  server = await serveDemo({ port: 0, serverUrl: hindcast.url });
+  browser = await chromium.launch(CHROMIUM);
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+  await hindcast?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+/**
+ * A fresh context whose pages fail the test on any page error, console
+ * error, or request beyond the demo's server. Chromium reports each request
+ * that fails on the console: a device's sync requests fail while it is
+ * offline (the proxy cuts them), so those are not errors.
+ */
+async function freshContext(errors) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  context.on("request", (r) => {
+    if (!r.url().startsWith(server.url) && !r.url().startsWith("data:")) errors.push(`request beyond the server: ${r.url()}`);
+  });
+  context.on("page", (page) => {
+    page.on("pageerror", (e) => errors.push(`pageerror: ${e.message}`));
+    page.on("console", (m) => {
+      if (m.type() !== "error") return;
+      const where = m.location().url ?? "";
+      const cut = /^Failed to load resource: net::ERR_/.test(m.text()) && where.startsWith(`${server.url}sync/`);
+      if (!cut) errors.push(`console.error: ${m.text()} (${where})`);
+    });
+  });
+  return context;
+}
+
+const card = (page, key) => page.locator(`#device-${key}`);
+
+/** A device's facts as the card shows them. */
+const facts = (page, key) =>
+  page.$eval(`#device-${key}`, (c) =>
+    Object.fromEntries(["balance", "confirmed", "pending", "state"].map((r) => [r, c.querySelector(`[data-role="${r}"]`).textContent])),
+  );
+
+/** Waits until device `key` shows exactly these facts; fails showing what it had. */
+async function waitFacts(page, key, want) {
+  try {
+    await page.waitForFunction(
+      ([k, w]) => {
+        const c = document.querySelector(`#device-${k}`);
+        return Object.entries(w).every(([r, v]) => c?.querySelector(`[data-role="${r}"]`)?.textContent === v);
+      },
+      [key, want],
+      { timeout: WAIT },
+    );
+  } catch {
+    const had = await facts(page, key).catch(() => "(no such card)");
+    assert.fail(`device ${key} should show ${JSON.stringify(want)}; it shows ${JSON.stringify(had)}`);
+  }
+}
+
+/** Waits until the element's text contains `want`; fails showing the text it had. */
+async function waitText(page, selector, want) {
+  try {
+    await page.waitForFunction(([s, w]) => document.querySelector(s)?.textContent.includes(w), [selector, want], { timeout: WAIT });
+  } catch {
+    const had = await page.locator(selector).first().textContent().catch(() => "(no such element)");
+    assert.fail(`${selector} should contain ${JSON.stringify(want)}; it shows ${JSON.stringify(had)}`);
+  }
+}
+
+/** The account's events on device `key`, newest first: [revision, type, amount, by, state]. */
+const eventRows = (page, key) =>
+  page.$$eval(`#device-${key} [data-role="events"] tr`, (rows) => rows.map((r) => [...r.cells].map((c) => c.textContent)));
+
+/** Deposits or withdraws on device `key` through its form. */
+async function move(page, key, op, amount) {
+  const c = card(page, key);
+  await c.getByLabel("Amount").fill(String(amount));
+  await c.getByRole("button", { name: op === "deposit" ? "Deposit" : "Withdraw" }).click();
+}
+
+/** Flips device `key`'s offline switch and waits for the proxy's answer to show in it. */
+async function setOffline(page, key, offline) {
+  const toggle = card(page, key).getByRole("switch", { name: "Offline" });
+  await toggle.setChecked(offline);
+  await page.waitForFunction(
+    ([k, want]) => {
+      const t = document.querySelector(`#device-${k} [data-role="offline"]`);
+      return t.checked === want && !t.disabled;
+    },
+    [key, offline],
+    { timeout: WAIT },
+  );
+}
+
+/** Opens the page on a log of its own and waits for both devices to be online and caught up. */
+async function openPage(context, log) {
+  const page = await context.newPage();
+  await page.goto(`${server.url}?db=demo-sync-${process.pid}-${log}&log=${log}`);
+  for (const key of ["a", "b"]) await waitFacts(page, key, { state: "online" });
+  return page;
+}
+
+/** A screenshot of the "Two devices" section. */
+const shot = (page, name) => page.locator("section:has(#devices)").screenshot({ path: `${SHOTS}${name}.png` });
+
+const USES_INDEXEDDB = "This tab's IndexedDB store “hindcast-demo-sync-";
+
+test("two devices withdraw offline; back online the server refuses one, shown with its reason; both converge", async () => {
+  const errors = [];
+  const context = await freshContext(errors);
+  const log = `story-${Date.now()}`;
+  const page = await openPage(context, log);
+  for (const key of ["a", "b"]) await waitFacts(page, key, { balance: "0", confirmed: "0, up to revision 0", pending: "0" });
+
+  // A deposits 100; the server confirms it and B receives it.
+  await move(page, "a", "deposit", 100);
+  await waitText(page, "#device-a [data-role=result]", "Deposited 100: confirmed at revision 1 of the shared log.");
+  for (const key of ["a", "b"]) {
+    await waitFacts(page, key, { balance: "100", confirmed: "100, up to revision 1", pending: "0", state: "online" });
+  }
+
+  // Both offline: each finds out when its live stream is cut.
+  for (const key of ["a", "b"]) await setOffline(page, key, true);
+  for (const key of ["a", "b"]) await waitFacts(page, key, { state: "offline" });
+
+  // Each withdraws on the 100 it sees: allowed locally, pending.
+  await move(page, "a", "withdraw", 70);
+  await waitText(page, "#device-a [data-role=result]", "Withdrew 70 (decided on 100 as of revision 1): pending on device A (revision 2 here) until the server confirms it.");
+  await waitFacts(page, "a", { balance: "30", confirmed: "100, up to revision 1", pending: "1", state: "offline" });
+  await move(page, "b", "withdraw", 60);
+  await waitText(page, "#device-b [data-role=result]", "Withdrew 60 (decided on 100 as of revision 1): pending on device B (revision 2 here) until the server confirms it.");
+  await waitFacts(page, "b", { balance: "40", confirmed: "100, up to revision 1", pending: "1", state: "offline" });
+  assert.deepEqual(await eventRows(page, "a"), [
+    ["2", "money_withdrawn", "\u221270", "A", "pending"],
+    ["1", "money_deposited", "100", "A", "confirmed"],
+  ]);
+  assert.deepEqual(await eventRows(page, "b"), [
+    ["2", "money_withdrawn", "\u221260", "B", "pending"],
+    ["1", "money_deposited", "100", "A", "confirmed"],
+  ]);
+  await shot(page, "7-devices-offline");
+
+  // A comes back first: its withdrawal is confirmed. B, still offline, still shows its own.
+  await setOffline(page, "a", false);
+  await waitText(page, "#device-a [data-role=result]", "Withdrew 70 (decided on 100 as of revision 1): confirmed at revision 2 of the shared log.");
+  await waitFacts(page, "a", { balance: "30", confirmed: "30, up to revision 2", pending: "0", state: "online" });
+  assert.deepEqual(await facts(page, "b"), { balance: "40", confirmed: "100, up to revision 1", pending: "1", state: "offline" });
+
+  // B comes back: the server refuses B's withdrawal (B never saw A's), and B shows why.
+  await setOffline(page, "b", false);
+  await waitText(page, "#device-b [data-role=result]", "Withdrew 60 (decided on 100 as of revision 1): refused by the server, nothing of it stands.");
+  await waitText(page, "#device-b [data-role=result]", "Expected the newest matching event at revision 1 at most; found revision 2.");
+  const violations = [
+    {
+      kind: "max_revision_exceeded",
+      constraint: { maxRevision: 1, selector: { stream: "account-1" } },
+      max: 1,
+      found: 2,
+      message: '{"maxRevision":1,"selector":{"stream":"account-1"}}: needs revision \u2264 1, found 2',
+    },
+  ];
+  assert.deepEqual(JSON.parse(await page.locator("#device-b [data-role=result] pre").textContent()), violations);
+  const label = await page.locator("#device-b [data-role=result] .json-label").textContent();
+  const batchId = /e\.batchId ([0-9a-f-]{36}), e\.violations:$/.exec(label)?.[1];
+  assert.ok(batchId, `the refusal should name its batch: ${label}`);
+  // The same refusal through sync.onRejected, kept until dismissed.
+  const refusals = page.locator("#device-b [data-role=rejections] li");
+  await refusals.first().waitFor({ timeout: WAIT });
+  assert.equal(await refusals.count(), 1);
+  assert.equal(await refusals.first().getAttribute("data-batch"), batchId);
+  assert.equal(
+    await refusals.first().locator("p").allTextContents().then((t) => t.join(" | ")),
+    "Refused by the server: a withdrawal of 60 on device B. | Expected the newest matching event at revision 1 at most; found revision 2.",
+  );
+  assert.equal(await page.locator("#device-a [data-role=rejections] li").count(), 0);
+
+  // Converged: the same balance, the same confirmed log, nothing pending.
+  const converged = [
+    ["2", "money_withdrawn", "\u221270", "A", "confirmed"],
+    ["1", "money_deposited", "100", "A", "confirmed"],
+  ];
+  for (const key of ["a", "b"]) {
+    await waitFacts(page, key, { balance: "30", confirmed: "30, up to revision 2", pending: "0", state: "online" });
+    assert.deepEqual(await eventRows(page, key), converged);
+  }
+  await shot(page, "8-devices-converged");
+
+  // Dismissed, the refusal goes; a withdrawal the balance does not allow is not sent.
+  await refusals.first().getByRole("button", { name: "Dismiss" }).click();
+  assert.equal(await refusals.count(), 0);
+  await move(page, "b", "withdraw", 50);
+  await waitText(page, "#device-b [data-role=result]", "Not withdrawn: device B shows 30, less than 50.");
+  await waitFacts(page, "b", { balance: "30", pending: "0" });
+
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("a reload keeps device A's pending deposit while offline, and sends it once online", async (t) => {
+  const errors = [];
+  const context = await freshContext(errors);
+  const log = `reload-${Date.now()}`;
+  const page = await openPage(context, log);
+  const where = await card(page, "a").locator("[data-role=where]").textContent();
+  if (!where.startsWith(USES_INDEXEDDB)) {
+    t.skip(`device A is not an IndexedDB store in this build: ${where}`);
+    await context.close();
+    return;
+  }
+
+  await move(page, "a", "deposit", 100);
+  for (const key of ["a", "b"]) await waitFacts(page, key, { balance: "100", confirmed: "100, up to revision 1", pending: "0" });
+  await setOffline(page, "a", true);
+  await waitFacts(page, "a", { state: "offline" });
+  await move(page, "a", "deposit", 5);
+  await waitFacts(page, "a", { balance: "105", confirmed: "100, up to revision 1", pending: "1", state: "offline" });
+  const held = [
+    ["2", "money_deposited", "5", "A", "pending"],
+    ["1", "money_deposited", "100", "A", "confirmed"],
+  ];
+  assert.deepEqual(await eventRows(page, "a"), held);
+
+  // Reloaded: A's pending deposit is still there, and A is still offline.
+  await page.reload();
+  await waitFacts(page, "a", { balance: "105", confirmed: "100, up to revision 1", pending: "1", state: "offline" });
+  await waitFacts(page, "b", { balance: "100", confirmed: "100, up to revision 1", pending: "0", state: "online" });
+  assert.equal(await card(page, "a").getByRole("switch", { name: "Offline" }).isChecked(), true);
+  assert.deepEqual(await eventRows(page, "a"), held);
+  await shot(page, "9-device-a-reloaded-offline");
+
+  // Online again: the deposit is confirmed, and B receives it.
+  await setOffline(page, "a", false);
+  for (const key of ["a", "b"]) {
+    await waitFacts(page, key, { balance: "105", confirmed: "105, up to revision 2", pending: "0", state: "online" });
+    assert.deepEqual(await eventRows(page, key), [
+      ["2", "money_deposited", "5", "A", "confirmed"],
+      ["1", "money_deposited", "100", "A", "confirmed"],
+    ]);
+  }
+  await shot(page, "10-device-a-sent-after-reload");
+
+  assert.deepEqual(errors, []);
+  await context.close();
+});

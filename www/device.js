@@ -1,0 +1,171 @@
+// One device of section 4: a syncing store and its card. The balance is an
+// optimistic projection (pending events folded on the confirmed state), the
+// confirmed balance a projection of confirmed events only; a withdrawal is
+// decided on the balance shown and sent with `maxRevision` on the account,
+// so the server refuses it if the shared log holds an event on the account
+// that this device had not seen.
+import { ConstraintViolationError, StorageError } from "hindcast";
+import { explain } from "./bank.js";
+import { h, money, showResult, wholeNumber, UserMistake } from "./ui.js";
+
+export const ACCOUNT = "account-1";
+
+/** The account's balance, and the revision of its last change. */
+const BALANCE = {
+  initial: { balance: 0, revision: 0 },
+  selector: { stream: ACCOUNT },
+  on: {
+    money_deposited: (s, e) => ({ balance: s.balance + e.data.amount, revision: e.revision }),
+    money_withdrawn: (s, e) => ({ balance: s.balance - e.data.amount, revision: e.revision }),
+  },
+};
+
+/** Events of the account shown on the card. */
+const SHOWN = 8;
+
+/**
+ * Follows `store` (a syncing store) in `card`: `name` ("A"), `key` ("a", its
+ * proxy path), `where` (a sentence on where the store lives), `offline` (the
+ * proxy's switch as the page loaded), `act` (runs an action, showing its
+ * outcome), `fault` (shows a failure).
+ */
+export function followDevice(card, { name, key, where, store, offline, act, fault }) {
+  const $ = (role) => card.querySelector(`[data-role="${role}"]`);
+  const balance = store.project(BALANCE);
+  const confirmed = store.project({ ...BALANCE, pending: false });
+  const result = $("result");
+  const form = $("form");
+  const toggle = $("offline");
+  $("where").textContent = where;
+  toggle.checked = offline;
+
+  function render() {
+    const status = store.sync.status;
+    $("balance").textContent = money(balance.state.balance);
+    $("confirmed").textContent = `${money(confirmed.state.balance)}, up to revision ${status.confirmedRevision}`;
+    $("pending").textContent = String(status.pendingBatches);
+    $("state").textContent = status.state;
+    $("state").dataset.state = status.state;
+    card.dataset.pending = String(status.pendingBatches);
+    const events = store.read({ stream: ACCOUNT }, { backwards: true, limit: SHOWN });
+    $("events").replaceChildren(...events.map(row));
+  }
+
+  // The state and the log change with the projections and the sync status.
+  for (const p of [balance, confirmed]) {
+    p.onChange(render);
+    p.done.catch(fault);
+  }
+  store.sync.onStatus(render);
+  render();
+
+  // Refusals by the server, kept until dismissed (after a reload too, for a persistent store).
+  store.sync.onRejected((r) => {
+    const dismiss = h("button", { type: "button", class: "small" }, "Dismiss");
+    const item = h(
+      "li",
+      { dataset: { batch: r.batchId } },
+      h("p", { class: "headline refused" }, `Refused by the server: ${describe(r.events)}.`),
+      ...r.violations.map((v) => h("p", {}, explain(v))),
+      dismiss,
+    );
+    dismiss.addEventListener("click", () => {
+      store.sync.dismiss(r.batchId);
+      item.remove();
+    });
+    $("rejections").append(item);
+  });
+
+  /** Writes a batch of this device; resolves once the balance shows it. */
+  async function write(request) {
+    const commit = await store.transact(request);
+    await balance.waitFor(commit.revision);
+    return commit;
+  }
+
+  /** What to show for a pending commit, updated in `result` when the server decides it. */
+  function pending(commit, did) {
+    commit.confirmed.then(
+      (c) => settled({ tone: "ok", title: `${did}: confirmed at revision ${c.revision} of the shared log.` }),
+      (e) => {
+        if (e instanceof ConstraintViolationError) {
+          settled({
+            tone: "refused",
+            title: `${did}: refused by the server, nothing of it stands.`,
+            lines: e.violations.map(explain),
+            json: { label: `commit.confirmed rejected with a ConstraintViolationError; e.batchId ${e.batchId}, e.violations:`, value: e.violations },
+          });
+        } else if (!(e instanceof StorageError && e.reason === "closed")) fault(e);
+      },
+    );
+    const shown = commit.pending
+      ? { tone: "info", title: `${did}: pending on device ${name} (revision ${commit.revision} here) until the server confirms it.` }
+      : { tone: "ok", title: `${did}: confirmed at revision ${commit.revision} of the shared log.` };
+    // The server's answer replaces this line only while it is still the one shown.
+    const settled = (outcome) => {
+      if (result.dataset.batch === commit.batchId) showResult(result, outcome);
+    };
+    result.dataset.batch = commit.batchId;
+    return shown;
+  }
+
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const op = ev.submitter?.value ?? "deposit";
+    delete result.dataset.batch;
+    act(result, async () => {
+      const amount = wholeNumber(form, "amount", "The amount", 1);
+      const events = [{ stream: ACCOUNT, type: op === "deposit" ? "money_deposited" : "money_withdrawn", data: { amount }, metadata: { device: name } }];
+      if (op === "deposit") return pending(await write({ events }), `Deposited ${money(amount)}`);
+      // Decide on the balance as this device has it (pending writes included) …
+      await balance.waitFor(store.revision);
+      const { state, position } = balance;
+      if (state.balance < amount) throw new UserMistake(`Not withdrawn: device ${name} shows ${money(state.balance)}, less than ${money(amount)}.`);
+      // … and send what it was decided on: nothing newer on the account than `position`.
+      const commit = await write({ events, constraints: [{ maxRevision: position, selector: { stream: ACCOUNT } }] });
+      return pending(commit, `Withdrew ${money(amount)} (decided on ${money(state.balance)} as of revision ${position})`);
+    });
+  });
+
+  toggle.addEventListener("change", async () => {
+    toggle.disabled = true;
+    try {
+      const answer = await fetch(`/sync/${key}/${toggle.checked ? "offline" : "online"}`, { method: "POST" });
+      if (!answer.ok) throw new Error(`the demo server answered ${answer.status}`);
+      toggle.checked = (await answer.json()).offline;
+      // Back online: try the server now rather than after the backoff.
+      if (!toggle.checked) store.sync.flush().catch(unlessClosed);
+    } catch (e) {
+      fault(e);
+    } finally {
+      toggle.disabled = false;
+    }
+  });
+
+  function unlessClosed(e) {
+    if (!(e instanceof StorageError && e.reason === "closed")) fault(e);
+  }
+
+  return { store, balance, confirmed };
+}
+
+/** A table row for one event of the account; pending ones marked as such. */
+function row(e) {
+  const sign = e.type === "money_withdrawn" ? -1 : 1;
+  return h(
+    "tr",
+    { class: e.pending ? "pending" : "confirmed", dataset: { revision: e.revision } },
+    h("td", { class: "num" }, String(e.revision)),
+    h("td", {}, h("code", {}, e.type)),
+    h("td", { class: "num" }, money(sign * e.data.amount)),
+    h("td", {}, e.metadata?.device ?? ""),
+    h("td", {}, e.pending ? h("span", { class: "badge" }, "pending") : "confirmed"),
+  );
+}
+
+/** The events of a refused batch in words: "a withdrawal of 60". */
+function describe(events) {
+  return events
+    .map((e) => `${e.type === "money_withdrawn" ? "a withdrawal" : "a deposit"} of ${money(e.data.amount)}${e.metadata?.device ? ` on device ${e.metadata.device}` : ""}`)
+    .join(", ");
+}

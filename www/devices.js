@@ -1,0 +1,70 @@
+// Section 4: two devices syncing one log through the demo's hindcast-server.
+// Device A is this tab's IndexedDB store (shared by the page's tabs, its
+// pending batches kept across reloads); device B a memory store in this
+// page. Each reaches the server through the demo server's proxy,
+// /sync/<a|b>/, which can take it offline. `?log=name` picks the log
+// (default "bank").
+import { EventStore, InvalidInputError, StorageError } from "hindcast";
+import { followDevice } from "./device.js";
+import { byId } from "./ui.js";
+
+const LOG = new URL(location.href).searchParams.get("log") || "bank";
+/** Device A's database: one per log, so that its confirmed prefix is that log's. */
+const DB = LOG === "bank" ? "hindcast-demo-sync" : `hindcast-demo-sync-${LOG}`;
+
+const syncUrl = (key) => `${location.origin}/sync/${key}/v1/logs/${encodeURIComponent(LOG)}`;
+
+/** Device A: an IndexedDB store that syncs; in memory where that cannot be had. */
+async function openA() {
+  const sync = { url: syncUrl("a") };
+  try {
+    const store = await EventStore.open(DB, { sync });
+    return { store, where: `This tab's IndexedDB store “${DB}”: every tab of this page shares it, and its pending batches survive a reload.` };
+  } catch (e) {
+    let why;
+    if (e instanceof InvalidInputError && e.path === "options.sync") why = "This build's IndexedDB stores do not sync yet";
+    else if (e instanceof StorageError && e.reason === "unavailable") why = "This browser offers no IndexedDB here";
+    else throw e;
+    const store = await EventStore.memory({ sync });
+    return { store, where: `${why}, so device A is a memory store in this page: a reload forgets its pending batches.`, fallback: true };
+  }
+}
+
+/** Device B: a memory store of this page (each tab has its own). */
+async function openB() {
+  const store = await EventStore.memory({ sync: { url: syncUrl("b") } });
+  return { store, where: "A memory store in this page: each tab has its own device B, and a reload forgets its pending batches." };
+}
+
+/** The proxy's view of a device: `{ offline, server }`. */
+async function link(key) {
+  const answer = await fetch(`/sync/${key}`);
+  if (!answer.ok) throw new Error(`the demo server answered ${answer.status} for /sync/${key}`);
+  return answer.json();
+}
+
+/** Opens both devices and wires their cards; `act` and `fault` as app.js has them. */
+export async function setupDevices({ act, fault }) {
+  const links = { a: await link("a"), b: await link("b") };
+  if (!links.a.server) {
+    byId("devices-none").hidden = false;
+    return null;
+  }
+  const devices = {};
+  for (const [key, open] of [
+    ["a", openA],
+    ["b", openB],
+  ]) {
+    const name = key.toUpperCase();
+    const card = byId(`device-${key}`);
+    card.append(byId("device-template").content.cloneNode(true));
+    for (const el of card.querySelectorAll("[data-id]")) el.id = `device-${key}-${el.dataset.id}`;
+    for (const el of card.querySelectorAll("label[data-for]")) el.htmlFor = `device-${key}-${el.dataset.for}`;
+    byId(`device-${key}-title`).textContent = `Device ${name}`;
+    const { store, where, fallback = false } = await open();
+    card.dataset.fallback = String(fallback);
+    devices[key] = followDevice(card, { name, key, where, store, offline: links[key].offline, act, fault });
+  }
+  byId("devices").hidden = false;
+  return devices;
+}
