@@ -433,7 +433,13 @@ impl Storage for Postgres {
                 "SELECT c, (SELECT seq FROM seqs WHERE log = $1 AND client_id = c ORDER BY seq DESC LIMIT 1) FROM unnest($2::text[]) AS c",
             ),
             c.prepare_cached(
-                "SELECT batch_id, committed, outcome, events, keys FROM batches WHERE log = $1 AND batch_id = ANY($2)",
+                // One primary-key probe per id (the LIMIT keeps the
+                // planner from flattening the subquery). With `batch_id =
+                // ANY($2)`, or a plain join, the planner, estimating few
+                // rows for a young log, probed by `log` alone and filtered:
+                // every group read all of the log's batches, so a log's
+                // pushes slowed down as it grew.
+                "SELECT b.batch_id, b.committed, b.outcome, b.events, b.keys FROM unnest($2::text[]) AS i(id) CROSS JOIN LATERAL (SELECT * FROM batches WHERE log = $1 AND batch_id = i.id LIMIT 1) AS b",
             ),
         )
         .await?;
