@@ -30,6 +30,13 @@ CREATE TABLE IF NOT EXISTS events (log TEXT NOT NULL, revision BIGINT NOT NULL, 
 CREATE TABLE IF NOT EXISTS batches (log TEXT NOT NULL, batch_id TEXT NOT NULL, committed BOOLEAN NOT NULL, outcome TEXT NOT NULL, events TEXT NOT NULL, keys TEXT, PRIMARY KEY (log, batch_id));
 CREATE TABLE IF NOT EXISTS clients (client_id TEXT PRIMARY KEY, principal TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS seqs (log TEXT NOT NULL, client_id TEXT NOT NULL, seq BIGINT NOT NULL, outcome TEXT NOT NULL, PRIMARY KEY (log, client_id, seq));
+CREATE OR REPLACE FUNCTION hindcast_lock_known(l TEXT, known BIGINT) RETURNS VOID LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM 1 FROM heads WHERE log = l AND head = known FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'log % is no longer at %', l, known USING ERRCODE = 'HC409';
+  END IF;
+END $$;
 ";
 
 pub struct Postgres {
@@ -132,11 +139,25 @@ pub struct PgTx {
     new_batches: Vec<(String, BatchRecord)>,
     new_events: Vec<EventRow>,
     new_seqs: Vec<(String, u64, String)>,
+    /// Begun by [`Storage::begin_known`]: nothing read, nothing begun yet;
+    /// the commit begins, checks that the head is still this one, and
+    /// writes.
+    known: Option<Head>,
 }
 
 impl PgTx {
     fn c(&self) -> &Object {
         self.client.as_ref().expect("an open transaction")
+    }
+
+    /// A transaction begun from what the caller knew reads nothing: a
+    /// question beyond that is an error (the caller then reads under the
+    /// lock).
+    fn reads(&self) -> Result<()> {
+        match self.known {
+            Some(_) => Err(StorageError("not known without reading".into())),
+            None => Ok(()),
+        }
     }
 
     /// Keeps what the group's reads found (and what they did not).
@@ -192,6 +213,7 @@ impl Tx for PgTx {
     }
 
     async fn events_after(&mut self, after: u64, limit: u64) -> Result<Vec<EventRow>> {
+        self.reads()?;
         let st = self
             .c()
             .prepare_cached(
@@ -216,6 +238,7 @@ impl Tx for PgTx {
         if let Some(owner) = self.owners.get(client) {
             return Ok(owner.clone());
         }
+        self.reads()?;
         if !self.unbound.contains(client) {
             let row = self
                 .c()
@@ -241,6 +264,7 @@ impl Tx for PgTx {
         if let Some(&n) = self.last_seqs.get(client) {
             return Ok(n);
         }
+        self.reads()?;
         let row = self
             .c()
             .query_one(
@@ -261,6 +285,7 @@ impl Tx for PgTx {
         {
             return Ok(Some(outcome.clone()));
         }
+        self.reads()?;
         let row = self
             .c()
             .query_opt(
@@ -275,6 +300,7 @@ impl Tx for PgTx {
         if let Some(known) = self.batches.get(id) {
             return Ok(known.clone());
         }
+        self.reads()?;
         let row = self
             .c()
             .query_opt(
@@ -393,12 +419,28 @@ impl Tx for PgTx {
             }
             Ok(())
         };
-        // Every write and the COMMIT in one round trip (pipelined). If a
-        // write fails, PostgreSQL turns the COMMIT into a rollback, and the
-        // error is reported here: nothing of the group is acknowledged. (A
-        // client id bound meanwhile by another process is such an error:
-        // the insert of its binding has no ON CONFLICT clause.)
-        try_join3(writes, head_moves, c.batch_execute("COMMIT")).await?;
+        let check = match self.known {
+            Some(_) => Some(
+                c.prepare_cached("SELECT hindcast_lock_known($1, $2)")
+                    .await?,
+            ),
+            None => None,
+        };
+        let begun = async {
+            if let (Some(known), Some(check)) = (self.known, &check) {
+                let known = known.head as i64;
+                try_join(c.batch_execute("BEGIN"), c.execute(check, &[log, &known])).await?;
+            }
+            Ok(())
+        };
+        // Every write and the COMMIT in one round trip (pipelined), after
+        // BEGIN and the check of the head for a transaction begun from what
+        // was known. If a statement fails, PostgreSQL turns the COMMIT into
+        // a rollback, and the error is reported here: nothing of the group
+        // is acknowledged. (A client id bound meanwhile by another process
+        // is such an error: the insert of its binding has no ON CONFLICT
+        // clause.)
+        try_join4(begun, writes, head_moves, c.batch_execute("COMMIT")).await?;
         // Committed: the connection goes back to the pool.
         drop(self.client.take());
         Ok(())
@@ -422,6 +464,7 @@ impl Storage for Postgres {
             new_batches: Vec::new(),
             new_events: Vec::new(),
             new_seqs: Vec::new(),
+            known: None,
         };
         let c = tx.c();
         let (lock, owners, seqs, batches) = try_join4(
@@ -482,6 +525,31 @@ impl Storage for Postgres {
         };
         tx.absorb(clients, batch_ids, found);
         Ok(tx)
+    }
+
+    async fn begin_known(
+        &self,
+        log: &str,
+        known: Head,
+        owners: Vec<(String, String)>,
+        last_seqs: Vec<(String, u64)>,
+        batch_ids: &[String],
+    ) -> Result<Option<PgTx>> {
+        let client = self.client().await?;
+        Ok(Some(PgTx {
+            client: Some(client),
+            log: log.to_string(),
+            head: known,
+            owners: owners.into_iter().collect(),
+            unbound: HashSet::new(),
+            new_clients: Vec::new(),
+            last_seqs: last_seqs.into_iter().collect(),
+            batches: batch_ids.iter().map(|id| (id.clone(), None)).collect(),
+            new_batches: Vec::new(),
+            new_events: Vec::new(),
+            new_seqs: Vec::new(),
+            known: Some(known),
+        }))
     }
 
     async fn read(&self, log: &str, after: u64, limit: u64) -> Result<Page> {

@@ -52,11 +52,24 @@ pub struct Pushed {
 /// A log's engine. `clean` is false while a group is being decided: if
 /// that is abandoned midway, the next group starts over from storage
 /// instead of trusting a log that may hold undecided events.
+///
+/// What the lane knows besides: `known`, the stored head as of this
+/// lane's last transaction (the engine holds exactly the log up to it),
+/// and the owner and last seq of the clients it decided for. A group whose
+/// pushes these answer is decided without reading first (see
+/// [`decide_known`]).
 #[derive(Default)]
 struct Engine {
     log: Log,
     clean: bool,
+    known: Option<Head>,
+    owners: HashMap<String, String>,
+    last_seqs: HashMap<String, u64>,
 }
+
+/// Clients remembered per lane; past this the memory is dropped (pushes
+/// then read before deciding, as on a lane's first push).
+const KNOWN_CLIENTS: usize = 100_000;
 
 /// A push waiting for its group.
 struct Waiting {
@@ -92,9 +105,11 @@ impl Engines {
     }
 }
 
-/// The client ids of a group, and the batch ids its batches name (their
-/// own and those of their views), as stored.
-fn named(group: &[Waiting]) -> (Vec<String>, Vec<String>) {
+/// The client ids of a group, the batch ids its batches name (their own
+/// and those of their views), as stored, and whether `log` answers every
+/// question about them: each batch's id is new to it and each view's `own`
+/// batch is committed in it.
+fn named(group: &[Waiting], log: &Log) -> (Vec<String>, Vec<String>, bool) {
     #[derive(Deserialize)]
     struct Ids {
         #[serde(default)]
@@ -113,17 +128,27 @@ fn named(group: &[Waiting]) -> (Vec<String>, Vec<String>) {
     clients.sort_unstable();
     clients.dedup();
     let mut ids = Vec::new();
+    let mut answered = true;
     for b in group.iter().flat_map(|w| &w.batches) {
         if let Ok(named) = serde_json::from_str::<Ids>(b.raw.get()) {
+            match named.id.as_deref().and_then(parse_uuid) {
+                Some(id) if log.batch_by_id(id).is_none() => {}
+                _ => answered = false,
+            }
             ids.extend(named.id.as_deref().and_then(normal));
             for own in named.view.iter().flat_map(|v| &v.own) {
+                if parse_uuid(own).is_none_or(|id| log.batch_by_id(id).is_none()) {
+                    answered = false;
+                }
                 ids.extend(normal(own));
             }
+        } else {
+            answered = false;
         }
     }
     ids.sort_unstable();
     ids.dedup();
-    (clients, ids)
+    (clients, ids, answered)
 }
 
 /// Events read per page while catching an engine up.
@@ -199,8 +224,18 @@ async fn decide_group<S: Storage>(
     };
     if !engine.clean {
         engine.log = Log::default();
+        engine.known = None;
     }
-    let (clients, ids) = named(&group);
+    let (clients, ids, answered) = named(&group, &engine.log);
+    let group = if answered {
+        match decide_known(storage, engine, log_name, group, &ids).await {
+            None => return,
+            Some(group) => group,
+        }
+    } else {
+        group
+    };
+    engine.known = None;
     let mut tx = match storage.begin(log_name, &clients, &ids).await {
         Ok(tx) => tx,
         Err(e) => return fail(group, e.into()),
@@ -243,9 +278,108 @@ async fn decide_group<S: Storage>(
         return fail(group, e.into());
     }
     engine.clean = true;
-    for (w, r) in group.into_iter().zip(results) {
-        let _ = w.reply.send(r.map(|outcomes| (head.head, outcomes)));
+    answer(engine, head, group, results);
+}
+
+/// Answers a committed group's pushes and remembers what they showed: the
+/// stored head, and each client's owner and last seq.
+fn answer(
+    engine: &mut Engine,
+    head: Head,
+    group: Vec<Waiting>,
+    results: Vec<Result<(Vec<Value>, u64), PushError>>,
+) {
+    engine.known = Some(head);
+    if engine.owners.len() + group.len() > KNOWN_CLIENTS {
+        engine.owners.clear();
+        engine.last_seqs.clear();
     }
+    for (w, r) in group.into_iter().zip(results) {
+        if let Ok((_, last)) = &r {
+            engine.last_seqs.insert(w.client.clone(), *last);
+            engine.owners.insert(w.client, w.principal);
+        }
+        let _ = w.reply.send(r.map(|(outcomes, _)| (head.head, outcomes)));
+    }
+}
+
+/// Decides a group from what the lane knows, without reading first: when
+/// the engine is the stored log as of the lane's last transaction, every
+/// client is known (its owner, and each push's seqs the next ones), and the
+/// engine answers every batch id (see [`named`]). The writes then go in one
+/// round trip that first checks, under the log's lock, that the stored
+/// head is still the known one; if it is not (another process wrote), or
+/// anything else fails, nothing is written and the group is given back,
+/// to be decided again after reading under the lock. A write that another
+/// process made meanwhile without moving the head (a rejection, a seq) can
+/// only matter to this group through a batch id or a seq it reuses, and
+/// those are primary keys: the insert fails, and the group is given back.
+async fn decide_known<S: Storage>(
+    storage: &S,
+    engine: &mut Engine,
+    log_name: &str,
+    group: Vec<Waiting>,
+    ids: &[String],
+) -> Option<Vec<Waiting>> {
+    let Some(known) = engine.known else {
+        return Some(group);
+    };
+    if known.head != engine.log.head() {
+        return Some(group);
+    }
+    let mut owners = Vec::with_capacity(group.len());
+    let mut lasts = Vec::with_capacity(group.len());
+    for w in &group {
+        let last = match (
+            engine.owners.get(&w.client),
+            engine.last_seqs.get(&w.client),
+        ) {
+            (Some(owner), Some(&last)) if *owner == w.principal => last,
+            _ => return Some(group),
+        };
+        // A client twice in one group, or seqs that are not the next ones
+        // (replays, gaps), are read about under the lock.
+        if lasts.iter().any(|(c, _)| *c == w.client)
+            || w.batches
+                .iter()
+                .enumerate()
+                .any(|(i, b)| b.seq != last + 1 + i as u64)
+        {
+            return Some(group);
+        }
+        owners.push((w.client.clone(), w.principal.clone()));
+        lasts.push((w.client.clone(), last));
+    }
+    let mut tx = match storage
+        .begin_known(log_name, known, owners, lasts, ids)
+        .await
+    {
+        Ok(Some(tx)) => tx,
+        _ => return Some(group),
+    };
+    engine.clean = false;
+    let log = &mut engine.log;
+    let start = log.head();
+    let mut head = known;
+    let mut results = Vec::with_capacity(group.len());
+    for w in &group {
+        match decide_all(&mut tx, log, &mut head, &w.principal, &w.client, &w.batches).await {
+            Ok(r) => results.push(Ok(r)),
+            Err(_) => {
+                log.truncate(start);
+                engine.clean = true;
+                return Some(group);
+            }
+        }
+    }
+    if tx.commit(head).await.is_err() {
+        log.truncate(start);
+        engine.clean = true;
+        return Some(group);
+    }
+    engine.clean = true;
+    answer(engine, head, group, results);
+    None
 }
 
 /// Appends stored events to the engine: the whole batches among `rows`
@@ -290,7 +424,7 @@ async fn decide_all<T: Tx>(
     principal: &str,
     client: &str,
     batches: &[Pushed],
-) -> Result<Vec<Value>, PushError> {
+) -> Result<(Vec<Value>, u64), PushError> {
     if tx.bind_client(client, principal).await? != principal {
         return Err(PushError::Forbidden);
     }
@@ -323,7 +457,7 @@ async fn decide_all<T: Tx>(
         };
         outcomes.push(outcome);
     }
-    Ok(outcomes)
+    Ok((outcomes, expected - 1))
 }
 
 #[derive(Deserialize)]

@@ -157,6 +157,23 @@ pub trait Storage: Send + Sync + 'static {
         clients: &[String],
         batch_ids: &[String],
     ) -> impl Future<Output = Result<Self::Tx>> + Send;
+    /// Begins a push on `log` that reads nothing: the caller knows the
+    /// stored head (`known`), the owners and last seqs of the group's
+    /// clients, and that none of `batch_ids` is stored. The transaction
+    /// answers from these, and its commit writes only if the head is still
+    /// `known` under the log's lock, and fails otherwise. `None` when the
+    /// backend does not do this (reading under the lock costs it little).
+    fn begin_known(
+        &self,
+        log: &str,
+        known: Head,
+        owners: Vec<(String, String)>,
+        last_seqs: Vec<(String, u64)>,
+        batch_ids: &[String],
+    ) -> impl Future<Output = Result<Option<Self::Tx>>> + Send {
+        let _ = (log, known, owners, last_seqs, batch_ids);
+        async { Ok(None) }
+    }
     /// The log's head and its events after `after`: at least `limit`
     /// events when there are that many, completed to whole batches.
     fn read(&self, log: &str, after: u64, limit: u64) -> impl Future<Output = Result<Page>> + Send;

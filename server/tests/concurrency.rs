@@ -304,3 +304,96 @@ async fn an_idle_live_stream_gets_keep_alives() {
     }
     assert!(!text.contains("data:"), "no events on an idle log: {text}");
 }
+
+/// A process decides a push from what it knows (its lane's last head, the
+/// client's last seq) without reading first; another process's writes make
+/// that stale. Each kind of staleness is caught: the head moved (the check
+/// under the lock), a seq decided elsewhere without moving the head (its
+/// key), and the answers are those of a process that read first.
+async fn stale_knowledge(a: &Server, b: &Server, name: &str) {
+    let log = new_id();
+    let mut d = Device::new(a, &log, "user-d");
+    let mut e = Device::new(a, &log, "user-e");
+    for device in [&mut d, &mut e] {
+        for _ in 0..2 {
+            let o = device
+                .push(json!({ "events": [{ "stream": "s", "type": "t" }], "view": view(0) }))
+                .await;
+            assert_eq!(o["status"], "committed", "{name}: {o}");
+        }
+    }
+    // d's seq 5 is decided on b and rejected: b's head does not move.
+    d.url = b.url.clone();
+    let rejected = d
+        .push(json!({ "events": [{ "stream": "s", "type": "t" }], "expect": { "s": "no_stream" }, "view": view(0) }))
+        .await;
+    assert_eq!(rejected["status"], "rejected", "{name}: {rejected}");
+    // The same seq on a, with another batch that would commit: a knew
+    // seq 2 as d's last, but seq 3 is decided; its recorded outcome stands.
+    d.url = a.url.clone();
+    let (status, body) = d
+        .push_raw(json!([{ "seq": 3, "id": new_id(), "events": [{ "stream": "other", "type": "t" }], "view": view(0) }]))
+        .await;
+    assert_eq!(status, 200, "{name}: {body}");
+    assert_eq!(
+        bare(body["results"][0].clone()),
+        bare(rejected.clone()),
+        "{name}"
+    );
+    let o = d
+        .push(json!({ "events": [{ "stream": "s", "type": "t" }], "view": view(0) }))
+        .await;
+    assert_eq!(
+        (o["status"].as_str(), o["revision"].as_u64()),
+        (Some("committed"), Some(5)),
+        "{name}: {o}"
+    );
+    // The head moves on b; e, known on a, pushes there next.
+    d.url = b.url.clone();
+    let o = d
+        .push(json!({ "events": [{ "stream": "s", "type": "t" }], "view": view(0) }))
+        .await;
+    assert_eq!(o["revision"], 6, "{name}: {o}");
+    let o = e
+        .push(json!({ "events": [{ "stream": "s", "type": "t" }], "expect": { "s": { "version": 5 } }, "view": view(6) }))
+        .await;
+    assert_eq!(
+        (o["status"].as_str(), o["revision"].as_u64()),
+        (Some("committed"), Some(7)),
+        "{name}: {o}"
+    );
+    let o = e
+        .push(json!({ "events": [{ "stream": "s", "type": "t" }], "expect": { "s": { "version": 5 } }, "view": view(6) }))
+        .await;
+    assert_eq!(o["status"], "rejected", "{name}: {o}");
+    let events = d.pull(0).await;
+    let events = events["events"].as_array().unwrap();
+    assert_eq!(events.len(), 7, "{name}");
+    assert!(
+        events.iter().all(|e| e["stream"] == "s"),
+        "{name}: {events:?}"
+    );
+    assert_gap_free(events);
+}
+
+/// The outcome without `replayed`.
+fn bare(mut v: Value) -> Value {
+    if let Some(o) = v.as_object_mut() {
+        o.remove("replayed");
+    }
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn what_a_process_knows_is_checked_against_the_others() {
+    let s = Server::start(&sqlite());
+    stale_knowledge(&s, &s, "sqlite").await;
+    if let Some(pg) = postgres() {
+        stale_knowledge(
+            &Server::start(&pg),
+            &Server::start(&pg),
+            "postgres, two processes",
+        )
+        .await;
+    }
+}
