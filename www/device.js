@@ -4,7 +4,7 @@
 // decided on the balance shown and sent with `maxRevision` on the account,
 // so the server refuses it if the shared log holds an event on the account
 // that this device had not seen.
-import { ConstraintViolationError, StorageError } from "hindcast";
+import { ConstraintViolationError, InvalidInputError, StorageError } from "hindcast";
 import { explain } from "./bank.js";
 import { h, money, showResult, wholeNumber, UserMistake } from "./ui.js";
 
@@ -67,7 +67,7 @@ export function followDevice(card, { name, key, where, store, offline, act, faul
       { dataset: { batch: r.batchId } },
       h("p", { class: "headline refused" }, `Refused by the server: ${describe(r.events)}.`),
       ...r.violations.map((v) => h("p", {}, explain(v))),
-      dismiss,
+      h("p", { class: "hint" }, "Reported by store.sync.onRejected, kept until dismissed. ", dismiss),
     );
     dismiss.addEventListener("click", () => {
       store.sync.dismiss(r.batchId);
@@ -83,30 +83,35 @@ export function followDevice(card, { name, key, where, store, offline, act, faul
     return commit;
   }
 
-  /** What to show for a pending commit, updated in `result` when the server decides it. */
-  function pending(commit, did) {
-    commit.confirmed.then(
-      (c) => settled({ tone: "ok", title: `${did}: confirmed at revision ${c.revision} of the shared log.` }),
-      (e) => {
-        if (e instanceof ConstraintViolationError) {
-          settled({
-            tone: "refused",
-            title: `${did}: refused by the server, nothing of it stands.`,
-            lines: e.violations.map(explain),
-            json: { label: `commit.confirmed rejected with a ConstraintViolationError; e.batchId ${e.batchId}, e.violations:`, value: e.violations },
-          });
-        } else if (!(e instanceof StorageError && e.reason === "closed")) fault(e);
-      },
-    );
-    const shown = commit.pending
-      ? { tone: "info", title: `${did}: pending on device ${name} (revision ${commit.revision} here) until the server confirms it.` }
-      : { tone: "ok", title: `${did}: confirmed at revision ${commit.revision} of the shared log.` };
-    // The server's answer replaces this line only while it is still the one shown.
-    const settled = (outcome) => {
+  /**
+   * Shows a commit of this device in `result`: pending, then what the server
+   * decided (while it is still the outcome shown: another action replaces it).
+   */
+  function follow(commit, did) {
+    result.dataset.batch = commit.batchId;
+    const show = (outcome) => {
       if (result.dataset.batch === commit.batchId) showResult(result, outcome);
     };
-    result.dataset.batch = commit.batchId;
-    return shown;
+    show(
+      commit.pending
+        ? { tone: "info", title: `${did}: pending on device ${name} (revision ${commit.revision} here) until the server confirms it.` }
+        : { tone: "ok", title: `${did}: confirmed at revision ${commit.revision} of the shared log.` },
+    );
+    commit.confirmed.then(
+      (c) => show({ tone: "ok", title: `${did}: confirmed at revision ${c.revision} of the shared log.` }),
+      (e) => {
+        if (e instanceof InvalidInputError) {
+          return show({ tone: "refused", title: `${did}: refused by the server as malformed.`, lines: [e.message] });
+        }
+        if (!(e instanceof ConstraintViolationError)) return unlessClosed(e);
+        show({
+          tone: "refused",
+          title: `${did}: refused by the server, nothing of it stands.`,
+          lines: e.violations.map(explain),
+          json: { label: `commit.confirmed rejected with a ConstraintViolationError; e.batchId ${e.batchId}, e.violations:`, value: e.violations },
+        });
+      },
+    );
   }
 
   form.addEventListener("submit", (ev) => {
@@ -116,14 +121,14 @@ export function followDevice(card, { name, key, where, store, offline, act, faul
     act(result, async () => {
       const amount = wholeNumber(form, "amount", "The amount", 1);
       const events = [{ stream: ACCOUNT, type: op === "deposit" ? "money_deposited" : "money_withdrawn", data: { amount }, metadata: { device: name } }];
-      if (op === "deposit") return pending(await write({ events }), `Deposited ${money(amount)}`);
+      if (op === "deposit") return follow(await write({ events }), `Deposited ${money(amount)}`);
       // Decide on the balance as this device has it (pending writes included) …
       await balance.waitFor(store.revision);
       const { state, position } = balance;
       if (state.balance < amount) throw new UserMistake(`Not withdrawn: device ${name} shows ${money(state.balance)}, less than ${money(amount)}.`);
       // … and send what it was decided on: nothing newer on the account than `position`.
       const commit = await write({ events, constraints: [{ maxRevision: position, selector: { stream: ACCOUNT } }] });
-      return pending(commit, `Withdrew ${money(amount)} (decided on ${money(state.balance)} as of revision ${position})`);
+      follow(commit, `Withdrew ${money(amount)} (decided on ${money(state.balance)} as of revision ${position})`);
     });
   });
 

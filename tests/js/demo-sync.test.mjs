@@ -197,7 +197,7 @@ test("two devices withdraw offline; back online the server refuses one, shown wi
   assert.equal(await refusals.first().getAttribute("data-batch"), batchId);
   assert.equal(
     await refusals.first().locator("p").allTextContents().then((t) => t.join(" | ")),
-    "Refused by the server: a withdrawal of 60 on device B. | Expected the newest matching event at revision 1 at most; found revision 2.",
+    "Refused by the server: a withdrawal of 60 on device B. | Expected the newest matching event at revision 1 at most; found revision 2. | Reported by store.sync.onRejected, kept until dismissed. Dismiss",
   );
   assert.equal(await page.locator("#device-a [data-role=rejections] li").count(), 0);
 
