@@ -119,7 +119,7 @@ async function setOffline(page, key, offline) {
   );
 }
 
-/** Opens the page on a log of its own and waits for both devices to be online and caught up. */
+/** Opens the page on a log of its own and waits for both devices to have heard from the server. */
 async function openPage(context, log) {
   const page = await context.newPage();
   await page.goto(`${server.url}?db=demo-sync-${process.pid}-${log}&log=${log}`);
