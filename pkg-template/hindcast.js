@@ -22,7 +22,7 @@ import { Projection, Subscription } from "./subscription.js";
 import { Persistence, checkOpen, closedError } from "./persistent.js";
 import { exportLog, importLog } from "./transfer.js";
 import { retry } from "./retry.js";
-import { PUSH_EVENTS, Sync, checkSync } from "./sync.js";
+import { Sync, checkBatchSize, checkSync } from "./sync.js";
 
 export {
   HindcastError,
@@ -249,8 +249,11 @@ export class EventStore {
     return store;
   }
 
-  /** @param {{ url: string, token: (() => string | Promise<string>) | undefined }} options */
-  #startSync(options) {
+  /**
+   * @param {{ url: string, token: (() => string | Promise<string>) | undefined }} options
+   * @param {import("./sync.js").Durable} [durable] a persistent store's side
+   */
+  #startSync(options, durable) {
     const events = this.#events;
     this.#sync = this.#core.sync = new Sync(options, {
       engine: this.#engine,
@@ -261,7 +264,8 @@ export class EventStore {
         events.length = head;
       },
       pendingChanged: (stands) => this.#core.pendingChanged(stands),
-    });
+    }, durable);
+    return this.#sync;
   }
 
   /**
@@ -288,7 +292,7 @@ export class EventStore {
    * @returns {Promise<EventStore<E>>}
    */
   static async open(name, options) {
-    const onProgress = checkOpen(name, options);
+    const { onProgress, sync } = checkOpen(name, options);
     await loadWasm();
     let db;
     try {
@@ -299,8 +303,12 @@ export class EventStore {
     const store = /** @type {EventStore<E>} */ (new EventStore(new Engine(), PRIVATE));
     const storage = store.#attach(db, name);
     try {
+      const state = await storage.syncState(sync?.url);
+      if (sync !== undefined && state !== undefined) storage.attachSync(state, (durable) => store.#startSync(sync, durable));
       await storage.load(onProgress);
+      store.#sync?.start();
     } catch (e) {
+      store.#sync?.close();
       storage.close();
       throw e;
     }
@@ -376,9 +384,7 @@ export class EventStore {
     if (this.#closedReason !== null) throw closedError();
     if (this.#storage !== null) return this.#storage.transact(prepared);
     const sync = this.#sync;
-    if (sync !== null && prepared.kept.length > PUSH_EVENTS) {
-      throw invalid("events", `a syncing store's batch holds at most ${PUSH_EVENTS} events (the server's push limit); split it`);
-    }
+    if (sync !== null) checkBatchSize(prepared);
     const { commit, events, woken } = this.#apply(prepared, this.#at1);
     if (sync === null) {
       this.#publish(events, woken);
@@ -461,6 +467,9 @@ export class EventStore {
    */
   async #import(source, options) {
     if (this.#closedReason !== null) throw closedError();
+    if (this.#sync !== null) {
+      throw invalid("store", "a syncing store's log comes from its server: import into a store without sync");
+    }
     const { runs, check } = await importLog(source, options, { engine: this.#engine, at: this.#at1 });
     if (this.#closedReason !== null) throw closedError();
     if (runs.length > 0) {

@@ -137,6 +137,11 @@ export interface TransactRequest<E extends EventShape = AnyEvent> {
 export interface OpenOptions {
   /** Called as the log loads; `loaded` never decreases, the last call has `loaded === total`. */
   onProgress?: (progress: { loaded: number; total: number }) => void;
+  /**
+   * Sync with a Hindcast server: the pending batches, the sync state and the
+   * rejections are kept in IndexedDB and shared by the device's tabs.
+   */
+  sync?: SyncOptions;
 }
 
 export interface StreamPosition {
@@ -206,7 +211,8 @@ export interface Sync {
   rejected(): SyncRejection[];
   /** Called for each rejection not dismissed, then for each new one; returns a function that stops that. */
   onRejected(listener: (rejection: SyncRejection) => void): () => void;
-  dismiss(batchId: Uuid): void;
+  /** Forgets a rejection (in every tab); resolves once that is stored. */
+  dismiss(batchId: Uuid): Promise<void>;
   /** Resolves once the confirmed prefix reaches `revision`. */
   waitFor(revision: number): Promise<void>;
   /** Resolves when every batch pending at the call has its outcome. */

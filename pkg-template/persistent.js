@@ -33,15 +33,24 @@
 //   read what they have not seen. A notice owed is sent at once on close
 //   and on `pagehide`.
 //
+// - A syncing store (sync.js): `events` holds the confirmed prefix, kept
+//   by the tab that leads; `pending`, `rejected` and `sync` hold the queue
+//   every tab shares. Every change of them is one transaction, made holding
+//   the device's write lock (locks.js) after taking in the last change
+//   (`sync.changes` counts them), so a decision made here sees every batch
+//   of every tab; other tabs take it in on the notice, from one snapshot.
+//
 // Invariants: outside #stage and an import's check, the engine holds
 // exactly the published events. Every tab's head is at a record boundary of
 // the database, and every write starts at its head + 1: so a record keyed
 // head + 1 exists exactly when some tab wrote after that head. Groups,
 // imports and catch-up reads run one at a time (`lane`).
 
-import { idbAbort, idbAppend, idbCommit, idbLast, idbRead, idbSettled } from "./wasm/hindcast.js";
+import { idbAbort, idbAppend, idbCommit, idbGet, idbLast, idbRead, idbSettled, idbSyncRead, idbWrite } from "./wasm/hindcast.js";
 import { InvalidInputError, StorageError, fromWire, invalid } from "./errors.js";
 import { decodeRecorded, restore } from "./record.js";
+import { exclusive, hold } from "./locks.js";
+import { checkBatchSize, checkSync, pendingRecord } from "./sync.js";
 
 /**
  * @import { Engine } from "./wasm/hindcast.js"
@@ -53,6 +62,7 @@ import { decodeRecorded, restore } from "./record.js";
  * @typedef {{ prepared: Prepared, resolve: (commit: Commit) => void, reject: (error: unknown) => void,
  *   commit?: Commit, error?: unknown }} Queued a transact waiting for its group
  * @typedef {(progress: { loaded: number, total: number }) => void} Progress
+ * @import { Sync, SyncState, Durable, PendingEntry, PendingRecord } from "./sync.js"
  */
 
 /** A record holds whole batches; another starts once one holds this many events… */
@@ -91,6 +101,14 @@ export class Persistence {
   #lastNotice = -Infinity;
   /** @type {(() => void) | null} */
   #pageHide = null;
+  #name;
+  /**
+   * A syncing store's sync; null without sync.
+   * @type {Sync | null}
+   */
+  #sync = null;
+  /** The `changes` of the stored sync state this tab has taken in (-1: none yet). */
+  #changes = -1;
   closed = false;
 
   /**
@@ -110,6 +128,7 @@ export class Persistence {
    */
   constructor(db, name, store) {
     this.#db = db;
+    this.#name = name;
     this.#engine = store.engine;
     this.#events = store.events;
     this.#apply = store.apply;
@@ -143,7 +162,11 @@ export class Persistence {
 
   /** Reads, soon, what other tabs stored after the head. */
   catchUp() {
-    if (!this.closed) this.#exclusive(() => this.#catchUp()).catch(() => {});
+    if (this.closed) return;
+    this.#exclusive(async () => {
+      if (this.#sync === null) await this.#catchUp();
+      else await this.#syncCatchUp();
+    }).catch(() => {});
   }
 
   /** @param {Progress | undefined} onProgress */
@@ -157,7 +180,14 @@ export class Persistence {
     const total = last === undefined ? 0 : lastRevision(last);
     /** @param {number} loaded */
     const report = (loaded) => onProgress?.({ loaded, total: Number.isSafeInteger(total) ? Math.max(total, loaded) : loaded });
-    const loaded = await this.#catchUp(report);
+    let loaded = await this.#catchUp(report);
+    const sync = this.#sync;
+    if (sync !== null) {
+      // The confirmed prefix is loaded; the queue and what joined the prefix meanwhile come in one snapshot.
+      sync.confirmed = this.#events.length;
+      await this.#syncTakeIn();
+      loaded = this.#events.length;
+    }
     onProgress?.({ loaded, total: loaded });
   }
 
@@ -240,6 +270,7 @@ export class Persistence {
     this.#scheduled = false;
     const group = this.#queue.splice(0);
     if (group.length === 0) return;
+    if (this.#sync !== null) return this.#syncGroup(this.#sync, group);
     try {
       if (this.closed) throw closedError();
       const start = this.#events.length;
@@ -405,6 +436,249 @@ export class Persistence {
     this.#lastNotice = Date.now();
     // A notice is owed only where there is a channel (#notify).
     /** @type {BroadcastChannel} */ (this.#channel).postMessage(this.#events.length);
+  }
+
+  // --- a syncing store's queue (see sync.js) ------------------------------
+
+  /** The lock every change of the stored queue is made under, in every tab. */
+  get #writeLock() {
+    return `hindcast:${this.#name}:write`;
+  }
+
+  /**
+   * Checks the database's sync state against `url` (undefined for a store
+   * without sync, whose database must have none) and, for a new syncing
+   * store, creates it: a clientId of its own. Returns the state.
+   * @param {string | undefined} url
+   * @returns {Promise<SyncState | undefined>}
+   */
+  async syncState(url) {
+    const name = this.#name;
+    const read = async () => /** @type {SyncState | undefined} */ (await this.#io(() => idbGet(this.#db, "sync", "state")));
+    /** @param {SyncState} state */
+    const same = (state) => {
+      if (state.url !== url) {
+        throw invalid(
+          "options.sync.url",
+          `the store "${name}" syncs with ${state.url}; open it with that url (a device's confirmed prefix belongs to one log), or EventStore.delete it first`,
+        );
+      }
+      return state;
+    };
+    const state = await read();
+    if (url === undefined) {
+      if (state !== undefined) {
+        throw invalid("options.sync", `the store "${name}" syncs with ${state.url}; open it with { sync: { url: "${state.url}" } }`);
+      }
+      return undefined;
+    }
+    if (state !== undefined) return same(state);
+    return exclusive(this.#writeLock, async () => {
+      const again = await read(); // another tab may have made it meanwhile
+      if (again !== undefined) return same(again);
+      if ((await this.#io(() => idbLast(this.#db))) !== undefined) {
+        throw invalid(
+          "options.sync",
+          `the store "${name}" holds events written without sync; a syncing store starts from its server's log (use another name, or EventStore.delete it first)`,
+        );
+      }
+      /** @type {SyncState} */
+      const fresh = { key: "state", url, clientId: crypto.randomUUID(), lastSeq: 0, changes: 0 };
+      await this.#io(() => idbWrite(this.#db, [{ store: "sync", put: fresh }]));
+      return fresh;
+    });
+  }
+
+  /**
+   * Makes this a syncing store's persistence; returns the side that `sync` uses.
+   * @param {SyncState} state
+   * @param {(durable: Durable) => Sync} makeSync
+   */
+  attachSync(state, makeSync) {
+    /** @type {Durable} */
+    const durable = {
+      name: this.#name,
+      clientId: state.clientId,
+      exclusive: (work) => this.#syncExclusive(work),
+      write: (what, at) => this.#syncWrite(what, at),
+      lead: (granted) => hold(`hindcast:${this.#name}:lead`, granted),
+    };
+    this.#sync = makeSync(durable);
+    return this.#sync;
+  }
+
+  /**
+   * An IndexedDB call, its error a StorageError ("closed" once closed).
+   * @template T
+   * @param {() => Promise<T>} call
+   * @returns {Promise<T>}
+   */
+  async #io(call) {
+    try {
+      return await call();
+    } catch (e) {
+      throw this.closed ? closedError() : fromWire(e);
+    }
+  }
+
+  /**
+   * Runs `work(state)` in the lane, holding the device's write lock, once
+   * this tab has taken in the stored queue.
+   * @template T
+   * @param {(state: SyncState) => Promise<T>} work
+   * @returns {Promise<T>}
+   */
+  #syncExclusive(work) {
+    return this.#exclusive(() => this.#syncLocked(work));
+  }
+
+  /**
+   * #syncExclusive's work, for a caller already in the lane.
+   * @template T
+   * @param {(state: SyncState) => Promise<T>} work
+   * @returns {Promise<T>}
+   */
+  #syncLocked(work) {
+    return exclusive(this.#writeLock, async () => {
+      if (this.closed) throw closedError();
+      /** @type {SyncState} */
+      let state = await this.#io(() => idbGet(this.#db, "sync", "state"));
+      if (state?.changes !== this.#changes) state = await this.#syncTakeIn();
+      return work(state);
+    });
+  }
+
+  /** Takes in what other tabs changed, if they did (a notice's catch-up: no lock needed). */
+  async #syncCatchUp() {
+    const state = await this.#io(() => idbGet(this.#db, "sync", "state"));
+    if (state?.changes !== this.#changes) await this.#syncTakeIn();
+  }
+
+  /**
+   * Reads the stored queue and what joined the prefix after C, as one
+   * snapshot, and takes it in (sync.absorb). Returns the sync state.
+   * @returns {Promise<SyncState>}
+   */
+  async #syncTakeIn() {
+    const sync = /** @type {Sync} */ (this.#sync);
+    const from = sync.confirmed;
+    /** @type {{ events: StoredRecord[], pending: PendingRecord[], rejected: any[], sync: SyncState | undefined }} */
+    const snap = await this.#io(() => idbSyncRead(this.#db, from));
+    const state = snap.sync;
+    if (state === undefined) throw new StorageError("The store's sync state is missing from IndexedDB; the store cannot be loaded as it is.", "corrupt");
+    if (state.changes === this.#changes) return state;
+    /** @type {RecordedEvent[]} */
+    const events = [];
+    for (const run of runs(snap.events, from + 1)) for (const e of run.events) events.push(e);
+    sync.absorb(events, snap.pending, snap.rejected);
+    this.#changes = state.changes;
+    return state;
+  }
+
+  /**
+   * Stores a change of the queue in one transaction (within #syncExclusive,
+   * whose `state` it advances), then tells the other tabs.
+   * @param {{ change?: import("./sync.js").Change, added?: PendingEntry[], dismissed?: string[] }} what
+   * @param {SyncState} state
+   */
+  async #syncWrite({ change, added = [], dismissed = [] }, state) {
+    /** @type {({ store: string, add: unknown } | { store: string, put: unknown } | { store: string, delete: unknown })[]} */
+    const ops = [];
+    /** @type {[PendingEntry, PendingRecord][]} */
+    const stored = [];
+    if (change !== undefined) {
+      const batches = change.pulled.map((b) => ({ events: b.events, text: JSON.stringify(b.events) }));
+      for (const r of toRecords(batches)) ops.push({ store: "events", add: r.record });
+      for (const { entry } of change.joined) ops.push({ store: "pending", delete: entry.body.seq });
+      for (const { entry, rejection } of change.rejected) {
+        ops.push({ store: "pending", delete: entry.body.seq });
+        if (rejection !== null) ops.push({ store: "rejected", put: { ...rejection, seq: entry.body.seq } });
+      }
+      for (const { entry, committed } of change.survivors) {
+        if (committed === null || entry.stored?.committed !== undefined) continue;
+        const r = pendingRecord({ ...entry, committed });
+        ops.push({ store: "pending", put: r });
+        stored.push([entry, r]);
+      }
+    }
+    let lastSeq = state.lastSeq;
+    for (const p of added) {
+      const r = pendingRecord(p);
+      ops.push({ store: "pending", add: r });
+      stored.push([p, r]);
+      lastSeq = Math.max(lastSeq, p.body.seq);
+    }
+    for (const id of dismissed) ops.push({ store: "rejected", delete: id });
+    const next = { ...state, lastSeq, changes: state.changes + 1 };
+    ops.push({ store: "sync", put: next });
+    await this.#io(() => idbWrite(this.#db, ops));
+    state.lastSeq = next.lastSeq;
+    state.changes = this.#changes = next.changes;
+    for (const [p, r] of stored) p.stored = r;
+    this.#notify();
+  }
+
+  /**
+   * A syncing store's commit group: decided, holding the write lock,
+   * against the local log with every tab's batches taken in; its batches
+   * stored as pending in one transaction; then published.
+   * @param {Sync} sync
+   * @param {Queued[]} group
+   */
+  async #syncGroup(sync, group) {
+    try {
+      // Already in the lane (#commitGroup).
+      await this.#syncLocked(async (state) => {
+        const start = this.#events.length;
+        /** @type {RecordedEvent[]} */
+        const staged = [];
+        /** @param {number} r */
+        const eventAt = (r) => (r <= start ? this.#events[r - 1] : staged[r - start - 1]);
+        /** @type {PendingEntry[]} */
+        const entries = [];
+        const own = sync.pendingIds();
+        let seq = state.lastSeq;
+        try {
+          for (const item of group) {
+            item.commit = item.error = undefined;
+            try {
+              checkBatchSize(item.prepared);
+              const { commit, events } = this.#apply(item.prepared, eventAt);
+              if (commit.replayed) {
+                item.commit = sync.replayed(commit);
+                continue;
+              }
+              let push;
+              try {
+                push = sync.pushable(events);
+              } catch (e) {
+                this.#engine.truncate(start + staged.length); // this batch only
+                throw e;
+              }
+              const entry = sync.entry(commit, events, item.prepared, push, ++seq, own.concat(entries.map((p) => p.id)));
+              entries.push(entry);
+              for (const e of events) staged.push(e);
+              item.commit = sync.commitOf(commit, entry);
+            } catch (e) {
+              item.error = e;
+            }
+          }
+        } finally {
+          this.#engine.truncate(start);
+        }
+        if (entries.length > 0) await this.#syncWrite({ added: entries }, state);
+        // Stored: applied for real, in the same order.
+        if (staged.length > 0) this.#publish(staged, restore(this.#engine, JSON.stringify(staged)));
+        sync.adopt(entries);
+      });
+    } catch (e) {
+      for (const item of group) item.reject(item.error ?? e);
+      return;
+    }
+    for (const item of group) {
+      if (item.error) item.reject(item.error);
+      else item.resolve(/** @type {Commit} */ (item.commit));
+    }
   }
 
   /**
@@ -575,23 +849,20 @@ function fromRun(r, first) {
 }
 
 /**
- * Checks `open`'s arguments.
+ * Checks `open`'s arguments: `{ onProgress?, sync? }`.
  * @param {unknown} name
  * @param {any} options as given
- * @returns {Progress | undefined}
+ * @returns {{ onProgress: Progress | undefined, sync: ReturnType<typeof checkSync> | undefined }}
  */
 export function checkOpen(name, options) {
   if (typeof name !== "string" || name === "") throw invalid("name", "expected the database's name, a non-empty string");
-  if (options === undefined) return undefined;
-  if (options === null || typeof options !== "object") throw invalid("options", "expected { onProgress? }");
+  if (options === undefined) return { onProgress: undefined, sync: undefined };
+  if (options === null || typeof options !== "object") throw invalid("options", "expected { onProgress?, sync? }");
   for (const k of Object.keys(options)) {
-    if (k === "sync") {
-      throw invalid("options.sync", "an IndexedDB store does not sync yet; EventStore.memory({ sync }) does (its pending batches live in memory)");
-    }
-    if (k !== "onProgress") throw invalid(`options.${k}`, "unknown option; expected onProgress");
+    if (k !== "onProgress" && k !== "sync") throw invalid(`options.${k}`, "unknown option; expected onProgress or sync");
   }
   if (options.onProgress !== undefined && typeof options.onProgress !== "function") {
     throw invalid("options.onProgress", "expected a function ({ loaded, total }) => void");
   }
-  return options.onProgress;
+  return { onProgress: options.onProgress, sync: options.sync === undefined ? undefined : checkSync(options.sync) };
 }

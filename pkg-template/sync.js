@@ -1,4 +1,4 @@
-// Sync with a Hindcast server (SPEC §8.4), for memory stores.
+// Sync with a Hindcast server (SPEC §8.4).
 //
 // The local log is the confirmed prefix 1 … C, identical to the server's,
 // followed by this device's pending batches in local order, with
@@ -17,8 +17,18 @@
 // doubling to 30 s, full jitter; at once on `online`). Outcomes are final
 // only from the server.
 //
+// A persistent store (persistent.js) keeps the queue in IndexedDB, shared
+// by the device's tabs: every change of it (a transact, a rebase, a
+// dismiss) is one transaction, made holding the device's write lock after
+// taking in what other tabs changed (`Durable.exclusive`), and applied here
+// only once stored. One tab at a time, the leader (a Web Lock), runs the
+// loop; the others take in its changes through the notices and mirror its
+// status.
+//
 // Invariants: `pending` lists exactly the batches of the local log after
 // C, in local order; the engine and the events array hold C + their events.
+// A persistent store's stored queue holds what `pending` holds, once its
+// tab has taken in the last change.
 
 /**
  * @import { Engine } from "./wasm/hindcast.js"
@@ -32,8 +42,31 @@
  * @typedef {ConfirmedCommit} Confirmed
  * @typedef {{ id: string, events: RecordedEvent[], body: PushedBatch, committed: [number, number] | null,
  *   confirmed: Promise<Confirmed>, settle: { resolve: (c: Confirmed) => void, reject: (e: unknown) => void },
- *   decided: boolean, violations?: any[], eventBytes: number, bodyBytes: number }} PendingEntry
- *   (`eventBytes`: its events' UTF-8 JSON as pushed; `bodyBytes`: the whole batch's, with its view)
+ *   decided: boolean, violations?: any[], eventBytes: number, bodyBytes: number,
+ *   stored: PendingRecord | null }} PendingEntry
+ *   (`eventBytes`: its events' UTF-8 JSON as pushed; `bodyBytes`: the whole batch's, with its view;
+ *   `stored`: its record, in a persistent store)
+ * @typedef {{ seq: number, id: string, events: string, push: string, committed?: [number, number] }} PendingRecord
+ *   a pending batch as IndexedDB keeps it: its recorded events' JSON as at its transact (numbers are
+ *   given again on load, so renumbering rewrites nothing) and the rest of its push (`expect`,
+ *   `constraints`, `correlationId`, `view`)
+ * @typedef {{ batchId: string, seq: number, events: PushedEvent[], violations: any[], at: number }} RejectedRecord
+ * @typedef {{ key: "state", url: string, clientId: string, lastSeq: number, changes: number }} SyncState
+ *   a persistent store's sync state: `changes` counts the changes made to the queue
+ * @typedef {{ pulled: { id: string, first: number, events: RecordedEvent[] }[], confirmed: number,
+ *   survivors: { entry: PendingEntry, first: number, committed: [number, number] | null }[],
+ *   joined: { entry: PendingEntry, events: RecordedEvent[] }[],
+ *   rejected: { entry: PendingEntry, rejection: Rejection | null }[] }} Change
+ *   a move of the local log: `rejection` null for an entry whose rejection another tab dismissed already
+ * @typedef {{
+ *   name: string,
+ *   clientId: string,
+ *   exclusive: <T>(work: (state: SyncState) => Promise<T>) => Promise<T>,
+ *   write: (change: { change?: Change, added?: PendingEntry[], dismissed?: string[] }, state: SyncState) => Promise<void>,
+ *   lead: (granted: () => void) => () => void,
+ * }} Durable a persistent store's side (persistent.js): `exclusive` runs `work` holding the device's
+ *   write lock, once this tab has taken in the stored queue; `write` stores a change (within `exclusive`)
+ *   and tells the other tabs; `lead` waits to be the tab that talks to the server
  * @typedef {{ id: string, committed?: [number, number], rejected?: boolean }} HeardOutcome
  * @typedef {SyncRejection} Rejection
  * @typedef {NonNullable<SyncStatus["lastError"]>} SyncError
@@ -46,7 +79,7 @@ import { ConstraintViolationError, InvalidInputError, StorageError, invalid } fr
 import { decodeRecorded, restore } from "./record.js";
 
 /** The server's push limits (SPEC §8.1). */
-export const PUSH_EVENTS = 1_000;
+const PUSH_EVENTS = 1_000;
 const PUSH_BYTES = 4 * 1024 * 1024;
 /**
  * The whole push body the server reads (the events' 4 MiB and an envelope
@@ -64,6 +97,16 @@ const REQUEST_MS = 30_000;
 
 const encoder = new TextEncoder();
 const closedError = () => new StorageError("The store is closed; its sync has stopped.", "closed");
+
+/**
+ * Refuses a syncing store's batch past the server's event limit, before it is checked.
+ * @param {Prepared} prepared
+ */
+export function checkBatchSize(prepared) {
+  if (prepared.kept.length > PUSH_EVENTS) {
+    throw invalid("events", `a syncing store's batch holds at most ${PUSH_EVENTS} events (the server's push limit); split it`);
+  }
+}
 
 /**
  * Checks the `sync` option: `{ url, token? }`, `url` the log's address
@@ -145,10 +188,88 @@ function streamsOf(events) {
   return streams;
 }
 
+/**
+ * Whether a batch has conditions whose check depends on its view: without
+ * any (no constraints, every expectation "any"), the server commits it
+ * whatever the view (SPEC §8.3), so its `own` is sent empty. (A device that
+ * writes many batches offline would otherwise send views that grow with the
+ * square of its queue.)
+ * @param {{ expect?: Record<string, unknown>, constraints?: unknown[] }} wire
+ */
+function viewMatters(wire) {
+  if (wire.constraints !== undefined && wire.constraints.length > 0) return true;
+  return wire.expect !== undefined && Object.values(wire.expect).some((x) => x !== "any");
+}
+
+/**
+ * A pending batch's record, as a persistent store keeps it.
+ * @param {PendingEntry} p
+ * @returns {PendingRecord}
+ */
+export function pendingRecord(p) {
+  if (p.stored !== null && (p.committed === null || p.stored.committed !== undefined)) return p.stored;
+  const { seq, id, events, ...push } = p.body;
+  /** @type {PendingRecord} */
+  const record = p.stored ?? { seq, id, events: JSON.stringify(p.events), push: JSON.stringify(push) };
+  if (p.committed !== null) return { ...record, committed: p.committed };
+  return record;
+}
+
+/**
+ * A pending entry, its `confirmed` unsettled.
+ * @param {PushedBatch} body
+ * @param {RecordedEvent[]} events
+ * @param {number} eventBytes
+ * @param {[number, number] | null} committed
+ * @param {PendingRecord | null} stored
+ * @returns {PendingEntry}
+ */
+function makeEntry(body, events, eventBytes, committed, stored) {
+  /** @type {PendingEntry["settle"]} */
+  let settle = { resolve: () => {}, reject: () => {} };
+  /** @type {Promise<Confirmed>} */
+  const confirmed = new Promise((resolve, reject) => {
+    settle = { resolve, reject };
+  });
+  confirmed.catch(() => {}); // reported through onRejected too: never unhandled
+  const bodyBytes = encoder.encode(JSON.stringify(body)).length + 1;
+  return { id: body.id, events, body, committed, confirmed, settle, decided: committed !== null, eventBytes, bodyBytes, stored };
+}
+
+/**
+ * The entry of a stored pending record (another tab's batch, or one from
+ * before a reload); a StorageError "corrupt" if it does not decode.
+ * @param {PendingRecord} r
+ * @returns {PendingEntry}
+ */
+function entryFromRecord(r) {
+  /** @param {string} why */
+  const corrupt = (why) =>
+    new StorageError(`The stored pending batch ${r?.id} (seq ${r?.seq}) is corrupt (${why}); the store cannot be loaded as it is.`, "corrupt");
+  let events;
+  let push;
+  try {
+    events = JSON.parse(r.events);
+    push = JSON.parse(r.push);
+  } catch (e) {
+    throw corrupt(`not JSON: ${e instanceof Error ? e.message : e}`);
+  }
+  if (!Array.isArray(events) || events.length === 0 || push === null || typeof push !== "object") throw corrupt("not a pending batch");
+  for (const e of events) {
+    const fault = decodeRecorded(e, false);
+    if (fault !== null) throw corrupt(`${fault.field}: ${fault.why}`);
+  }
+  const out = events.map(pushed);
+  const body = { seq: r.seq, id: r.id, events: out, ...push };
+  return makeEntry(body, events, encoder.encode(JSON.stringify(out)).length, r.committed ?? null, r);
+}
+
 export class Sync {
   #url;
   #token;
   #store;
+  /** @type {Durable | null} */
+  #durable;
   /** C: the confirmed prefix's head. */
   confirmed = 0;
   /**
@@ -156,6 +277,7 @@ export class Sync {
    * @type {PendingEntry[]}
    */
   #pending = [];
+  /** The next seq, in a memory store (a persistent store's is stored). */
   #nextSeq = 1;
   /**
    * Outcomes heard but not yet rebased.
@@ -180,19 +302,64 @@ export class Sync {
   #live = null;
   #liveBackoff = 0;
   #closed = false;
+  /** Whether this tab runs the loop (always, in a memory store). */
+  #leader = false;
+  /** Gives up leading, or waiting to lead. */
+  #resign = () => {};
+  /**
+   * Between the tabs of a persistent store: the leader's status, and kicks to it.
+   * @type {BroadcastChannel | null}
+   */
+  #tabs = null;
   #onOnline = () => this.#kick(true);
-  clientId = crypto.randomUUID();
+  clientId;
 
   /**
    * @param {{ url: string, token: (() => string | Promise<string>) | undefined }} options
    * @param {StoreHooks} store
+   * @param {Durable | null} [durable] a persistent store's side; then call `start` once loaded
    */
-  constructor(options, store) {
+  constructor(options, store, durable = null) {
     this.#url = options.url;
     this.#token = options.token;
     this.#store = store;
+    this.#durable = durable;
+    this.clientId = durable?.clientId ?? crypto.randomUUID();
+    if (durable === null) this.start();
+  }
+
+  /** Starts talking to the server: at once in memory; in a persistent store, once this tab leads. */
+  start() {
     globalThis.addEventListener?.("online", this.#onOnline);
-    this.#run();
+    const durable = this.#durable;
+    if (durable === null) {
+      this.#leader = true;
+      this.#run();
+      return;
+    }
+    if (typeof BroadcastChannel === "function") {
+      this.#tabs = new BroadcastChannel(`hindcast-sync:${durable.name}`);
+      this.#tabs.onmessage = (m) => this.#heard(m.data);
+      this.#tabs.postMessage({ hello: true });
+    }
+    this.#resign = durable.lead(() => {
+      if (this.#closed) return;
+      this.#leader = true;
+      this.#run();
+    });
+  }
+
+  /**
+   * A message from another tab of this store.
+   * @param {any} m
+   */
+  #heard(m) {
+    if (this.#leader) {
+      if (m?.kick) this.#kick(m.now === true);
+      if (m?.hello) this.#tabs?.postMessage({ status: { state: this.#status.state, lastError: this.#status.lastError } });
+    } else if (m?.status) {
+      this.#setStatus({ state: m.status.state, lastError: m.status.lastError });
+    }
   }
 
   // --- the local side ---------------------------------------------------
@@ -212,34 +379,63 @@ export class Sync {
     return { events: out, bytes };
   }
 
+  /** The ids of the pending batches, in local order: a new batch's `own`. */
+  pendingIds() {
+    return this.#pending.map((p) => p.id);
+  }
+
   /**
-   * Makes a batch just committed locally pending, to be pushed; returns the commit to give the caller.
+   * The pending entry of a batch just decided locally (not yet added).
+   * @param {Commit} commit
+   * @param {RecordedEvent[]} events
+   * @param {Prepared} prepared
+   * @param {{ events: PushedEvent[], bytes: number }} push what `pushable` made of them
+   * @param {number} seq
+   * @param {string[]} own the batches pending before it, in local order
+   * @returns {PendingEntry}
+   */
+  entry(commit, events, prepared, push, seq, own) {
+    const wire = JSON.parse(prepared.wire);
+    /** @type {PushedBatch} */
+    const body = { seq, id: commit.batchId, events: push.events, view: { base: this.confirmed, own: viewMatters(wire) ? own : [] } };
+    if (wire.expect !== undefined) body.expect = wire.expect;
+    if (wire.constraints !== undefined) body.constraints = wire.constraints;
+    if (prepared.correlationId !== undefined) body.correlationId = prepared.correlationId;
+    return makeEntry(body, events, push.bytes, null, null);
+  }
+
+  /**
+   * Adds entries (just stored, in a persistent store) to the pending part.
+   * @param {PendingEntry[]} entries
+   */
+  adopt(entries) {
+    if (entries.length === 0) return;
+    for (const p of entries) this.#pending.push(p);
+    this.#store.pendingChanged();
+    this.#statusChanged();
+    this.#kick();
+  }
+
+  /**
+   * A memory store's batch just committed locally: pending, to be pushed.
    * @param {Commit} commit
    * @param {RecordedEvent[]} events
    * @param {Prepared} prepared
    * @param {{ events: PushedEvent[], bytes: number }} push what `pushable` made of them
    */
   add(commit, events, prepared, push) {
-    const wire = JSON.parse(prepared.wire);
-    /** @type {PushedBatch} */
-    const body = { seq: this.#nextSeq++, id: commit.batchId, events: push.events, view: { base: 0, own: [] } };
-    if (wire.expect !== undefined) body.expect = wire.expect;
-    if (wire.constraints !== undefined) body.constraints = wire.constraints;
-    if (prepared.correlationId !== undefined) body.correlationId = prepared.correlationId;
-    body.view = { base: this.confirmed, own: this.#pending.map((p) => p.id) };
-    /** @type {PendingEntry["settle"]} */
-    let settle = { resolve: () => {}, reject: () => {} };
-    /** @type {Promise<Confirmed>} */
-    const confirmed = new Promise((resolve, reject) => {
-      settle = { resolve, reject };
-    });
-    confirmed.catch(() => {}); // reported through onRejected too: never unhandled
-    const bodyBytes = encoder.encode(JSON.stringify(body)).length + 1;
-    this.#pending.push({ id: commit.batchId, events, body, committed: null, confirmed, settle, decided: false, eventBytes: push.bytes, bodyBytes });
-    this.#store.pendingChanged();
-    this.#statusChanged();
-    this.#kick();
-    return { ...commit, pending: true, confirmed };
+    const p = this.entry(commit, events, prepared, push, this.#nextSeq++, this.pendingIds());
+    this.adopt([p]);
+    return this.commitOf(commit, p);
+  }
+
+  /**
+   * The commit given for a pending entry.
+   * @param {Commit} commit
+   * @param {PendingEntry} p
+   */
+  commitOf(commit, p) {
+    return { ...commit, pending: true, confirmed: p.confirmed };
   }
 
   /**
@@ -248,7 +444,7 @@ export class Sync {
    */
   replayed(commit) {
     const p = this.#pending.find((b) => b.id === commit.batchId);
-    if (p !== undefined) return { ...commit, pending: true, confirmed: p.confirmed };
+    if (p !== undefined) return this.commitOf(commit, p);
     return { ...commit, pending: false, confirmed: Promise.resolve({ firstRevision: commit.firstRevision, revision: commit.revision, streams: commit.streams }) };
   }
 
@@ -278,9 +474,22 @@ export class Sync {
     return () => this.#rejectedListeners.delete(listener);
   }
 
-  /** @param {string} batchId */
+  /**
+   * Forgets a rejection, in every tab of a persistent store; resolves once
+   * that is stored.
+   * @param {string} batchId
+   * @returns {Promise<void>}
+   */
   dismiss(batchId) {
+    if (typeof batchId !== "string") throw invalid("batchId", "expected the id of a rejected batch");
     this.#rejected = this.#rejected.filter((r) => r.batchId !== batchId);
+    const durable = this.#durable;
+    if (durable === null) return Promise.resolve();
+    if (this.#closed) return Promise.reject(closedError());
+    return durable.exclusive(async (state) => {
+      this.#rejected = this.#rejected.filter((r) => r.batchId !== batchId); // taking in may have brought it back
+      await durable.write({ dismissed: [batchId] }, state);
+    });
   }
 
   /**
@@ -316,6 +525,8 @@ export class Sync {
     if (this.#closed) return;
     this.#closed = true;
     globalThis.removeEventListener?.("online", this.#onOnline);
+    this.#resign();
+    this.#tabs?.close();
     this.#live?.abort();
     this.#wake?.();
     for (const p of this.#pending) p.settle.reject(closedError());
@@ -326,6 +537,10 @@ export class Sync {
   // --- the loop ---------------------------------------------------------
 
   #kick(now = false) {
+    if (!this.#leader) {
+      this.#tabs?.postMessage({ kick: true, now });
+      return;
+    }
     this.#kicked = true;
     if (now) this.#backoff = 0;
     this.#wake?.();
@@ -337,6 +552,8 @@ export class Sync {
     while (!this.#closed) {
       this.#kicked = false;
       try {
+        // Other tabs' batches join the queue before it is pushed.
+        if (this.#durable !== null) await this.#durable.exclusive(async () => {});
         await this.#pushUndecided();
         await this.#pullToHead();
         this.#openLive();
@@ -447,8 +664,8 @@ export class Sync {
           this.#outcomes.push({ id: r.id, rejected: true });
         }
       }
-      // Rejections leave the local log now; commits join it when pulled.
-      if (answer.results.some((/** @type {any} */ r) => r.status !== "committed")) this.#rebase([]);
+      // Rejections leave the local log now (a persistent store also keeps the commits heard).
+      if (this.#durable !== null || answer.results.some((/** @type {any} */ r) => r.status !== "committed")) await this.#rebase([]);
       if (decided === 0) throw new Error("the server answered the push without deciding its batches");
     }
   }
@@ -457,9 +674,9 @@ export class Sync {
   async #pullToHead() {
     for (;;) {
       const page = await this.#request(`/events?after=${this.confirmed}&limit=${PULL_LIMIT}`);
-      this.#rebase(page.events);
+      await this.#rebase(page.events);
       if (page.events.length === 0 || this.confirmed >= page.head) {
-        if (this.#outcomes.length > 0) this.#rebase([]);
+        if (this.#outcomes.length > 0) await this.#rebase([]);
         return;
       }
     }
@@ -508,16 +725,40 @@ export class Sync {
   }
 
   /**
-   * Applies pulled events (recorded events of the shared log from C + 1 on,
-   * whole batches) and the outcomes heard, through the core's rebase.
+   * Moves the local log on by pulled events (recorded events of the shared
+   * log from C + 1 on, whole batches) and the outcomes heard, through the
+   * core's rebase; in a persistent store, once the move is stored.
    * @param {any[]} pulledEvents
    */
-  #rebase(pulledEvents) {
-    if (pulledEvents.length === 0 && this.#outcomes.length === 0) return; // nothing moves
-    const { engine, events, publish, truncate } = this.#store;
+  async #rebase(pulledEvents) {
+    const durable = this.#durable;
+    if (durable === null) {
+      const change = this.#plan(pulledEvents);
+      if (change !== null) this.#apply(change);
+      return;
+    }
+    await durable.exclusive(async (state) => {
+      const change = this.#plan(pulledEvents);
+      if (change === null) return;
+      await durable.write({ change }, state);
+      this.#apply(change);
+    });
+  }
+
+  /**
+   * The move that pulled events and the outcomes heard make (see #rebase),
+   * or null if nothing moves.
+   * @param {any[]} pulledEvents
+   * @returns {Change | null}
+   */
+  #plan(pulledEvents) {
+    // Only what follows the prefix (a pull may overlap what was taken in meanwhile).
+    const fresh = pulledEvents.filter((e) => !(e?.revision <= this.confirmed));
+    if (fresh.length > 0 && fresh[0].revision !== this.confirmed + 1) fresh.length = 0;
+    if (fresh.length === 0 && this.#outcomes.length === 0) return null;
     /** @type {{ id: string, first: number, events: RecordedEvent[] }[]} */
     const pulled = [];
-    for (const e of pulledEvents) {
+    for (const e of fresh) {
       const fault = decodeRecorded(e, { asIs: true });
       if (fault !== null) throw new Error(`the server sent a malformed event (${fault.field}: ${fault.why})`);
       const last = pulled.at(-1);
@@ -535,30 +776,108 @@ export class Sync {
         }),
       ),
     );
-    this.#outcomes = [];
-    /** @type {Map<string, PendingEntry>} */
     const byId = new Map(this.#pending.map((p) => [p.id, p]));
+    /** @param {string} id */
+    const entryOf = (id) => /** @type {PendingEntry} */ (byId.get(id));
+    const at = Date.now();
+    return {
+      pulled,
+      confirmed: plan.confirmed,
+      survivors: plan.pending.map(({ id, first, committed }) => ({ entry: entryOf(id), first, committed: committed ?? null })),
+      joined: plan.joined.map((id) => ({ entry: entryOf(id), events: /** @type {{ events: RecordedEvent[] }} */ (pulled.find((b) => b.id === id)).events })),
+      rejected: plan.rejected.map((id) => {
+        const p = entryOf(id);
+        return { entry: p, rejection: Object.freeze({ batchId: id, events: p.body.events, violations: p.violations ?? [], at }) };
+      }),
+    };
+  }
+
+  /**
+   * Takes in a persistent store's queue as stored (other tabs changed it):
+   * `events`, the confirmed events stored after C (decoded, in order);
+   * `pending` and `rejected`, the stored records.
+   * @param {RecordedEvent[]} events
+   * @param {PendingRecord[]} pending
+   * @param {RejectedRecord[]} rejected
+   */
+  absorb(events, pending, rejected) {
+    /** @type {Change["pulled"]} */
+    const pulled = [];
+    for (const e of events) {
+      const last = pulled.at(-1);
+      if (last !== undefined && last.id === e.batchId) last.events.push(e);
+      else pulled.push({ id: e.batchId, first: e.revision, events: [e] });
+    }
+    const confirmed = this.confirmed + events.length;
+    const byId = new Map(this.#pending.map((p) => [p.id, p]));
+    const stored = new Set(pending.map((r) => r.id));
+    /** @type {Change["survivors"]} */
+    const survivors = [];
+    let first = confirmed + 1;
+    for (const r of pending.slice().sort((a, b) => a.seq - b.seq)) {
+      const p = byId.get(r.id) ?? entryFromRecord(r);
+      p.stored = r;
+      // A commit heard by this tab and not yet stored is kept.
+      survivors.push({ entry: p, first, committed: r.committed ?? p.committed });
+      first += p.events.length;
+    }
+    const rejections = new Map(this.#rejected.map((x) => [x.batchId, x]));
+    /** @type {Rejection[]} */
+    const list = [];
+    /** @type {Rejection[]} */
+    const fresh = [];
+    for (const r of rejected.slice().sort((a, b) => a.seq - b.seq)) {
+      let x = rejections.get(r.batchId);
+      if (x === undefined) {
+        x = Object.freeze({ batchId: r.batchId, events: r.events, violations: r.violations, at: r.at });
+        fresh.push(x);
+      }
+      list.push(x);
+    }
+    /** @type {Change["joined"]} */
+    const joined = [];
+    /** @type {Change["rejected"]} */
+    const gone = [];
+    for (const p of this.#pending) {
+      if (stored.has(p.id)) continue;
+      const mine = pulled.find((b) => b.id === p.id);
+      if (mine !== undefined) joined.push({ entry: p, events: mine.events });
+      else gone.push({ entry: p, rejection: list.find((x) => x.batchId === p.id) ?? null });
+    }
+    this.#apply({ pulled, confirmed, survivors, joined, rejected: gone }, false);
+    this.#rejected = list;
+    this.#announce(fresh);
+  }
+
+  /**
+   * Applies a move of the local log, synchronously: a read sees the log
+   * before or after it, never a mix. `heard`: the move comes from the
+   * outcomes heard (they are spent) and adds its rejections to
+   * `rejected()` (taking in a stored queue sets that list itself).
+   * @param {Change} change
+   */
+  #apply(change, heard = true) {
+    const { engine, events, publish, truncate } = this.#store;
     // The local log's tail before: to find where the new one parts from it.
     const before = events.slice(this.confirmed).map((e) => e.id);
     const from = this.confirmed;
     // The pending tail goes; the prefix grows by the pulled batches.
     truncate(this.confirmed);
-    if (pulled.length > 0) {
-      const confirmedEvents = pulled.flatMap((b) => b.events);
+    if (change.pulled.length > 0) {
+      const confirmedEvents = change.pulled.flatMap((b) => b.events);
       publish(confirmedEvents, restore(engine, JSON.stringify(confirmedEvents)));
     }
-    this.confirmed = plan.confirmed;
+    this.confirmed = change.confirmed;
+    if (heard) this.#outcomes = [];
     // The surviving pending batches, numbered again after the prefix.
-    /** @type {PendingEntry[]} */
-    const survivors = [];
     /** @type {RecordedEvent[]} */
     const renumberedEvents = [];
     /** @type {Map<string, number>} */
     const nextVersion = new Map();
     const lastAt = events.length > 0 ? events[events.length - 1].recordedAt : 0;
-    for (const { id, first, committed } of plan.pending) {
-      const p = /** @type {PendingEntry} */ (byId.get(id));
-      p.committed = committed ?? null;
+    for (const { entry: p, first, committed } of change.survivors) {
+      p.committed = committed;
+      if (committed !== null) p.decided = true;
       const recordedAt = Math.max(lastAt, p.events[0].recordedAt);
       p.events = p.events.map((e, i) => {
         let version = nextVersion.get(e.stream);
@@ -570,39 +889,47 @@ export class Sync {
         return renumbered(e, first + i, version, recordedAt);
       });
       for (const e of p.events) renumberedEvents.push(e);
-      survivors.push(p);
     }
     if (renumberedEvents.length > 0) publish(renumberedEvents, restore(engine, JSON.stringify(renumberedEvents)));
-    this.#pending = survivors;
+    this.#pending = change.survivors.map((s) => s.entry);
     // An event stands while the same event id is at the same revision.
     let stands = from;
     while (stands - from < before.length && stands < events.length && events[stands].id === before[stands - from]) stands++;
     this.#store.pendingChanged(stands < from + before.length ? stands : undefined);
     // Settle what joined and what was rejected.
-    for (const id of plan.joined) {
-      const p = /** @type {PendingEntry} */ (byId.get(id));
-      const mine = /** @type {{ events: RecordedEvent[] }} */ (pulled.find((b) => b.id === id)).events;
+    for (const { entry: p, events: mine } of change.joined) {
       p.settle.resolve({ firstRevision: mine[0].revision, revision: mine[mine.length - 1].revision, streams: streamsOf(mine) });
     }
-    for (const id of plan.rejected) {
-      const p = /** @type {PendingEntry} */ (byId.get(id));
-      const violations = p.violations ?? [];
+    /** @type {Rejection[]} */
+    const fresh = [];
+    for (const { entry: p, rejection } of change.rejected) {
+      const violations = rejection?.violations ?? p.violations ?? [];
       const invalidInput = violations.find((v) => v.kind === "invalid_input");
       const error = invalidInput
-        ? new InvalidInputError(`The server refused batch ${id}: ${invalidInput.message ?? invalidInput.path}`, invalidInput.path)
-        : new ConstraintViolationError(`The server refused batch ${id}: it was decided on a view that no longer holds.`, violations);
-      Object.assign(error, { batchId: id });
+        ? new InvalidInputError(`The server refused batch ${p.id}: ${invalidInput.message ?? invalidInput.path}`, invalidInput.path)
+        : new ConstraintViolationError(`The server refused batch ${p.id}: it was decided on a view that no longer holds.`, violations);
+      Object.assign(error, { batchId: p.id });
       p.settle.reject(error);
-      const entry = Object.freeze({ batchId: id, events: p.body.events, violations, at: Date.now() });
-      this.#rejected.push(entry);
-      for (const l of this.#rejectedListeners) queueMicrotask(() => call(l, entry));
+      if (heard && rejection !== null) {
+        this.#rejected.push(rejection);
+        fresh.push(rejection);
+      }
     }
+    this.#announce(fresh);
     this.#confirmedWaiters = this.#confirmedWaiters.filter((w) => {
       if (w.revision > this.confirmed) return true;
       w.resolve();
       return false;
     });
     this.#statusChanged();
+  }
+
+  /**
+   * Calls the onRejected listeners, soon, for new rejections.
+   * @param {Rejection[]} fresh
+   */
+  #announce(fresh) {
+    for (const r of fresh) for (const l of this.#rejectedListeners) queueMicrotask(() => call(l, r));
   }
 
   // --- status -------------------------------------------------------------
@@ -642,6 +969,9 @@ export class Sync {
     );
     if (same) return;
     this.#status = next;
+    // The leader's connection is every tab's.
+    const connection = before.state !== next.state || !sameError(before.lastError, next.lastError);
+    if (this.#leader && connection) this.#tabs?.postMessage({ status: { state: next.state, lastError: next.lastError } });
     for (const l of this.#statusListeners) call(l, { ...next });
   }
 }

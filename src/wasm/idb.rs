@@ -1,11 +1,16 @@
 //! IndexedDB, through web-sys: the durable copy of the log.
 //!
-//! One object store, `events`, keyed by the key path `revision`. What a
-//! record holds is the JS layer's business (`pkg-template/persistent.js`:
-//! a run of whole batches as one JSON text, keyed by its
-//! first revision); here a record is anything with a `revision`. Writes
-//! happen in one readwrite transaction per commit group (see [`commit`]).
-//! Nothing but IndexedDB requests is awaited inside a transaction.
+//! Object stores: `events`, keyed by the key path `revision` (the log; a
+//! syncing store's confirmed prefix), and, for a syncing store,
+//! `pending` (its pending batches, keyed by `seq`), `rejected` (rejections
+//! not yet dismissed, keyed by `batchId`) and `sync` (its state, keyed by
+//! `key`). What a record holds is the JS layer's business
+//! (`pkg-template/persistent.js`: a run of whole batches as one JSON text,
+//! keyed by its first revision; `pkg-template/sync-records.js`); here a
+//! record is anything with its key. Writes happen in one readwrite
+//! transaction per commit group (see [`commit`]) or per change of a
+//! syncing store's state ([`write`]). Nothing but IndexedDB requests is
+//! awaited inside a transaction.
 //!
 //! Errors cross as thrown strings holding a `StorageError`'s JSON form.
 
@@ -22,6 +27,10 @@ use crate::error::Error;
 use crate::wasm::wire;
 
 const EVENTS: &str = "events";
+/// A syncing store's object stores and their key paths, beside [`EVENTS`].
+const SYNC_STORES: [(&str, &str); 3] = [("pending", "seq"), ("rejected", "batchId"), ("sync", "key")];
+/// Every object store, for the transactions that span them all.
+const ALL: [&str; 4] = [EVENTS, "pending", "rejected", "sync"];
 
 fn storage(reason: &'static str, message: impl Into<String>) -> JsValue {
     wire::thrown(Error::Storage {
@@ -150,9 +159,9 @@ async fn unless_blocked(request: &IdbOpenDbRequest) -> Result<Option<JsValue>, J
 /// The database version: the record format (see the JS layer), which a
 /// newer format raises, so that connections of older code close
 /// (`versionchange`) rather than misread the newer records. An older
-/// database keeps its object store; records it cannot read load as
-/// corrupt.
-const VERSION: u32 = 2;
+/// database keeps its object stores and gains the ones it lacks (version 3
+/// added a syncing store's); records it cannot read load as corrupt.
+const VERSION: u32 = 3;
 
 /// Opens (creating or upgrading if need be) the database `name`.
 #[wasm_bindgen(js_name = idbOpen)]
@@ -162,13 +171,17 @@ pub async fn open(name: String) -> Result<IdbDatabase, JsValue> {
         let request = request.clone();
         move |_| {
             if let Ok(db) = request.result().and_then(|r| r.dyn_into::<IdbDatabase>()) {
-                if db.object_store_names().contains(EVENTS) {
-                    return; // from an older version: the same store, kept as it is
+                // Stores from an older version are kept as they are.
+                let names = db.object_store_names();
+                for (name, key) in [(EVENTS, "revision")].into_iter().chain(SYNC_STORES) {
+                    if names.contains(name) {
+                        continue;
+                    }
+                    let params = IdbObjectStoreParameters::new();
+                    params.set_key_path(&JsValue::from_str(key));
+                    // A failure here aborts the upgrade, which fails the open.
+                    let _ = db.create_object_store_with_optional_parameters(name, &params);
                 }
-                let params = IdbObjectStoreParameters::new();
-                params.set_key_path(&JsValue::from_str("revision"));
-                // A failure here aborts the upgrade, which fails the open.
-                let _ = db.create_object_store_with_optional_parameters(EVENTS, &params);
             }
         }
     });
@@ -357,4 +370,87 @@ pub async fn settled(tx: IdbTransaction) -> Result<bool, JsValue> {
         Err(_) if key_taken(&tx) => Ok(false),
         Err(e) => Err(e),
     }
+}
+
+/// Every object store's name, as a JS array, for a transaction over them all.
+fn all_stores() -> Array {
+    ALL.iter().map(|s| JsValue::from_str(s)).collect()
+}
+
+/// A syncing store's state as one snapshot (one readonly transaction, so
+/// it never shows half of another tab's change): `{ events, pending,
+/// rejected, sync }`, the `events` records after key `after`, every
+/// `pending` and `rejected` record in key order, and the `sync` record
+/// `"state"` (undefined if none).
+#[wasm_bindgen(js_name = idbSyncRead)]
+pub async fn sync_read(db: IdbDatabase, after: f64) -> Result<JsValue, JsValue> {
+    let tx = db
+        .transaction_with_str_sequence(&all_stores())
+        .map_err(thrown)?;
+    let store = |name: &str| tx.object_store(name).map_err(thrown);
+    let range =
+        IdbKeyRange::lower_bound_with_open(&JsValue::from_f64(after), true).map_err(thrown)?;
+    // All four asked for at once; IndexedDB answers them in order.
+    let events = store(EVENTS)?.get_all_with_key(&range).map_err(thrown)?;
+    let pending = store("pending")?.get_all().map_err(thrown)?;
+    let rejected = store("rejected")?.get_all().map_err(thrown)?;
+    let state = store("sync")?
+        .get(&JsValue::from_str("state"))
+        .map_err(thrown)?;
+    let out = js_sys::Object::new();
+    for (key, request) in [
+        ("events", &events),
+        ("pending", &pending),
+        ("rejected", &rejected),
+        ("sync", &state),
+    ] {
+        let value = done(request).await?;
+        Reflect::set(&out, &JsValue::from_str(key), &value)?;
+    }
+    Ok(out.into())
+}
+
+/// Makes one change to a syncing store's state, in one readwrite
+/// transaction over every object store: `ops` is a list of `{ store, add }`,
+/// `{ store, put }` or `{ store, delete: key }`, done in order. Resolves
+/// once it has completed (durable); rejects with a StorageError if it
+/// aborted, nothing of it stored.
+#[wasm_bindgen(js_name = idbWrite)]
+pub async fn write(db: IdbDatabase, ops: Array) -> Result<(), JsValue> {
+    let tx = db
+        .transaction_with_str_sequence_and_mode(&all_stores(), IdbTransactionMode::Readwrite)
+        .map_err(thrown)?;
+    let field = |op: &JsValue, key: &str| Reflect::get(op, &JsValue::from_str(key));
+    let asked = (|| {
+        for op in ops.iter() {
+            let name = field(&op, "store")?.as_string().unwrap_or_default();
+            let store = tx.object_store(&name)?;
+            let (add, put, delete) = (field(&op, "add")?, field(&op, "put")?, field(&op, "delete")?);
+            if !add.is_undefined() {
+                store.add(&add)?;
+            } else if !put.is_undefined() {
+                store.put(&put)?;
+            } else {
+                store.delete(&delete)?;
+            }
+        }
+        Ok::<(), JsValue>(())
+    })();
+    if let Err(e) = asked {
+        let _ = tx.abort();
+        return Err(thrown(e));
+    }
+    completed(&tx).await
+}
+
+/// The record of `store` with key `key`, or undefined.
+#[wasm_bindgen(js_name = idbGet)]
+pub async fn get(db: IdbDatabase, store: String, key: JsValue) -> Result<JsValue, JsValue> {
+    let tx = db.transaction_with_str(&store).map_err(thrown)?;
+    let request = tx
+        .object_store(&store)
+        .map_err(thrown)?
+        .get(&key)
+        .map_err(thrown)?;
+    done(&request).await
 }
