@@ -22,9 +22,12 @@ function binary() {
   return bin;
 }
 
-/** Starts a server; resolves with `{ url, stop }` once it listens. */
-export async function startServer() {
-  const dir = mkdtempSync(join(tmpdir(), "hindcast-sync-"));
+/**
+ * Starts a server; resolves with `{ url, dir, stop }` once it listens.
+ * `dir`: the storage's folder, to start again on the same data (default: a
+ * new temp dir); `stop({ keep: true })` leaves it for that.
+ */
+export async function startServer({ dir = mkdtempSync(join(tmpdir(), "hindcast-sync-")) } = {}) {
   const child = spawn(binary(), ["--listen", "127.0.0.1:0", "--data", join(dir, "logs.db"), "--jwt-secret", SECRET], {
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -38,13 +41,14 @@ export async function startServer() {
   });
   return {
     url,
-    async stop() {
+    dir,
+    async stop({ keep = false } = {}) {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once("exit", r));
         child.kill("SIGKILL");
         await exited;
       }
-      rmSync(dir, { recursive: true, force: true });
+      if (!keep) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
@@ -63,10 +67,16 @@ export function token(sub, logs = ["*"], ttl = 3600) {
  * A proxy in front of `target` for one device. `offline = true` refuses
  * every request (the connection is reset); `dropNextPush()` lets the next
  * push reach the server and then resets the connection instead of
- * answering. Resolves with `{ url, set offline, dropNextPush, pushes, close }`.
+ * answering; `holdNextPush()` lets it reach the server and holds the
+ * answer: `{ answered, release }`, `answered` resolving once the server has
+ * answered, `release()` passing the answer on. `target` may be set (a
+ * server started again elsewhere). Resolves with `{ url, set offline,
+ * set target, dropNextPush, holdNextPush, pushes, close }`.
  */
 export async function proxy(target) {
-  const upstream = new URL(target);
+  let upstream = new URL(target);
+  /** @type {{ answered: () => void, released: Promise<void> } | null} */
+  let hold = null;
   const sockets = new Set();
   let offline = false;
   let drop = false;
@@ -80,9 +90,15 @@ export async function proxy(target) {
     if (isPush) pushes++;
     const dropThis = isPush && drop;
     if (dropThis) drop = false;
+    const holdThis = isPush ? hold : null;
+    if (holdThis !== null) hold = null;
     const out = http.request(
       { host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers },
-      (answer) => {
+      async (answer) => {
+        if (holdThis !== null) {
+          holdThis.answered();
+          await holdThis.released;
+        }
         if (dropThis) {
           answer.resume();
           answer.on("end", () => req.socket.destroy());
@@ -110,8 +126,19 @@ export async function proxy(target) {
       offline = v;
       if (v) for (const s of sockets) s.destroy(); // live streams too
     },
+    set target(url) {
+      upstream = new URL(url);
+    },
     dropNextPush() {
       drop = true;
+    },
+    holdNextPush() {
+      let answered = () => {};
+      let release = () => {};
+      const arrived = new Promise((r) => (answered = r));
+      const released = new Promise((r) => (release = r));
+      hold = { answered, released };
+      return { answered: arrived, release };
     },
     close() {
       for (const s of sockets) s.destroy();
