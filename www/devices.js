@@ -4,7 +4,7 @@
 // page. Each reaches the server through the demo server's proxy,
 // /sync/<a|b>/, which can take it offline. `?log=name` picks the log
 // (default "bank").
-import { EventStore, InvalidInputError, StorageError } from "hindcast";
+import { EventStore, StorageError } from "hindcast";
 import { followDevice } from "./device.js";
 import { byId } from "./ui.js";
 
@@ -14,19 +14,16 @@ const DB = LOG === "bank" ? "hindcast-demo-sync" : `hindcast-demo-sync-${LOG}`;
 
 const syncUrl = (key) => `${location.origin}/sync/${key}/v1/logs/${encodeURIComponent(LOG)}`;
 
-/** Device A: an IndexedDB store that syncs; in memory where that cannot be had. */
+/** Device A: an IndexedDB store that syncs; in memory where the browser offers no IndexedDB. */
 async function openA() {
   const sync = { url: syncUrl("a") };
   try {
     const store = await EventStore.open(DB, { sync });
     return { store, where: `This tab's IndexedDB store “${DB}”: every tab of this page shares it, and its pending batches survive a reload.` };
   } catch (e) {
-    let why;
-    if (e instanceof InvalidInputError && e.path === "options.sync") why = "This build's IndexedDB stores do not sync yet";
-    else if (e instanceof StorageError && e.reason === "unavailable") why = "This browser offers no IndexedDB here";
-    else throw e;
+    if (!(e instanceof StorageError && e.reason === "unavailable")) throw e;
     const store = await EventStore.memory({ sync });
-    return { store, where: `${why}, so device A is a memory store in this page: a reload forgets its pending batches.`, fallback: true };
+    return { store, where: "This browser offers no IndexedDB here, so device A is a memory store in this page: a reload forgets its pending batches." };
   }
 }
 
@@ -61,8 +58,7 @@ export async function setupDevices({ act, fault }) {
     for (const el of card.querySelectorAll("[data-id]")) el.id = `device-${key}-${el.dataset.id}`;
     for (const el of card.querySelectorAll("label[data-for]")) el.htmlFor = `device-${key}-${el.dataset.for}`;
     byId(`device-${key}-title`).textContent = `Device ${name}`;
-    const { store, where, fallback = false } = await open();
-    card.dataset.fallback = String(fallback);
+    const { store, where } = await open();
     devices[key] = followDevice(card, { name, key, where, store, offline: links[key].offline, act, fault });
   }
   byId("devices").hidden = false;

@@ -2,8 +2,10 @@
 // scripts/demo serves it: the real hindcast-server behind the demo server's
 // per-device proxy. Both devices withdraw offline, each allowed by its own
 // balance; back online, the server confirms one and refuses the other, whose
-// device shows why; both converge. Then device A's pending deposit survives
-// a reload while offline (IndexedDB). Screenshots go to target/screenshots/.
+// device shows why; both converge. Device A's pending batches survive a
+// reload while offline (IndexedDB), and so does a refusal until dismissed.
+// Without IndexedDB, device A runs in memory. Screenshots go to
+// target/screenshots/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
@@ -130,8 +132,6 @@ async function openPage(context, log) {
 /** A screenshot of the "Two devices" section. */
 const shot = (page, name) => page.locator("section:has(#devices)").screenshot({ path: `${SHOTS}${name}.png` });
 
-const USES_INDEXEDDB = "This tab's IndexedDB store “hindcast-demo-sync-";
-
 test("two devices withdraw offline; back online the server refuses one, shown with its reason; both converge", async () => {
   const errors = [];
   const context = await freshContext(errors);
@@ -223,49 +223,97 @@ test("two devices withdraw offline; back online the server refuses one, shown wi
   await context.close();
 });
 
-test("a reload keeps device A's pending deposit while offline, and sends it once online", async (t) => {
+test("device A's pending batches survive a reload while offline; once online, one is confirmed and one refused, the refusal kept until dismissed", async () => {
   const errors = [];
   const context = await freshContext(errors);
   const log = `reload-${Date.now()}`;
   const page = await openPage(context, log);
-  const where = await card(page, "a").locator("[data-role=where]").textContent();
-  if (!where.startsWith(USES_INDEXEDDB)) {
-    t.skip(`device A is not an IndexedDB store in this build: ${where}`);
-    await context.close();
-    return;
-  }
+  assert.equal(
+    await card(page, "a").locator("[data-role=where]").textContent(),
+    `This tab's IndexedDB store “hindcast-demo-sync-${log}”: every tab of this page shares it, and its pending batches survive a reload.`,
+  );
 
   await move(page, "a", "deposit", 100);
   for (const key of ["a", "b"]) await waitFacts(page, key, { balance: "100", confirmed: "100, up to revision 1", pending: "0" });
+  // A, offline, withdraws 70 on the 100 it sees, then deposits 5 (no condition).
   await setOffline(page, "a", true);
   await waitFacts(page, "a", { state: "offline" });
+  await move(page, "a", "withdraw", 70);
+  await waitFacts(page, "a", { balance: "30", pending: "1" });
   await move(page, "a", "deposit", 5);
-  await waitFacts(page, "a", { balance: "105", confirmed: "100, up to revision 1", pending: "1", state: "offline" });
+  await waitFacts(page, "a", { balance: "35", confirmed: "100, up to revision 1", pending: "2", state: "offline" });
   const held = [
-    ["2", "money_deposited", "5", "A", "pending"],
+    ["3", "money_deposited", "5", "A", "pending"],
+    ["2", "money_withdrawn", "\u221270", "A", "pending"],
     ["1", "money_deposited", "100", "A", "confirmed"],
   ];
   assert.deepEqual(await eventRows(page, "a"), held);
+  // Meanwhile B, online, withdraws 50.
+  await move(page, "b", "withdraw", 50);
+  await waitText(page, "#device-b [data-role=result]", "Withdrew 50 (decided on 100 as of revision 1): confirmed at revision 2 of the shared log.");
 
-  // Reloaded: A's pending deposit is still there, and A is still offline.
+  // Reloaded: A's two pending batches are still there, and A is still offline.
   await page.reload();
-  await waitFacts(page, "a", { balance: "105", confirmed: "100, up to revision 1", pending: "1", state: "offline" });
-  await waitFacts(page, "b", { balance: "100", confirmed: "100, up to revision 1", pending: "0", state: "online" });
+  await waitFacts(page, "a", { balance: "35", confirmed: "100, up to revision 1", pending: "2", state: "offline" });
+  await waitFacts(page, "b", { balance: "50", confirmed: "50, up to revision 2", pending: "0", state: "online" });
   assert.equal(await card(page, "a").getByRole("switch", { name: "Offline" }).isChecked(), true);
   assert.deepEqual(await eventRows(page, "a"), held);
   await shot(page, "9-device-a-reloaded-offline");
 
-  // Online again: the deposit is confirmed, and B receives it.
+  // Online again: the withdrawal is refused (A never saw B's), the deposit confirmed after B's withdrawal.
   await setOffline(page, "a", false);
+  const converged = [
+    ["3", "money_deposited", "5", "A", "confirmed"],
+    ["2", "money_withdrawn", "\u221250", "B", "confirmed"],
+    ["1", "money_deposited", "100", "A", "confirmed"],
+  ];
   for (const key of ["a", "b"]) {
-    await waitFacts(page, key, { balance: "105", confirmed: "105, up to revision 2", pending: "0", state: "online" });
-    assert.deepEqual(await eventRows(page, key), [
-      ["2", "money_deposited", "5", "A", "confirmed"],
-      ["1", "money_deposited", "100", "A", "confirmed"],
-    ]);
+    await waitFacts(page, key, { balance: "55", confirmed: "55, up to revision 3", pending: "0", state: "online" });
+    assert.deepEqual(await eventRows(page, key), converged);
   }
+  // The withdrawal was decided before the reload: its refusal comes through onRejected.
+  const refusal = [
+    "Refused by the server: a withdrawal of 70 on device A.",
+    "Expected the newest matching event at revision 1 at most; found revision 2.",
+    "Reported by store.sync.onRejected, kept until dismissed. Dismiss",
+  ];
+  const refusals = page.locator("#device-a [data-role=rejections] li");
+  await refusals.first().waitFor({ timeout: WAIT });
+  assert.deepEqual(await refusals.locator("p").allTextContents(), refusal);
   await shot(page, "10-device-a-sent-after-reload");
 
+  // Kept in IndexedDB until dismissed: still there after a reload, gone after Dismiss and another.
+  await page.reload();
+  await waitFacts(page, "a", { balance: "55", confirmed: "55, up to revision 3", pending: "0", state: "online" });
+  await refusals.first().waitFor({ timeout: WAIT });
+  assert.deepEqual(await refusals.locator("p").allTextContents(), refusal);
+  await refusals.first().getByRole("button", { name: "Dismiss" }).click();
+  assert.equal(await refusals.count(), 0);
+  await page.reload();
+  await waitFacts(page, "a", { balance: "55", confirmed: "55, up to revision 3", pending: "0", state: "online" });
+  assert.equal(await refusals.count(), 0);
+
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("without IndexedDB, device A is a memory store and says so", async () => {
+  const errors = [];
+  const context = await freshContext(errors);
+  await context.addInitScript(() => {
+    delete globalThis.indexedDB;
+  });
+  const page = await context.newPage();
+  const log = `memory-${Date.now()}`;
+  await page.goto(`${server.url}?db=demo-sync-none-${process.pid}&log=${log}`);
+  await page.getByRole("button", { name: "Run it in memory instead" }).click();
+  for (const key of ["a", "b"]) await waitFacts(page, key, { balance: "0", pending: "0", state: "online" });
+  assert.equal(
+    await card(page, "a").locator("[data-role=where]").textContent(),
+    "This browser offers no IndexedDB here, so device A is a memory store in this page: a reload forgets its pending batches.",
+  );
+  await move(page, "b", "deposit", 20);
+  for (const key of ["a", "b"]) await waitFacts(page, key, { balance: "20", confirmed: "20, up to revision 1", pending: "0" });
   assert.deepEqual(errors, []);
   await context.close();
 });
