@@ -13,6 +13,7 @@
 //! period).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::{try_join, try_join3, try_join4};
@@ -30,14 +31,25 @@ CREATE TABLE IF NOT EXISTS events (log TEXT NOT NULL, revision BIGINT NOT NULL, 
 CREATE TABLE IF NOT EXISTS batches (log TEXT NOT NULL, batch_id TEXT NOT NULL, committed BOOLEAN NOT NULL, outcome TEXT NOT NULL, events TEXT NOT NULL, keys TEXT, PRIMARY KEY (log, batch_id));
 CREATE TABLE IF NOT EXISTS clients (client_id TEXT PRIMARY KEY, principal TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS seqs (log TEXT NOT NULL, client_id TEXT NOT NULL, seq BIGINT NOT NULL, outcome TEXT NOT NULL, PRIMARY KEY (log, client_id, seq));
+ALTER TABLE heads ADD COLUMN IF NOT EXISTS stamp BIGINT NOT NULL DEFAULT 0;
 CREATE OR REPLACE FUNCTION hindcast_lock_known(l TEXT, known BIGINT) RETURNS VOID LANGUAGE plpgsql AS $$
 BEGIN
-  PERFORM 1 FROM heads WHERE log = l AND head = known FOR UPDATE;
+  PERFORM 1 FROM heads WHERE log = l AND stamp = known FOR UPDATE;
   IF NOT FOUND THEN
-    RAISE EXCEPTION 'log % is no longer at %', l, known USING ERRCODE = 'HC409';
+    RAISE EXCEPTION 'log % was written since stamp %', l, known USING ERRCODE = 'HC409';
   END IF;
 END $$;
 ";
+
+const INSERT_CLIENTS: &str =
+    "INSERT INTO clients (client_id, principal) SELECT * FROM unnest($1::text[], $2::text[])";
+const INSERT_BATCHES: &str = "INSERT INTO batches (log, batch_id, committed, outcome, events, keys) SELECT $1, * FROM unnest($2::text[], $3::bool[], $4::text[], $5::text[], $6::text[])";
+const INSERT_EVENTS: &str = "INSERT INTO events (log, revision, batch_last, body) SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::text[])";
+const INSERT_SEQS: &str = "INSERT INTO seqs (log, client_id, seq, outcome) SELECT $1, * FROM unnest($2::text[], $3::bigint[], $4::text[])";
+const UPDATE_HEAD: &str = "UPDATE heads SET head = $2, recorded_at = $3, stamp = $4 WHERE log = $1";
+const NOTIFY: &str = "SELECT pg_notify('hindcast', $1)";
+/// Takes the log's lock, and fails unless its stamp is the one given.
+const LOCK_KNOWN: &str = "SELECT hindcast_lock_known($1, $2)";
 
 pub struct Postgres {
     pool: Pool,
@@ -125,7 +137,9 @@ async fn listen(config: tokio_postgres::Config, hints: broadcast::Sender<Hint>) 
 /// sends them as a few multi-row statements, pipelined: a group costs a
 /// handful of round trips whatever its size.
 pub struct PgTx {
+    /// The transaction's own connection, or the session it was begun on.
     client: Option<Object>,
+    session: Option<Arc<Object>>,
     log: String,
     head: Head,
     /// Client id → principal, for the clients known to be bound.
@@ -147,7 +161,11 @@ pub struct PgTx {
 
 impl PgTx {
     fn c(&self) -> &Object {
-        self.client.as_ref().expect("an open transaction")
+        match (&self.client, &self.session) {
+            (Some(c), _) => c,
+            (None, Some(s)) => s,
+            (None, None) => panic!("an open transaction"),
+        }
     }
 
     /// A transaction begun from what the caller knew reads nothing: a
@@ -367,18 +385,10 @@ impl Tx for PgTx {
         let seq_outcomes: Vec<&str> = self.new_seqs.iter().map(|(_, _, o)| o.as_str()).collect();
         let moved = head.head != self.head.head;
         let (clients_st, batches_st, events_st, seqs_st) = try_join4(
-            c.prepare_cached(
-                "INSERT INTO clients (client_id, principal) SELECT * FROM unnest($1::text[], $2::text[])",
-            ),
-            c.prepare_cached(
-                "INSERT INTO batches (log, batch_id, committed, outcome, events, keys) SELECT $1, * FROM unnest($2::text[], $3::bool[], $4::text[], $5::text[], $6::text[])",
-            ),
-            c.prepare_cached(
-                "INSERT INTO events (log, revision, batch_last, body) SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::text[])",
-            ),
-            c.prepare_cached(
-                "INSERT INTO seqs (log, client_id, seq, outcome) SELECT $1, * FROM unnest($2::text[], $3::bigint[], $4::text[])",
-            ),
+            c.prepare_cached(INSERT_CLIENTS),
+            c.prepare_cached(INSERT_BATCHES),
+            c.prepare_cached(INSERT_EVENTS),
+            c.prepare_cached(INSERT_SEQS),
         )
         .await?;
         let none = || async { Ok::<u64, tokio_postgres::Error>(0) };
@@ -404,32 +414,31 @@ impl Tx for PgTx {
             },
             c.execute(&seqs_st, &seq_params),
         );
-        let (update, notify) = try_join(
-            c.prepare_cached("UPDATE heads SET head = $2, recorded_at = $3 WHERE log = $1"),
-            c.prepare_cached("SELECT pg_notify('hindcast', $1)"),
-        )
-        .await?;
+        let (update, notify) =
+            try_join(c.prepare_cached(UPDATE_HEAD), c.prepare_cached(NOTIFY)).await?;
+        let new_head = head.head as i64;
+        let head_params: [&(dyn ToSql + Sync); 4] =
+            [log, &new_head, &head.recorded_at, &head.stamp];
         let head_moves = async {
+            let update = c.execute(&update, &head_params);
             if moved {
-                try_join(
-                    c.execute(&update, &[log, &(head.head as i64), &head.recorded_at]),
-                    c.execute(&notify, &[log]),
-                )
-                .await?;
+                try_join(update, c.execute(&notify, &[log])).await?;
+            } else {
+                update.await?;
             }
             Ok(())
         };
         let check = match self.known {
-            Some(_) => Some(
-                c.prepare_cached("SELECT hindcast_lock_known($1, $2)")
-                    .await?,
-            ),
+            Some(_) => Some(c.prepare_cached(LOCK_KNOWN).await?),
             None => None,
         };
         let begun = async {
             if let (Some(known), Some(check)) = (self.known, &check) {
-                let known = known.head as i64;
-                try_join(c.batch_execute("BEGIN"), c.execute(check, &[log, &known])).await?;
+                try_join(
+                    c.batch_execute("BEGIN"),
+                    c.execute(check, &[log, &known.stamp]),
+                )
+                .await?;
             }
             Ok(())
         };
@@ -441,7 +450,8 @@ impl Tx for PgTx {
         // is such an error: the insert of its binding has no ON CONFLICT
         // clause.)
         try_join4(begun, writes, head_moves, c.batch_execute("COMMIT")).await?;
-        // Committed: the connection goes back to the pool.
+        // Committed: the connection goes back to the pool (a session's
+        // stays with the session).
         drop(self.client.take());
         Ok(())
     }
@@ -449,6 +459,7 @@ impl Tx for PgTx {
 
 impl Storage for Postgres {
     type Tx = PgTx;
+    type Session = Arc<Object>;
 
     async fn begin(&self, log: &str, clients: &[String], batch_ids: &[String]) -> Result<PgTx> {
         let client = self.client().await?;
@@ -465,10 +476,11 @@ impl Storage for Postgres {
             new_events: Vec::new(),
             new_seqs: Vec::new(),
             known: None,
+            session: None,
         };
         let c = tx.c();
         let (lock, owners, seqs, batches) = try_join4(
-            c.prepare_cached("SELECT head, recorded_at FROM heads WHERE log = $1 FOR UPDATE"),
+            c.prepare_cached("SELECT head, recorded_at, stamp FROM heads WHERE log = $1 FOR UPDATE"),
             c.prepare_cached("SELECT client_id, principal FROM clients WHERE client_id = ANY($1)"),
             c.prepare_cached(
                 // Each client's last seq by one backward index probe (a
@@ -522,22 +534,43 @@ impl Storage for Postgres {
         tx.head = Head {
             head: row.get::<_, i64>(0) as u64,
             recorded_at: row.get(1),
+            stamp: row.get(2),
         };
         tx.absorb(clients, batch_ids, found);
         Ok(tx)
     }
 
-    async fn begin_known(
+    async fn session(&self) -> Result<Option<Arc<Object>>> {
+        let c = self.client().await?;
+        // Prepared now, so that a commit sends all of its statements when
+        // first polled (a statement prepared then would wait a round trip
+        // first, and a later commit on the session could overtake it).
+        for sql in [
+            INSERT_CLIENTS,
+            INSERT_BATCHES,
+            INSERT_EVENTS,
+            INSERT_SEQS,
+            UPDATE_HEAD,
+            NOTIFY,
+            LOCK_KNOWN,
+        ] {
+            c.prepare_cached(sql).await?;
+        }
+        Ok(Some(Arc::new(c)))
+    }
+
+    fn begin_known(
         &self,
+        session: &Arc<Object>,
         log: &str,
         known: Head,
         owners: Vec<(String, String)>,
         last_seqs: Vec<(String, u64)>,
         batch_ids: &[String],
-    ) -> Result<Option<PgTx>> {
-        let client = self.client().await?;
-        Ok(Some(PgTx {
-            client: Some(client),
+    ) -> Option<PgTx> {
+        Some(PgTx {
+            client: None,
+            session: Some(session.clone()),
             log: log.to_string(),
             head: known,
             owners: owners.into_iter().collect(),
@@ -549,7 +582,7 @@ impl Storage for Postgres {
             new_events: Vec::new(),
             new_seqs: Vec::new(),
             known: Some(known),
-        }))
+        })
     }
 
     async fn read(&self, log: &str, after: u64, limit: u64) -> Result<Page> {

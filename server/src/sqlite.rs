@@ -206,6 +206,7 @@ impl Tx for SqliteTx {
 
 impl Storage for Sqlite {
     type Tx = SqliteTx;
+    type Session = ();
 
     async fn begin(&self, log: &str, _: &[String], _: &[String]) -> Result<SqliteTx> {
         let conn = self.writer.clone().lock_owned().await;
@@ -223,6 +224,7 @@ impl Storage for Sqlite {
                         Ok(Head {
                             head: r.get::<_, i64>(0)? as u64,
                             recorded_at: r.get(1)?,
+                            stamp: 0,
                         })
                     },
                 )

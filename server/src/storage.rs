@@ -74,6 +74,10 @@ impl Hint {
 pub struct Head {
     pub head: u64,
     pub recorded_at: f64,
+    /// A value that every push transaction writes anew (random), so that
+    /// a transaction begun from what was known can check that nothing was
+    /// written since (PostgreSQL; SQLite does not keep it).
+    pub stamp: i64,
 }
 
 /// A decided batch, as recorded under its id.
@@ -142,12 +146,15 @@ pub trait Tx: Send {
         seq: u64,
         outcome: &str,
     ) -> impl Future<Output = Result<()>> + Send;
-    /// Moves the head (if it changed), wakes readers, commits.
+    /// Moves the head (if it changed) and writes `head.stamp`, wakes
+    /// readers, commits. The statements are sent when the returned future
+    /// is first polled, before it waits for anything.
     fn commit(self, head: Head) -> impl Future<Output = Result<()>> + Send;
 }
 
 pub trait Storage: Send + Sync + 'static {
-    type Tx: Tx;
+    type Tx: Tx + 'static;
+    type Session: Send + Sync + 'static;
     /// Begins a push on `log`, waiting for its lock. `clients` and
     /// `batch_ids` are what deciding will ask about: a backend far away
     /// may read them with the lock, in one go, and answer from memory.
@@ -157,22 +164,31 @@ pub trait Storage: Send + Sync + 'static {
         clients: &[String],
         batch_ids: &[String],
     ) -> impl Future<Output = Result<Self::Tx>> + Send;
+    /// A connection for transactions begun from what was known
+    /// ([`Storage::begin_known`]), which it runs in the order they commit;
+    /// `None` when the backend does not do this (reading under the lock
+    /// costs it little).
+    fn session(&self) -> impl Future<Output = Result<Option<Self::Session>>> + Send {
+        async { Ok(None) }
+    }
     /// Begins a push on `log` that reads nothing: the caller knows the
-    /// stored head (`known`), the owners and last seqs of the group's
-    /// clients, and that none of `batch_ids` is stored. The transaction
-    /// answers from these, and its commit writes only if the head is still
-    /// `known` under the log's lock, and fails otherwise. `None` when the
-    /// backend does not do this (reading under the lock costs it little).
+    /// stored head (`known`, its stamp included), the owners and last seqs
+    /// of the group's clients, and that none of `batch_ids` is stored. The
+    /// transaction answers from these. Its commit is sent on `session`
+    /// behind the ones sent before it, and writes only if, under the log's
+    /// lock, the stamp is still `known`'s (so it fails if one before it
+    /// failed, or another process wrote); it fails otherwise.
     fn begin_known(
         &self,
+        session: &Self::Session,
         log: &str,
         known: Head,
         owners: Vec<(String, String)>,
         last_seqs: Vec<(String, u64)>,
         batch_ids: &[String],
-    ) -> impl Future<Output = Result<Option<Self::Tx>>> + Send {
-        let _ = (log, known, owners, last_seqs, batch_ids);
-        async { Ok(None) }
+    ) -> Option<Self::Tx> {
+        let _ = (session, log, known, owners, last_seqs, batch_ids);
+        None
     }
     /// The log's head and its events after `after`: at least `limit`
     /// events when there are that many, completed to whole batches.
