@@ -32,24 +32,34 @@ CREATE TABLE IF NOT EXISTS batches (log TEXT NOT NULL, batch_id TEXT NOT NULL, c
 CREATE TABLE IF NOT EXISTS clients (client_id TEXT PRIMARY KEY, principal TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS seqs (log TEXT NOT NULL, client_id TEXT NOT NULL, seq BIGINT NOT NULL, outcome TEXT NOT NULL, PRIMARY KEY (log, client_id, seq));
 ALTER TABLE heads ADD COLUMN IF NOT EXISTS stamp BIGINT NOT NULL DEFAULT 0;
-CREATE OR REPLACE FUNCTION hindcast_lock_known(l TEXT, known BIGINT) RETURNS VOID LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION hindcast_write(l TEXT, known BIGINT, new_head BIGINT, recorded DOUBLE PRECISION, new_stamp BIGINT, moved BOOLEAN,
+  client_ids TEXT[], principals TEXT[],
+  batch_ids TEXT[], committed BOOLEAN[], outcomes TEXT[], batch_events TEXT[], batch_keys TEXT[],
+  revisions BIGINT[], lasts BIGINT[], bodies TEXT[],
+  seq_clients TEXT[], seq_numbers BIGINT[], seq_outcomes TEXT[]) RETURNS VOID LANGUAGE plpgsql AS $$
 BEGIN
-  PERFORM 1 FROM heads WHERE log = l AND stamp = known FOR UPDATE;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'log % was written since stamp %', l, known USING ERRCODE = 'HC409';
+  IF known IS NOT NULL THEN
+    PERFORM 1 FROM heads WHERE log = l AND stamp = known FOR UPDATE;
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'log % was written since stamp %', l, known USING ERRCODE = 'HC409';
+    END IF;
+  END IF;
+  INSERT INTO clients (client_id, principal) SELECT * FROM unnest(client_ids, principals);
+  INSERT INTO batches (log, batch_id, committed, outcome, events, keys) SELECT l, * FROM unnest(batch_ids, committed, outcomes, batch_events, batch_keys);
+  INSERT INTO events (log, revision, batch_last, body) SELECT l, * FROM unnest(revisions, lasts, bodies);
+  INSERT INTO seqs (log, client_id, seq, outcome) SELECT l, * FROM unnest(seq_clients, seq_numbers, seq_outcomes);
+  UPDATE heads SET head = new_head, recorded_at = recorded, stamp = new_stamp WHERE log = l;
+  IF moved THEN
+    PERFORM pg_notify('hindcast', l);
   END IF;
 END $$;
 ";
 
-const INSERT_CLIENTS: &str =
-    "INSERT INTO clients (client_id, principal) SELECT * FROM unnest($1::text[], $2::text[])";
-const INSERT_BATCHES: &str = "INSERT INTO batches (log, batch_id, committed, outcome, events, keys) SELECT $1, * FROM unnest($2::text[], $3::bool[], $4::text[], $5::text[], $6::text[])";
-const INSERT_EVENTS: &str = "INSERT INTO events (log, revision, batch_last, body) SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::text[])";
-const INSERT_SEQS: &str = "INSERT INTO seqs (log, client_id, seq, outcome) SELECT $1, * FROM unnest($2::text[], $3::bigint[], $4::text[])";
-const UPDATE_HEAD: &str = "UPDATE heads SET head = $2, recorded_at = $3, stamp = $4 WHERE log = $1";
-const NOTIFY: &str = "SELECT pg_notify('hindcast', $1)";
-/// Takes the log's lock, and fails unless its stamp is the one given.
-const LOCK_KNOWN: &str = "SELECT hindcast_lock_known($1, $2)";
+/// A group's writes, in one call: if `known` is not null, first the log's
+/// lock and the check that its stamp is still `known` (else nothing is
+/// written: SQLSTATE HC409); then the rows, the head row (with the new
+/// stamp), and the notification if the head moved.
+const WRITE: &str = "SELECT hindcast_write($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)";
 
 pub struct Postgres {
     pool: Pool,
@@ -133,9 +143,10 @@ async fn listen(config: tokio_postgres::Config, hints: broadcast::Sender<Hint>) 
 }
 
 /// A push transaction. Reads of a group are fetched up front
-/// (with the lock, in [`Storage::begin`]) and its writes are held until [`Tx::commit`], which
-/// sends them as a few multi-row statements, pipelined: a group costs a
-/// handful of round trips whatever its size.
+/// (with the lock, in [`Storage::begin`]) and its writes are held until
+/// [`Tx::commit`], which sends them as arrays in one call of
+/// `hindcast_write` (multi-row inserts): a group costs two round trips
+/// whatever its size, or one when it was begun from what was known.
 pub struct PgTx {
     /// The transaction's own connection, or the session it was begun on.
     client: Option<Object>,
@@ -154,8 +165,8 @@ pub struct PgTx {
     new_events: Vec<EventRow>,
     new_seqs: Vec<(String, u64, String)>,
     /// Begun by [`Storage::begin_known`]: nothing read, nothing begun yet;
-    /// the commit begins, checks that the head is still this one, and
-    /// writes.
+    /// the commit is one call (`hindcast_write`) in a transaction of its
+    /// own that checks that the stamp is still this one's, and writes.
     known: Option<Head>,
 }
 
@@ -384,72 +395,44 @@ impl Tx for PgTx {
         let seqs: Vec<i64> = self.new_seqs.iter().map(|(_, s, _)| *s as i64).collect();
         let seq_outcomes: Vec<&str> = self.new_seqs.iter().map(|(_, _, o)| o.as_str()).collect();
         let moved = head.head != self.head.head;
-        let (clients_st, batches_st, events_st, seqs_st) = try_join4(
-            c.prepare_cached(INSERT_CLIENTS),
-            c.prepare_cached(INSERT_BATCHES),
-            c.prepare_cached(INSERT_EVENTS),
-            c.prepare_cached(INSERT_SEQS),
-        )
-        .await?;
-        let none = || async { Ok::<u64, tokio_postgres::Error>(0) };
-        let batch_params: [&(dyn ToSql + Sync); 6] =
-            [log, &batch_ids, &committed, &outcomes, &events, &keys];
-        let seq_params: [&(dyn ToSql + Sync); 4] = [log, &seq_clients, &seqs, &seq_outcomes];
-        let writes = try_join4(
-            async {
-                if client_ids.is_empty() {
-                    none().await
-                } else {
-                    c.execute(&clients_st, &[&client_ids, &principals]).await
-                }
-            },
-            c.execute(&batches_st, &batch_params),
-            async {
-                if revisions.is_empty() {
-                    none().await
-                } else {
-                    c.execute(&events_st, &[log, &revisions, &lasts, &bodies])
-                        .await
-                }
-            },
-            c.execute(&seqs_st, &seq_params),
-        );
-        let (update, notify) =
-            try_join(c.prepare_cached(UPDATE_HEAD), c.prepare_cached(NOTIFY)).await?;
+        let write = c.prepare_cached(WRITE).await?;
+        let known = self.known.map(|k| k.stamp);
         let new_head = head.head as i64;
-        let head_params: [&(dyn ToSql + Sync); 4] =
-            [log, &new_head, &head.recorded_at, &head.stamp];
-        let head_moves = async {
-            let update = c.execute(&update, &head_params);
-            if moved {
-                try_join(update, c.execute(&notify, &[log])).await?;
-            } else {
-                update.await?;
-            }
-            Ok(())
-        };
-        let check = match self.known {
-            Some(_) => Some(c.prepare_cached(LOCK_KNOWN).await?),
-            None => None,
-        };
-        let begun = async {
-            if let (Some(known), Some(check)) = (self.known, &check) {
-                try_join(
-                    c.batch_execute("BEGIN"),
-                    c.execute(check, &[log, &known.stamp]),
-                )
-                .await?;
-            }
-            Ok(())
-        };
-        // Every write and the COMMIT in one round trip (pipelined), after
-        // BEGIN and the check of the head for a transaction begun from what
-        // was known. If a statement fails, PostgreSQL turns the COMMIT into
-        // a rollback, and the error is reported here: nothing of the group
-        // is acknowledged. (A client id bound meanwhile by another process
-        // is such an error: the insert of its binding has no ON CONFLICT
-        // clause.)
-        try_join4(begun, writes, head_moves, c.batch_execute("COMMIT")).await?;
+        let params: [&(dyn ToSql + Sync); 19] = [
+            log,
+            &known,
+            &new_head,
+            &head.recorded_at,
+            &head.stamp,
+            &moved,
+            &client_ids,
+            &principals,
+            &batch_ids,
+            &committed,
+            &outcomes,
+            &events,
+            &keys,
+            &revisions,
+            &lasts,
+            &bodies,
+            &seq_clients,
+            &seqs,
+            &seq_outcomes,
+        ];
+        if self.known.is_some() {
+            // Begun from what was known: the call is a transaction of its
+            // own (PostgreSQL commits it before it answers), sent at once
+            // and answered in one message.
+            c.execute(&write, &params).await?;
+        } else {
+            // The writes and the COMMIT in one round trip (pipelined). If
+            // the writes fail, PostgreSQL turns the COMMIT into a rollback,
+            // and the error is reported here: nothing of the group is
+            // acknowledged. (A client id bound meanwhile by another process
+            // is such an error: the insert of its binding has no ON
+            // CONFLICT clause.)
+            try_join(c.execute(&write, &params), c.batch_execute("COMMIT")).await?;
+        }
         // Committed: the connection goes back to the pool (a session's
         // stays with the session).
         drop(self.client.take());
@@ -545,17 +528,7 @@ impl Storage for Postgres {
         // Prepared now, so that a commit sends all of its statements when
         // first polled (a statement prepared then would wait a round trip
         // first, and a later commit on the session could overtake it).
-        for sql in [
-            INSERT_CLIENTS,
-            INSERT_BATCHES,
-            INSERT_EVENTS,
-            INSERT_SEQS,
-            UPDATE_HEAD,
-            NOTIFY,
-            LOCK_KNOWN,
-        ] {
-            c.prepare_cached(sql).await?;
-        }
+        c.prepare_cached(WRITE).await?;
         Ok(Some(Arc::new(c)))
     }
 
