@@ -27,9 +27,11 @@ const SHOWN = 8;
  * Follows `store` (a syncing store) in `card`: `name` ("A"), `key` ("a", its
  * proxy path), `where` (a sentence on where the store lives), `offline` (the
  * proxy's switch as the page loaded), `act` (runs an action, showing its
- * outcome), `fault` (shows a failure).
+ * outcome), `fault` (shows a failure), `switched(offline)` (tells the other
+ * tabs). Returns `{ store, balance, confirmed, showOffline }`;
+ * `showOffline(offline)` sets the switch as another tab left it.
  */
-export function followDevice(card, { name, key, where, store, offline, act, fault }) {
+export function followDevice(card, { name, key, where, store, offline, act, fault, switched }) {
   const $ = (role) => card.querySelector(`[data-role="${role}"]`);
   const balance = store.project(BALANCE);
   const confirmed = store.project({ ...BALANCE, pending: false });
@@ -69,9 +71,10 @@ export function followDevice(card, { name, key, where, store, offline, act, faul
       ...r.violations.map((v) => h("p", {}, explain(v))),
       h("p", { class: "hint" }, "Reported by store.sync.onRejected, kept until dismissed. ", dismiss),
     );
+    // Gone once stored as dismissed (for a persistent store, in IndexedDB).
     dismiss.addEventListener("click", () => {
-      store.sync.dismiss(r.batchId);
-      item.remove();
+      dismiss.disabled = true;
+      store.sync.dismiss(r.batchId).then(() => item.remove(), unlessClosed);
     });
     $("rejections").append(item);
   });
@@ -138,6 +141,7 @@ export function followDevice(card, { name, key, where, store, offline, act, faul
       const answer = await fetch(`/sync/${key}/${toggle.checked ? "offline" : "online"}`, { method: "POST" });
       if (!answer.ok) throw new Error(`the demo server answered ${answer.status}`);
       toggle.checked = (await answer.json()).offline;
+      switched(toggle.checked);
       // Back online: try the server now rather than after the backoff.
       if (!toggle.checked) store.sync.flush().catch(unlessClosed);
     } catch (e) {
@@ -151,7 +155,14 @@ export function followDevice(card, { name, key, where, store, offline, act, faul
     if (!(e instanceof StorageError && e.reason === "closed")) fault(e);
   }
 
-  return { store, balance, confirmed };
+  return {
+    store,
+    balance,
+    confirmed,
+    showOffline(offline) {
+      if (!toggle.disabled) toggle.checked = offline;
+    },
+  };
 }
 
 /** A table row for one event of the account; pending ones marked as such. */

@@ -48,6 +48,9 @@ export async function setupDevices({ act, fault }) {
     return null;
   }
   const devices = {};
+  // The proxy's switches are the page's, not the tab's: a tab that flips one tells the others.
+  const channel = new BroadcastChannel(`hindcast-demo-devices:${LOG}`);
+  channel.onmessage = ({ data: { key, offline } }) => devices[key]?.showOffline(offline);
   for (const [key, open] of [
     ["a", openA],
     ["b", openB],
@@ -59,7 +62,8 @@ export async function setupDevices({ act, fault }) {
     for (const el of card.querySelectorAll("label[data-for]")) el.htmlFor = `device-${key}-${el.dataset.for}`;
     byId(`device-${key}-title`).textContent = `Device ${name}`;
     const { store, where } = await open();
-    devices[key] = followDevice(card, { name, key, where, store, offline: links[key].offline, act, fault });
+    const switched = (offline) => channel.postMessage({ key, offline });
+    devices[key] = followDevice(card, { name, key, where, store, offline: links[key].offline, act, fault, switched });
   }
   byId("devices").hidden = false;
   return devices;

@@ -6,7 +6,7 @@
 // reload while offline (IndexedDB), and so does a refusal until dismissed.
 // Without IndexedDB, device A runs in memory. Screenshots go to
 // target/screenshots/.
-import { test, before, after } from "node:test";
+import { test, before, beforeEach, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -29,6 +29,14 @@ before(async () => {
   hindcast = await startSyncServer({ data: join(dir, "sync.db") });
   server = await serveDemo({ port: 0, serverUrl: hindcast.url });
   browser = await chromium.launch(CHROMIUM);
+});
+
+// The proxy's switches outlive a page: every test starts with both devices online.
+beforeEach(async () => {
+  for (const key of ["a", "b"]) {
+    const answer = await fetch(`${server.url}sync/${key}/online`, { method: "POST" });
+    assert.deepEqual(await answer.json(), { device: key, offline: false, server: true });
+  }
 });
 
 after(async () => {
@@ -214,7 +222,7 @@ test("two devices withdraw offline; back online the server refuses one, shown wi
 
   // Dismissed, the refusal goes; a withdrawal the balance does not allow is not sent.
   await refusals.first().getByRole("button", { name: "Dismiss" }).click();
-  assert.equal(await refusals.count(), 0);
+  await refusals.first().waitFor({ state: "detached", timeout: WAIT });
   await move(page, "b", "withdraw", 50);
   await waitText(page, "#device-b [data-role=result]", "Not withdrawn: device B shows 30, less than 50.");
   await waitFacts(page, "b", { balance: "30", pending: "0" });
@@ -288,7 +296,7 @@ test("device A's pending batches survive a reload while offline; once online, on
   await refusals.first().waitFor({ timeout: WAIT });
   assert.deepEqual(await refusals.locator("p").allTextContents(), refusal);
   await refusals.first().getByRole("button", { name: "Dismiss" }).click();
-  assert.equal(await refusals.count(), 0);
+  await refusals.first().waitFor({ state: "detached", timeout: WAIT });
   await page.reload();
   await waitFacts(page, "a", { balance: "55", confirmed: "55, up to revision 3", pending: "0", state: "online" });
   assert.equal(await refusals.count(), 0);
@@ -296,6 +304,58 @@ test("device A's pending batches survive a reload while offline; once online, on
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test("two tabs share device A: its pending batch, its switch, and what the server decides", async () => {
+  const errors = [];
+  const context = await freshContext(errors);
+  const log = `tabs-${Date.now()}`;
+  const one = await openPage(context, log);
+  await setOffline(one, "a", true);
+  await waitFacts(one, "a", { state: "offline" });
+  await move(one, "a", "deposit", 40);
+  await waitFacts(one, "a", { balance: "40", confirmed: "0, up to revision 0", pending: "1", state: "offline" });
+
+  // A second tab: the same device A (its pending deposit, its switch); a device B of its own.
+  const two = await context.newPage();
+  await two.goto(one.url());
+  await waitFacts(two, "a", { confirmed: "0, up to revision 0", pending: "1" });
+  await waitFacts(two, "b", { balance: "0", state: "online" });
+  assert.equal(await card(two, "a").getByRole("switch", { name: "Offline" }).isChecked(), true);
+  assert.deepEqual(await eventRows(two, "a"), [["1", "money_deposited", "40", "A", "pending"]]);
+
+  // Online from the second tab: the first tab's switch follows, and both tabs see the deposit confirmed.
+  await setOffline(two, "a", false);
+  await one.waitForFunction(() => !document.querySelector("#device-a [data-role=offline]").checked, null, { timeout: WAIT });
+  for (const page of [one, two]) {
+    for (const key of ["a", "b"]) {
+      await waitFacts(page, key, { balance: "40", confirmed: "40, up to revision 1", pending: "0", state: "online" });
+    }
+    assert.deepEqual(await eventRows(page, "a"), [["1", "money_deposited", "40", "A", "confirmed"]]);
+  }
+  await shot(two, "11-second-tab");
+
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test(
+  "a second tab's device A shows the balance with the pending batch it loaded",
+  { todo: "a projection made while the store holds pending batches and no confirmed event folds none of them until the pending part changes" },
+  async () => {
+    const errors = [];
+    const context = await freshContext(errors);
+    const log = `tabs-balance-${Date.now()}`;
+    const one = await openPage(context, log);
+    await setOffline(one, "a", true);
+    await move(one, "a", "deposit", 40);
+    await waitFacts(one, "a", { balance: "40", confirmed: "0, up to revision 0", pending: "1" });
+    const two = await context.newPage();
+    await two.goto(one.url());
+    await waitFacts(two, "a", { balance: "40", confirmed: "0, up to revision 0", pending: "1" });
+    assert.deepEqual(errors, []);
+    await context.close();
+  },
+);
 
 test("without IndexedDB, device A is a memory store and says so", async () => {
   const errors = [];
