@@ -452,6 +452,12 @@ async fn send_known<S: Storage>(
     if !engine.clean || known.head != engine.log.head() {
         return Err(group);
     }
+    if session.is_none() {
+        match storage.session().await {
+            Ok(Some(s)) => *session = Some(s),
+            _ => return Err(group),
+        }
+    }
     let (_, ids, answered) = named(&group, &engine.log);
     if !answered {
         return Err(group);
@@ -478,12 +484,6 @@ async fn send_known<S: Storage>(
         }
         owners.push((w.client.clone(), w.principal.clone()));
         lasts.push((w.client.clone(), last));
-    }
-    if session.is_none() {
-        match storage.session().await {
-            Ok(Some(s)) => *session = Some(s),
-            _ => return Err(group),
-        }
     }
     let Some(mut tx) = session
         .as_ref()
