@@ -10,13 +10,13 @@ import { h, money, showResult, wholeNumber, UserMistake } from "./ui.js";
 
 export const ACCOUNT = "account-1";
 
-/** The account's balance, and the revision of its last change. */
+/** The account's balance. */
 const BALANCE = {
-  initial: { balance: 0, revision: 0 },
+  initial: 0,
   selector: { stream: ACCOUNT },
   on: {
-    money_deposited: (s, e) => ({ balance: s.balance + e.data.amount, revision: e.revision }),
-    money_withdrawn: (s, e) => ({ balance: s.balance - e.data.amount, revision: e.revision }),
+    money_deposited: (balance, e) => balance + e.data.amount,
+    money_withdrawn: (balance, e) => balance - e.data.amount,
   },
 };
 
@@ -43,8 +43,8 @@ export function followDevice(card, { name, key, where, store, offline, act, faul
 
   function render() {
     const status = store.sync.status;
-    $("balance").textContent = money(balance.state.balance);
-    $("confirmed").textContent = `${money(confirmed.state.balance)}, up to revision ${status.confirmedRevision}`;
+    $("balance").textContent = money(balance.state);
+    $("confirmed").textContent = `${money(confirmed.state)}, up to revision ${status.confirmedRevision}`;
     $("pending").textContent = String(status.pendingBatches);
     $("state").textContent = status.state;
     $("state").dataset.state = status.state;
@@ -127,11 +127,11 @@ export function followDevice(card, { name, key, where, store, offline, act, faul
       if (op === "deposit") return follow(await write({ events }), `Deposited ${money(amount)}`);
       // Decide on the balance as this device has it (pending writes included) …
       await balance.waitFor(store.revision);
-      const { state, position } = balance;
-      if (state.balance < amount) throw new UserMistake(`Not withdrawn: device ${name} shows ${money(state.balance)}, less than ${money(amount)}.`);
+      const { state: seen, position } = balance;
+      if (seen < amount) throw new UserMistake(`Not withdrawn: device ${name} shows ${money(seen)}, less than ${money(amount)}.`);
       // … and send what it was decided on: nothing newer on the account than `position`.
       const commit = await write({ events, constraints: [{ maxRevision: position, selector: { stream: ACCOUNT } }] });
-      follow(commit, `Withdrew ${money(amount)} (decided on ${money(state.balance)} as of revision ${position})`);
+      follow(commit, `Withdrew ${money(amount)} (decided on ${money(seen)} as of revision ${position})`);
     });
   });
 
