@@ -9,6 +9,7 @@
 import { test, before, beforeEach, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { get } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -376,4 +377,32 @@ test("without IndexedDB, device A is a memory store and says so", async () => {
   for (const key of ["a", "b"]) await waitFacts(page, key, { balance: "20", confirmed: "20, up to revision 1", pending: "0" });
   assert.deepEqual(errors, []);
   await context.close();
+});
+
+test("the proxy: a device offline loses its live stream and is refused; online it reaches the server again", async () => {
+  const base = `${server.url}sync/a`;
+  assert.deepEqual(await (await fetch(base)).json(), { device: "a", offline: false, server: true });
+  assert.equal((await fetch(`${base}/healthz`)).status, 404); // only /v1/… goes to the server
+  assert.equal((await fetch(`${base}/offline`)).status, 405);
+
+  // A live stream of device a, open through the proxy.
+  const stream = await new Promise((resolve, reject) => {
+    get(`${base}/v1/logs/proxy-${Date.now()}/events?after=0`, { headers: { accept: "text/event-stream" } }, resolve).on("error", reject);
+  });
+  assert.equal(stream.statusCode, 200);
+  assert.match(stream.headers["content-type"], /^text\/event-stream/);
+  const cut = new Promise((resolve) => stream.on("close", resolve));
+  stream.resume();
+
+  assert.deepEqual(await (await fetch(`${base}/offline`, { method: "POST" })).json(), { device: "a", offline: true, server: true });
+  await cut; // the open stream lost its connection
+  await assert.rejects(fetch(`${base}/v1/logs/bank/events?after=0`), TypeError); // a network error
+  const other = await fetch(`${server.url}sync/b/v1/logs/bank/events?after=0`);
+  assert.equal(other.status, 200, "device b is still online");
+  await other.body.cancel();
+
+  assert.deepEqual(await (await fetch(`${base}/online`, { method: "POST" })).json(), { device: "a", offline: false, server: true });
+  const back = await fetch(`${base}/v1/logs/bank/events?after=0`);
+  assert.equal(back.status, 200);
+  assert.deepEqual(Object.keys(await back.json()).sort(), ["events", "head"]);
 });
