@@ -3,9 +3,9 @@
 // per-device proxy. Both devices withdraw offline, each allowed by its own
 // balance; back online, the server confirms one and refuses the other, whose
 // device shows why; both converge. Device A's pending batches survive a
-// reload while offline (IndexedDB), and so does a refusal until dismissed.
-// Without IndexedDB, device A runs in memory. Screenshots go to
-// target/screenshots/.
+// reload while offline (IndexedDB), and so does a refusal until dismissed;
+// two tabs share device A. Without IndexedDB, device A runs in memory. And
+// the proxy alone. Screenshots go to target/screenshots/.
 import { test, before, beforeEach, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
