@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
+use std::sync::atomic::Ordering::SeqCst;
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::Duration;
@@ -90,6 +91,17 @@ struct Lane {
     waiting: Mutex<VecDeque<Waiting>>,
     /// Told when a push starts waiting.
     arrived: tokio::sync::Notify,
+    /// Whether a task is deciding the lane's pushes.
+    running: std::sync::atomic::AtomicBool,
+}
+
+/// Marks a lane's task as ended when it ends, even by a panic.
+struct Running<'a>(&'a Lane);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.running.store(false, SeqCst);
+    }
 }
 
 /// The per-log lanes of this process.
@@ -184,14 +196,28 @@ pub async fn push<S: Storage>(
         reply,
     });
     lane.arrived.notify_one();
-    // Whoever holds the engine next decides every push waiting by then; the
-    // work runs in a task of its own, so a request that gives up (or a
-    // client that goes away) never cuts a transaction short.
-    let log = log.to_string();
-    tokio::spawn(async move {
-        let mut engine = lane.engine.lock().await;
-        run_lane(&*storage, &lane, &mut engine, &log).await;
-    });
+    // The lane's task decides every push waiting; one is started when none
+    // runs. It runs apart from the requests, so a request that gives up
+    // (or a client that goes away) never cuts a transaction short.
+    if !lane.running.swap(true, SeqCst) {
+        let log = log.to_string();
+        tokio::spawn(async move {
+            let mut engine = lane.engine.lock().await;
+            let running = Running(&lane);
+            loop {
+                run_lane(&*storage, &lane, &mut engine, &log).await;
+                // Nothing waits and nothing is in flight: the task ends,
+                // unless a push came in meanwhile and found it running.
+                lane.running.store(false, SeqCst);
+                let idle = lane.waiting.lock().expect("queue lock").is_empty();
+                if idle || lane.running.swap(true, SeqCst) {
+                    break;
+                }
+            }
+            // Ended in order: the flag is already the next task's.
+            std::mem::forget(running);
+        });
+    }
     match tokio::time::timeout(PUSH_TIMEOUT, answer).await {
         Ok(Ok(result)) => result,
         _ => Err(PushError::Timeout),
