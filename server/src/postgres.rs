@@ -59,6 +59,7 @@ END $$;
 /// lock and the check that its stamp is still `known` (else nothing is
 /// written: SQLSTATE HC409); then the rows, the head row (with the new
 /// stamp), and the notification if the head moved.
+const NOTIFY: &str = "SELECT pg_notify('hindcast', $1)";
 const WRITE: &str = "SELECT hindcast_write($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)";
 
 /// Up to `$3` events after `$2`. Revisions have no gaps, so the range
@@ -396,7 +397,9 @@ impl Tx for PgTx {
         let seq_clients: Vec<&str> = self.new_seqs.iter().map(|(c, _, _)| c.as_str()).collect();
         let seqs: Vec<i64> = self.new_seqs.iter().map(|(_, s, _)| *s as i64).collect();
         let seq_outcomes: Vec<&str> = self.new_seqs.iter().map(|(_, _, o)| o.as_str()).collect();
-        let moved = head.head != self.head.head;
+        // Readers are woken here by the transactions that read first; the
+        // lane wakes them after a run of the others (Storage::notify).
+        let moved = head.head != self.head.head && self.known.is_none();
         let write = c.prepare_cached(WRITE).await?;
         let known = self.known.map(|k| k.stamp);
         let new_head = head.head as i64;
@@ -531,6 +534,7 @@ impl Storage for Postgres {
         // first polled (a statement prepared then would wait a round trip
         // first, and a later commit on the session could overtake it).
         c.prepare_cached(WRITE).await?;
+        c.prepare_cached(NOTIFY).await?;
         Ok(Some(Arc::new(c)))
     }
 
@@ -557,6 +561,20 @@ impl Storage for Postgres {
             new_events: Vec::new(),
             new_seqs: Vec::new(),
             known: Some(known),
+        })
+    }
+
+    fn notify(
+        &self,
+        session: &Arc<Object>,
+        log: &str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + 'static>> {
+        let session = session.clone();
+        let log = log.to_string();
+        Box::pin(async move {
+            let st = session.prepare_cached(NOTIFY).await?;
+            session.execute(&st, &[&log]).await?;
+            Ok(())
         })
     }
 

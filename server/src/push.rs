@@ -245,6 +245,12 @@ fn take_group(lane: &Lane) -> Vec<Waiting> {
 /// faster than 1; 4 was slower than 2, more and smaller transactions.)
 const IN_FLIGHT: usize = 2;
 
+/// While flights follow one another, a lane wakes live readers at least
+/// once per this many commits (and whenever nothing is left in flight):
+/// PostgreSQL's NOTIFY cost about as much CPU as the rest of a small
+/// group's writes.
+const WAKE_EVERY: usize = 4;
+
 /// A group decided from what the lane knew, its commit sent.
 struct Flight {
     group: Vec<Waiting>,
@@ -267,6 +273,15 @@ struct Flight {
 async fn run_lane<S: Storage>(storage: &S, lane: &Lane, engine: &mut Engine, log: &str) {
     let mut flights: VecDeque<Flight> = VecDeque::new();
     let mut session: Option<S::Session> = None;
+    // Committed flights that moved the head, readers not yet woken.
+    let mut unwoken = 0;
+    let wake = |session: &Option<S::Session>, unwoken: &mut usize| {
+        if let (Some(s), true) = (session, *unwoken > 0) {
+            // A lost wake-up costs a reader at most its keep-alive period.
+            tokio::spawn(storage.notify(s, log));
+        }
+        *unwoken = 0;
+    };
     loop {
         if flights.len() < IN_FLIGHT {
             let group = take_group(lane);
@@ -274,7 +289,9 @@ async fn run_lane<S: Storage>(storage: &S, lane: &Lane, engine: &mut Engine, log
                 match send_known(storage, engine, &mut session, log, group).await {
                     Ok(flight) => flights.push_back(flight),
                     Err(group) => {
-                        let mut again = land_all(engine, &mut flights).await;
+                        let (mut again, moved) = land_all(engine, &mut flights).await;
+                        unwoken += moved;
+                        wake(&session, &mut unwoken);
                         session = None;
                         again.push(group);
                         for group in again {
@@ -292,12 +309,26 @@ async fn run_lane<S: Storage>(storage: &S, lane: &Lane, engine: &mut Engine, log
         tokio::select! {
             landed = &mut front.commit => {
                 let flight = flights.pop_front().expect("a flight");
-                if let Err(flight) = land(engine, flight, landed) {
-                    let mut again = vec![flight];
-                    again.extend(land_all(engine, &mut flights).await);
-                    session = None;
-                    for group in again {
-                        decide_group(storage, engine, log, group).await;
+                let moved = flight.head.head > flight.start;
+                match land(engine, flight, landed) {
+                    Ok(()) => {
+                        unwoken += usize::from(moved);
+                        // Readers are woken when the lane has nothing more
+                        // in flight, and at least every few commits.
+                        if flights.is_empty() || unwoken >= WAKE_EVERY {
+                            wake(&session, &mut unwoken);
+                        }
+                    }
+                    Err(flight) => {
+                        let mut again = vec![flight];
+                        let (rest, moved) = land_all(engine, &mut flights).await;
+                        again.extend(rest);
+                        unwoken += moved;
+                        wake(&session, &mut unwoken);
+                        session = None;
+                        for group in again {
+                            decide_group(storage, engine, log, group).await;
+                        }
                     }
                 }
             }
@@ -333,11 +364,19 @@ fn land(
 }
 
 /// Waits for every flight; returns the groups of those that failed (after
-/// one fails, every later one does: its stamp check fails).
-async fn land_all(engine: &mut Engine, flights: &mut VecDeque<Flight>) -> Vec<Vec<Waiting>> {
+/// one fails, every later one does: its stamp check fails), and how many
+/// of those that committed moved the head.
+async fn land_all(
+    engine: &mut Engine,
+    flights: &mut VecDeque<Flight>,
+) -> (Vec<Vec<Waiting>>, usize) {
     let mut again = Vec::new();
+    let mut moved = 0;
     while let Some(mut flight) = flights.pop_front() {
         let landed = (&mut flight.commit).await;
+        if landed.is_ok() && flight.head.head > flight.start {
+            moved += 1;
+        }
         if !again.is_empty() && landed.is_ok() {
             // Decided on top of a group that failed, yet committed: this
             // cannot be (the stamp it checked was never written), but if it
@@ -348,7 +387,7 @@ async fn land_all(engine: &mut Engine, flights: &mut VecDeque<Flight>) -> Vec<Ve
             again.push(group);
         }
     }
-    again
+    (again, moved)
 }
 
 async fn decide_group<S: Storage>(

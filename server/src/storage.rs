@@ -190,6 +190,17 @@ pub trait Storage: Send + Sync + 'static {
         let _ = (session, log, known, owners, last_seqs, batch_ids);
         None
     }
+    /// Wakes live readers of `log` (in every process) to what is
+    /// committed: transactions begun from what was known do not, so that
+    /// a run of them can share one wake-up.
+    fn notify(
+        &self,
+        session: &Self::Session,
+        log: &str,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<()>> + Send + 'static>> {
+        let _ = (session, log);
+        Box::pin(async { Ok(()) })
+    }
     /// The log's head and its events after `after`: at least `limit`
     /// events when there are that many, completed to whole batches.
     fn read(&self, log: &str, after: u64, limit: u64) -> impl Future<Output = Result<Page>> + Send;
