@@ -13,12 +13,13 @@
 //! period).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::{try_join, try_join3, try_join4};
 
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime, Timeouts};
 use tokio::sync::broadcast;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{AsyncMessage, NoTls, Row};
@@ -69,8 +70,32 @@ const WRITE: &str = "SELECT hindcast_write($1, $2, $3, $4, $5, $6, $7, $8, $9, $
 /// events took seconds.
 const EVENTS_AFTER: &str = "SELECT revision, batch_last, body FROM events WHERE log = $1 AND revision > $2 AND revision <= $2 + $3 ORDER BY revision LIMIT $3";
 
+/// A connection a lane keeps while it has commits in flight.
+/// Connections per process.
+const POOL_SIZE: usize = 16;
+
+pub struct Session {
+    conn: Object,
+    sessions: Arc<AtomicUsize>,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.sessions.fetch_sub(1, SeqCst);
+    }
+}
+
+impl std::ops::Deref for Session {
+    type Target = Object;
+    fn deref(&self) -> &Object {
+        &self.conn
+    }
+}
+
 pub struct Postgres {
     pool: Pool,
+    /// Sessions held, at most half the pool.
+    sessions: Arc<AtomicUsize>,
     hints: broadcast::Sender<Hint>,
 }
 
@@ -92,7 +117,7 @@ impl Postgres {
             },
         );
         let pool = Pool::builder(manager)
-            .max_size(16)
+            .max_size(POOL_SIZE)
             .runtime(Runtime::Tokio1)
             .wait_timeout(Some(Duration::from_secs(20)))
             .create_timeout(Some(Duration::from_secs(10)))
@@ -108,7 +133,11 @@ impl Postgres {
         drop(client);
         let hints = broadcast::channel(1024).0;
         tokio::spawn(listen(config, hints.clone()));
-        Ok(Postgres { pool, hints })
+        Ok(Postgres {
+            pool,
+            sessions: Arc::new(AtomicUsize::new(0)),
+            hints,
+        })
     }
 
     async fn client(&self) -> Result<Object> {
@@ -158,7 +187,7 @@ async fn listen(config: tokio_postgres::Config, hints: broadcast::Sender<Hint>) 
 pub struct PgTx {
     /// The transaction's own connection, or the session it was begun on.
     client: Option<Object>,
-    session: Option<Arc<Object>>,
+    session: Option<Arc<Session>>,
     log: String,
     head: Head,
     /// Client id → principal, for the clients known to be bound.
@@ -447,7 +476,7 @@ impl Tx for PgTx {
 
 impl Storage for Postgres {
     type Tx = PgTx;
-    type Session = Arc<Object>;
+    type Session = Arc<Session>;
 
     async fn begin(&self, log: &str, clients: &[String], batch_ids: &[String]) -> Result<PgTx> {
         let client = self.client().await?;
@@ -528,19 +557,43 @@ impl Storage for Postgres {
         Ok(tx)
     }
 
-    async fn session(&self) -> Result<Option<Arc<Object>>> {
-        let c = self.client().await?;
+    async fn session(&self) -> Result<Option<Arc<Session>>> {
+        // A busy lane keeps its session: sessions take at most half the
+        // pool, and only an idle connection (or a new one), never one
+        // waited for, so lanes of many logs cannot starve transactions
+        // that read first; without one, the lane reads first.
+        if self.sessions.fetch_add(1, SeqCst) >= POOL_SIZE / 2 {
+            self.sessions.fetch_sub(1, SeqCst);
+            return Ok(None);
+        }
+        let sessions = self.sessions.clone();
+        let c = match self
+            .pool
+            .timeout_get(&Timeouts {
+                wait: Some(Duration::ZERO),
+                create: Some(Duration::from_secs(10)),
+                recycle: None,
+            })
+            .await
+        {
+            Ok(c) => c,
+            Err(_) => {
+                sessions.fetch_sub(1, SeqCst);
+                return Ok(None);
+            }
+        };
         // Prepared now, so that a commit sends all of its statements when
         // first polled (a statement prepared then would wait a round trip
         // first, and a later commit on the session could overtake it).
-        c.prepare_cached(WRITE).await?;
-        c.prepare_cached(NOTIFY).await?;
-        Ok(Some(Arc::new(c)))
+        let session = Session { conn: c, sessions };
+        session.prepare_cached(WRITE).await?;
+        session.prepare_cached(NOTIFY).await?;
+        Ok(Some(Arc::new(session)))
     }
 
     fn begin_known(
         &self,
-        session: &Arc<Object>,
+        session: &Arc<Session>,
         log: &str,
         known: Head,
         owners: Vec<(String, String)>,
@@ -566,7 +619,7 @@ impl Storage for Postgres {
 
     fn notify(
         &self,
-        session: &Arc<Object>,
+        session: &Arc<Session>,
         log: &str,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + 'static>> {
         let session = session.clone();

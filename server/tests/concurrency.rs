@@ -397,3 +397,43 @@ async fn what_a_process_knows_is_checked_against_the_others() {
         .await;
     }
 }
+
+/// More busy logs than a process keeps sessions for (half of its 16
+/// connections): every push is decided, each log gap-free.
+async fn many_logs(server: &Server, name: &str) {
+    let logs: Vec<String> = (0..24).map(|_| new_id()).collect();
+    let mut tasks = Vec::new();
+    for log in &logs {
+        for d in 0..2 {
+            let mut device = Device::new(server, log, &format!("user-{d}"));
+            tasks.push(tokio::spawn(async move {
+                for _ in 0..10 {
+                    let o = device
+                        .push(
+                            json!({ "events": [{ "stream": "s", "type": "t" }], "view": view(0) }),
+                        )
+                        .await;
+                    assert_eq!(o["status"], "committed", "{o}");
+                }
+            }));
+        }
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    for log in &logs {
+        let token = token("reader", &[log], 600);
+        let page = pull(&http(), &server.url, log, &token, 0).await;
+        let events = page["events"].as_array().unwrap();
+        assert_eq!(events.len(), 20, "{name}");
+        assert_gap_free(events);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn more_busy_logs_than_sessions() {
+    many_logs(&Server::start(&sqlite()), "sqlite").await;
+    if let Some(pg) = postgres() {
+        many_logs(&Server::start(&pg), "postgres").await;
+    }
+}
