@@ -211,6 +211,13 @@ export interface Sync {
   rejected(): SyncRejection[];
   /** Called for each rejection not dismissed, then for each new one; returns a function that stops that. */
   onRejected(listener: (rejection: SyncRejection) => void): () => void;
+  /**
+   * The pending batches not yet decided that the server is certain to refuse:
+   * one of their "nothing changed" conditions has in its scope an event of the
+   * confirmed prefix that they did not see. The server still decides; this
+   * changes only when `status.confirmedRevision` does.
+   */
+  failing(): Uuid[];
   /** Forgets a rejection (in every tab); resolves once that is stored. */
   dismiss(batchId: Uuid): Promise<void>;
   /** Resolves once the confirmed prefix reaches `revision`. */

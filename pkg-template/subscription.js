@@ -412,7 +412,11 @@ export class Projection {
     if (Object.keys(handlers).length === 0) throw invalid("on", "give at least one event type to fold");
     this.#sub = new Subscription(core, handlers, undefined, () => this.#changed(), { selector });
     this.done = this.#sub.done;
-    if (this.#optimisticMode) core.projections.add(this);
+    if (this.#optimisticMode) {
+      core.projections.add(this);
+      // Pending events already there are folded even if no confirmed event is delivered first.
+      this.#scheduleRefold();
+    }
   }
 
   /** The current state (on a syncing store, with the pending events folded on top). */

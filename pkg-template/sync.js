@@ -194,11 +194,11 @@ function streamsOf(events) {
  * whatever the view (SPEC §8.3), so its `own` is sent empty. (A device that
  * writes many batches offline would otherwise send views that grow with the
  * square of its queue.)
- * @param {{ expect?: Record<string, unknown>, constraints?: unknown[] }} wire
+ * @param {{ expect?: unknown, constraints?: unknown }} wire
  */
 function viewMatters(wire) {
-  if (wire.constraints !== undefined && wire.constraints.length > 0) return true;
-  return wire.expect !== undefined && Object.values(wire.expect).some((x) => x !== "any");
+  if (Array.isArray(wire.constraints) && wire.constraints.length > 0) return true;
+  return wire.expect !== undefined && wire.expect !== null && Object.values(wire.expect).some((x) => x !== "any");
 }
 
 /**
@@ -286,6 +286,11 @@ export class Sync {
   #outcomes = [];
   /** @type {Rejection[]} */
   #rejected = [];
+  /**
+   * The ids of pending batches the confirmed prefix proves the server will refuse.
+   * @type {string[]}
+   */
+  #failing = [];
   /** @type {Set<(r: Rejection) => void>} */
   #rejectedListeners = new Set();
   /** @type {Set<(s: SyncStatus) => void>} */
@@ -452,6 +457,36 @@ export class Sync {
     return { ...this.#status };
   }
 
+  /**
+   * The pending batches, not yet decided by the server, that it is certain
+   * to refuse: one of their "nothing changed" conditions (SPEC §8.3) has in
+   * its scope an event of the confirmed prefix that they did not see. The
+   * server still decides; this changes when `confirmedRevision` does.
+   * @returns {string[]}
+   */
+  failing() {
+    return this.#failing.filter((id) => this.#pending.some((p) => p.id === id && !p.decided));
+  }
+
+  /** The ids of `failing()`, worked out in the core (view.rs, certain_to_fail). */
+  #certainToFail() {
+    const { engine } = this.#store;
+    /** @type {string[]} */
+    const out = [];
+    for (const p of this.#pending) {
+      const { body } = p;
+      if (p.decided || body.view.base >= this.confirmed || !viewMatters(body)) continue;
+      const e = body.events[0];
+      const request = JSON.stringify({ events: [{ stream: e.stream, type: e.type }], expect: body.expect, constraints: body.constraints });
+      try {
+        if (engine.certainToFail(request, body.view.base, this.confirmed, JSON.stringify(body.view.own))) out.push(p.id);
+      } catch {
+        // Not a request the engine reads: the server decides it.
+      }
+    }
+    return out;
+  }
+
   /** @param {(status: SyncStatus) => void} listener */
   onStatus(listener) {
     if (typeof listener !== "function") throw invalid("listener", "expected a function (status) => void");
@@ -554,8 +589,17 @@ export class Sync {
       try {
         // Other tabs' batches join the queue before it is pushed.
         if (this.#durable !== null) await this.#durable.exclusive(async () => {});
-        await this.#pushUndecided();
+        // A push that fails (a 409, a 413, a proxy that refuses it) does not
+        // keep the device from hearing the others: it pulls all the same.
+        let pushFailed = null;
+        try {
+          await this.#pushUndecided();
+        } catch (e) {
+          if (this.#closed) return;
+          pushFailed = { error: e };
+        }
         await this.#pullToHead();
+        if (pushFailed !== null) throw pushFailed.error;
         this.#openLive();
       } catch (e) {
         if (this.#closed) return;
@@ -892,6 +936,7 @@ export class Sync {
     }
     if (renumberedEvents.length > 0) publish(renumberedEvents, restore(engine, JSON.stringify(renumberedEvents)));
     this.#pending = change.survivors.map((s) => s.entry);
+    if (change.pulled.length > 0) this.#failing = this.#certainToFail();
     // An event stands while the same event id is at the same revision.
     let stands = from;
     while (stands - from < before.length && stands < events.length && events[stands].id === before[stands - from]) stands++;

@@ -377,5 +377,46 @@ pub fn check_view(log: &Log, req: &Request, view: &View) -> Result<Vec<ViewViola
     Ok(out)
 }
 
+/// Whether the view rule must refuse a batch still pending on its device,
+/// whatever else happens: one of its "nothing changed" conditions has in
+/// its scope an event of the shared log after `base` (up to `confirmed`,
+/// the prefix the device holds) from a batch not in `own`. That event is
+/// unseen, and stays so. Only what the confirmed prefix proves: the server
+/// still decides (other reasons may refuse the batch too).
+pub fn certain_to_fail(
+    log: &Log,
+    confirmed: u64,
+    req: &Request,
+    base: u64,
+    own: &rustc_hash::FxHashSet<u128>,
+) -> bool {
+    let confirmed = confirmed.min(log.head());
+    if base >= confirmed {
+        return false;
+    }
+    let unseen = |rev: u64| !own.contains(&log.batch(log.event(rev as Rev).batch).id);
+    for (stream, expectation, _) in &req.expect {
+        if matches!(expectation, Expectation::Any | Expectation::StreamExists) {
+            continue;
+        }
+        let Some(id) = log.streams.get(stream) else {
+            continue;
+        };
+        let postings = log.streams.postings(id);
+        let lo = postings.partition_point(|&rev| rev as u64 <= base);
+        let hi = postings.partition_point(|&rev| rev as u64 <= confirmed);
+        if postings[lo..hi].iter().any(|&rev| unseen(rev as u64)) {
+            return true;
+        }
+    }
+    req.constraints.iter().any(|c| {
+        !matches!(c.kind, ConstraintKind::Min(_))
+            && match &c.selector {
+                None => (base + 1..=confirmed).any(unseen),
+                Some(sel) => matches_desc(log, sel, base + 1, confirmed).any(unseen),
+            }
+    })
+}
+
 #[cfg(test)]
 mod tests;

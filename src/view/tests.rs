@@ -401,6 +401,22 @@ proptest! {
         let got = check_view(&w.shared, &req, &w.view).expect("a view that fits the log");
         prop_assert_eq!(got, model(&w, &req), "request {}", text);
     }
+
+    /// What the prefix proves is never wrong: a batch flagged certain to
+    /// fail is refused by the view rule.
+    #[test]
+    fn certain_to_fail_only_when_the_view_rule_refuses(c in case()) {
+        let w = world(&c);
+        let text = request(&c, &w);
+        let req = parse_request(&text).expect("the model writes valid requests");
+        let own: FxHashSet<u128> = w.view.own.iter().map(|o| match o {
+            Own::Committed(id) | Own::Rejected { id, .. } => *id,
+        }).collect();
+        if certain_to_fail(&w.shared, w.shared.head(), &req, w.view.base, &own) {
+            let got = check_view(&w.shared, &req, &w.view).expect("a view that fits the log");
+            prop_assert!(!got.is_empty(), "flagged but committed: request {}", text);
+        }
+    }
 }
 
 /// A log of one-event batches on these streams.
@@ -587,4 +603,37 @@ fn a_view_that_does_not_fit_the_log_is_invalid_input() {
         }),
         "view.own[0]"
     );
+}
+
+#[test]
+fn a_pending_batch_is_certain_to_fail_once_the_prefix_holds_an_unseen_event_in_a_nothing_changed_scope(
+) {
+    // The device's prefix is at 10 and holds its deposit (batch 600) at 11;
+    // its withdrawal, decided on base 10 with the deposit in `own`, waits.
+    let mut log = log_of(&["acc-1"; 10], 1);
+    let withdrawal = parse_request(
+        r#"{"events":[{"stream":"acc-1","type":"withdrawn"}],"constraints":[{"maxRevision":11,"selector":{"stream":"acc-1"}}]}"#,
+    )
+    .unwrap();
+    let exists = parse_request(
+        r#"{"events":[{"stream":"acc-1","type":"withdrawn"}],"expect":{"acc-1":"stream_exists"},"constraints":[{"minRevision":1}]}"#,
+    )
+    .unwrap();
+    let own: FxHashSet<u128> = [600].into_iter().collect();
+    single(&mut log, 600, 60, "acc-1"); // its own deposit joined the prefix: in view
+    assert!(!certain_to_fail(&log, 11, &withdrawal, 10, &own));
+    single(&mut log, 500, 50, "acc-2"); // another device, out of scope
+    assert!(!certain_to_fail(&log, 12, &withdrawal, 10, &own));
+    single(&mut log, 700, 70, "acc-1"); // another device's withdrawal: unseen, in scope
+    assert!(!certain_to_fail(&log, 12, &withdrawal, 10, &own)); // not yet in the prefix
+    assert!(certain_to_fail(&log, 13, &withdrawal, 10, &own));
+    // "Something exists" conditions are never certain to fail this way.
+    assert!(!certain_to_fail(&log, 13, &exists, 10, &own));
+    // An exact expectation on the stream is.
+    let exact = parse_request(
+        r#"{"events":[{"stream":"acc-1","type":"w"}],"expect":{"acc-1":{"version":10}}}"#,
+    )
+    .unwrap();
+    assert!(certain_to_fail(&log, 13, &exact, 10, &own));
+    assert!(!certain_to_fail(&log, 13, &exact, 13, &own));
 }

@@ -258,4 +258,33 @@ impl Engine {
             None => Vec::new(),
         })
     }
+
+    /// Whether a pending batch (its transact request's JSON text, as given
+    /// to [`Engine::transact`]) is certain to be refused by the server: see
+    /// [`crate::view::certain_to_fail`]. `base` and `own` (a JSON array of
+    /// batch ids) are its view; `confirmed`, the prefix this device holds.
+    #[wasm_bindgen(js_name = certainToFail)]
+    pub fn certain_to_fail(
+        &self,
+        request: &str,
+        base: f64,
+        confirmed: f64,
+        own: &str,
+    ) -> Result<bool, JsValue> {
+        let req = parse_request(request).map_err(thrown)?;
+        let ids: Vec<&str> =
+            serde_json::from_str(own).map_err(|e| thrown(Error::invalid("own", e.to_string())))?;
+        let own = ids
+            .iter()
+            .map(|s| crate::json::parse_uuid(s))
+            .collect::<Option<rustc_hash::FxHashSet<u128>>>()
+            .ok_or_else(|| thrown(Error::invalid("own", "expected batch ids")))?;
+        Ok(crate::view::certain_to_fail(
+            self.store.log(),
+            confirmed as u64,
+            &req,
+            base as u64,
+            &own,
+        ))
+    }
 }

@@ -341,7 +341,6 @@ test("two tabs share device A: its pending batch, its switch, and what the serve
 
 test(
   "a second tab's device A shows the balance with the pending batch it loaded",
-  { todo: "a projection made while the store holds pending batches and no confirmed event folds none of them until the pending part changes" },
   async () => {
     const errors = [];
     const context = await freshContext(errors);

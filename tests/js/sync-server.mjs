@@ -69,7 +69,8 @@ export function token(sub, logs = ["*"], ttl = 3600) {
  * push reach the server and then resets the connection instead of
  * answering; `holdNextPush()` lets it reach the server and holds the
  * answer: `{ answered, release }`, `answered` resolving once the server has
- * answered, `release()` passing the answer on. `target` may be set (a
+ * answered, `release()` passing the answer on; `refusePushes = true`
+ * refuses pushes only (pulls and the live stream pass). `target` may be set (a
  * server started again elsewhere). Resolves with `{ url, set offline,
  * set target, dropNextPush, holdNextPush, pushes, close }`.
  */
@@ -79,6 +80,7 @@ export async function proxy(target) {
   let hold = null;
   const sockets = new Set();
   let offline = false;
+  let refusePushes = false;
   let drop = false;
   let pushes = 0;
   const server = http.createServer((req, res) => {
@@ -87,6 +89,10 @@ export async function proxy(target) {
       return;
     }
     const isPush = req.url.endsWith("/push");
+    if (isPush && refusePushes) {
+      req.socket.destroy();
+      return;
+    }
     if (isPush) pushes++;
     const dropThis = isPush && drop;
     if (dropThis) drop = false;
@@ -125,6 +131,9 @@ export async function proxy(target) {
     set offline(v) {
       offline = v;
       if (v) for (const s of sockets) s.destroy(); // live streams too
+    },
+    set refusePushes(v) {
+      refusePushes = v;
     },
     set target(url) {
       upstream = new URL(url);

@@ -163,16 +163,19 @@ test("subscriptions deliver confirmed events only, once each, in the shared orde
   await b.close();
 });
 
-test("a push whose answer is lost is sent again and commits once", async () => {
+test("a push whose answer is lost commits once: the pull that follows brings the batch, the next seq follows it", async () => {
   const log = newLog();
   const a = await device(log, "alice");
   await a.store.sync.flush(); // online
   a.proxy.dropNextPush();
   const commit = await a.store.transact({ events: [{ stream: "s", type: "t" }] });
   assert.deepEqual((await commit.confirmed).revision, 1);
-  assert.ok(a.proxy.pushes >= 2, `${a.proxy.pushes} pushes`);
   assert.equal((await serverLog(log)).length, 1);
   assert.equal(a.store.read().length, 1);
+  // The server recorded seq 1; the next batch is seq 2, decided in order.
+  const next = await a.store.transact({ events: [{ stream: "s", type: "t" }], expect: { s: { version: 0 } } });
+  assert.deepEqual(await next.confirmed, { firstRevision: 2, revision: 2, streams: { s: { version: 1, revision: 2 } } });
+  assert.equal((await serverLog(log)).length, 2);
   await a.close();
 });
 
@@ -302,4 +305,48 @@ test("a pending subscription sees pending events, and is rewound to what still s
   assert.throws(() => a.store.subscribe(() => {}, { onRewind: () => {} }), (e) => e instanceof InvalidInputError && e.path === "options.onRewind");
   await a.close();
   await b.close();
+});
+
+test("after a pull, failing() names the pending batches the server is certain to refuse; the server then refuses them", async () => {
+  const log = newLog();
+  const a = await device(log, "alice");
+  const b = await device(log, "bob");
+  await (await a.store.transact({ events: [{ stream: "acc-1", type: "opened" }] })).confirmed;
+  await b.store.sync.waitFor(1);
+  // A decides offline: a deposit (no condition) and a withdrawal on what it sees.
+  a.proxy.refusePushes = true;
+  const deposit = await a.store.transact({ events: [{ stream: "acc-1", type: "deposited" }] });
+  const withdrawal = await a.store.transact({
+    events: [{ stream: "acc-1", type: "withdrawn" }],
+    constraints: [{ maxRevision: a.store.lastRevision({ stream: "acc-1" }), selector: { stream: "acc-1" } }],
+  });
+  const elsewhere = await a.store.transact({ events: [{ stream: "acc-2", type: "opened" }], expect: { "acc-2": "no_stream" } });
+  assert.deepEqual(a.store.sync.failing(), []);
+  // B withdraws; A pulls it (its pushes still refused): the withdrawal cannot commit.
+  await (await b.store.transact({ events: [{ stream: "acc-1", type: "withdrawn" }] })).confirmed;
+  await a.store.sync.waitFor(2);
+  assert.deepEqual(a.store.sync.failing(), [withdrawal.batchId]);
+  assert.equal(a.store.sync.status.pendingBatches, 3);
+  // The server decides: as flagged.
+  a.proxy.refusePushes = false;
+  await a.store.sync.flush();
+  assert.equal((await deposit.confirmed).revision, 3);
+  await assert.rejects(withdrawal.confirmed, (e) => e instanceof ConstraintViolationError && e.violations[0].kind === "max_revision_exceeded");
+  assert.equal((await elsewhere.confirmed).revision, 4);
+  assert.deepEqual(a.store.sync.failing(), []);
+  await a.close();
+  await b.close();
+});
+
+test("a projection made while only pending events are there folds them at once", async () => {
+  const a = await device(newLog(), "alice");
+  a.proxy.offline = true;
+  await a.store.transact({ events: [{ stream: "acc-1", type: "deposited", data: { amount: 40 } }] });
+  const balance = a.store.project({ initial: 0, on: { deposited: (s, e) => s + e.data.amount } });
+  await balance.waitFor(1);
+  assert.equal(balance.state, 40);
+  assert.equal(balance.position, 1);
+  assert.equal(balance.confirmedPosition, 0);
+  balance.close();
+  await a.close();
 });
