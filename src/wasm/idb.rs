@@ -28,7 +28,8 @@ use crate::wasm::wire;
 
 const EVENTS: &str = "events";
 /// A syncing store's object stores and their key paths, beside [`EVENTS`].
-const SYNC_STORES: [(&str, &str); 3] = [("pending", "seq"), ("rejected", "batchId"), ("sync", "key")];
+const SYNC_STORES: [(&str, &str); 3] =
+    [("pending", "seq"), ("rejected", "batchId"), ("sync", "key")];
 /// Every object store, for the transactions that span them all.
 const ALL: [&str; 4] = [EVENTS, "pending", "rejected", "sync"];
 
@@ -425,7 +426,11 @@ pub async fn write(db: IdbDatabase, ops: Array) -> Result<(), JsValue> {
         for op in ops.iter() {
             let name = field(&op, "store")?.as_string().unwrap_or_default();
             let store = tx.object_store(&name)?;
-            let (add, put, delete) = (field(&op, "add")?, field(&op, "put")?, field(&op, "delete")?);
+            let (add, put, delete) = (
+                field(&op, "add")?,
+                field(&op, "put")?,
+                field(&op, "delete")?,
+            );
             if !add.is_undefined() {
                 store.add(&add)?;
             } else if !put.is_undefined() {
