@@ -74,18 +74,18 @@ const EVENTS_AFTER: &str = "SELECT revision, batch_last, body FROM events WHERE 
 /// Connections per process.
 const POOL_SIZE: usize = 16;
 
-pub struct Session {
+pub struct Pipeline {
     conn: Object,
-    sessions: Arc<AtomicUsize>,
+    pipelines: Arc<AtomicUsize>,
 }
 
-impl Drop for Session {
+impl Drop for Pipeline {
     fn drop(&mut self) {
-        self.sessions.fetch_sub(1, SeqCst);
+        self.pipelines.fetch_sub(1, SeqCst);
     }
 }
 
-impl std::ops::Deref for Session {
+impl std::ops::Deref for Pipeline {
     type Target = Object;
     fn deref(&self) -> &Object {
         &self.conn
@@ -94,8 +94,8 @@ impl std::ops::Deref for Session {
 
 pub struct Postgres {
     pool: Pool,
-    /// Sessions held, at most half the pool.
-    sessions: Arc<AtomicUsize>,
+    /// Pipelines held, at most half the pool.
+    pipelines: Arc<AtomicUsize>,
     hints: broadcast::Sender<Hint>,
 }
 
@@ -135,7 +135,7 @@ impl Postgres {
         tokio::spawn(listen(config, hints.clone()));
         Ok(Postgres {
             pool,
-            sessions: Arc::new(AtomicUsize::new(0)),
+            pipelines: Arc::new(AtomicUsize::new(0)),
             hints,
         })
     }
@@ -185,9 +185,9 @@ async fn listen(config: tokio_postgres::Config, hints: broadcast::Sender<Hint>) 
 /// `hindcast_write` (multi-row inserts): a group costs two round trips
 /// whatever its size, or one when it was begun from what was known.
 pub struct PgTx {
-    /// The transaction's own connection, or the session it was begun on.
+    /// The transaction's own connection, or the pipeline it was begun on.
     client: Option<Object>,
-    session: Option<Arc<Session>>,
+    pipeline: Option<Arc<Pipeline>>,
     log: String,
     head: Head,
     /// Client id → principal, for the clients known to be bound.
@@ -209,7 +209,7 @@ pub struct PgTx {
 
 impl PgTx {
     fn c(&self) -> &Object {
-        match (&self.client, &self.session) {
+        match (&self.client, &self.pipeline) {
             (Some(c), _) => c,
             (None, Some(s)) => s,
             (None, None) => panic!("an open transaction"),
@@ -467,8 +467,8 @@ impl Tx for PgTx {
             // CONFLICT clause.)
             try_join(c.execute(&write, &params), c.batch_execute("COMMIT")).await?;
         }
-        // Committed: the connection goes back to the pool (a session's
-        // stays with the session).
+        // Committed: the connection goes back to the pool (a pipeline's
+        // stays with the pipeline).
         drop(self.client.take());
         Ok(())
     }
@@ -476,7 +476,7 @@ impl Tx for PgTx {
 
 impl Storage for Postgres {
     type Tx = PgTx;
-    type Session = Arc<Session>;
+    type Pipeline = Arc<Pipeline>;
 
     async fn begin(&self, log: &str, clients: &[String], batch_ids: &[String]) -> Result<PgTx> {
         let client = self.client().await?;
@@ -493,7 +493,7 @@ impl Storage for Postgres {
             new_events: Vec::new(),
             new_seqs: Vec::new(),
             known: None,
-            session: None,
+            pipeline: None,
         };
         let c = tx.c();
         let (lock, owners, seqs, batches) = try_join4(
@@ -557,16 +557,16 @@ impl Storage for Postgres {
         Ok(tx)
     }
 
-    async fn session(&self) -> Result<Option<Arc<Session>>> {
-        // A busy lane keeps its session: sessions take at most half the
+    async fn pipeline(&self) -> Result<Option<Arc<Pipeline>>> {
+        // A busy lane keeps its pipeline: pipelines take at most half the
         // pool, and only an idle connection (or a new one), never one
         // waited for, so lanes of many logs cannot starve transactions
         // that read first; without one, the lane reads first.
-        if self.sessions.fetch_add(1, SeqCst) >= POOL_SIZE / 2 {
-            self.sessions.fetch_sub(1, SeqCst);
+        if self.pipelines.fetch_add(1, SeqCst) >= POOL_SIZE / 2 {
+            self.pipelines.fetch_sub(1, SeqCst);
             return Ok(None);
         }
-        let sessions = self.sessions.clone();
+        let pipelines = self.pipelines.clone();
         let c = match self
             .pool
             .timeout_get(&Timeouts {
@@ -578,22 +578,22 @@ impl Storage for Postgres {
         {
             Ok(c) => c,
             Err(_) => {
-                sessions.fetch_sub(1, SeqCst);
+                pipelines.fetch_sub(1, SeqCst);
                 return Ok(None);
             }
         };
         // Prepared now, so that a commit sends all of its statements when
         // first polled (a statement prepared then would wait a round trip
-        // first, and a later commit on the session could overtake it).
-        let session = Session { conn: c, sessions };
-        session.prepare_cached(WRITE).await?;
-        session.prepare_cached(NOTIFY).await?;
-        Ok(Some(Arc::new(session)))
+        // first, and a later commit on the pipeline could overtake it).
+        let pipeline = Pipeline { conn: c, pipelines };
+        pipeline.prepare_cached(WRITE).await?;
+        pipeline.prepare_cached(NOTIFY).await?;
+        Ok(Some(Arc::new(pipeline)))
     }
 
     fn begin_known(
         &self,
-        session: &Arc<Session>,
+        pipeline: &Arc<Pipeline>,
         log: &str,
         known: Head,
         owners: Vec<(String, String)>,
@@ -602,7 +602,7 @@ impl Storage for Postgres {
     ) -> Option<PgTx> {
         Some(PgTx {
             client: None,
-            session: Some(session.clone()),
+            pipeline: Some(pipeline.clone()),
             log: log.to_string(),
             head: known,
             owners: owners.into_iter().collect(),
@@ -619,14 +619,14 @@ impl Storage for Postgres {
 
     fn notify(
         &self,
-        session: &Arc<Session>,
+        pipeline: &Arc<Pipeline>,
         log: &str,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + 'static>> {
-        let session = session.clone();
+        let pipeline = pipeline.clone();
         let log = log.to_string();
         Box::pin(async move {
-            let st = session.prepare_cached(NOTIFY).await?;
-            session.execute(&st, &[&log]).await?;
+            let st = pipeline.prepare_cached(NOTIFY).await?;
+            pipeline.execute(&st, &[&log]).await?;
             Ok(())
         })
     }

@@ -272,11 +272,11 @@ struct Flight {
 /// decided again after reading.
 async fn run_lane<S: Storage>(storage: &S, lane: &Lane, engine: &mut Engine, log: &str) {
     let mut flights: VecDeque<Flight> = VecDeque::new();
-    let mut session: Option<S::Session> = None;
+    let mut pipeline: Option<S::Pipeline> = None;
     // Committed flights that moved the head, readers not yet woken.
     let mut unwoken = 0;
-    let wake = |session: &Option<S::Session>, unwoken: &mut usize| {
-        if let (Some(s), true) = (session, *unwoken > 0) {
+    let wake = |pipeline: &Option<S::Pipeline>, unwoken: &mut usize| {
+        if let (Some(s), true) = (pipeline, *unwoken > 0) {
             // A lost wake-up costs a reader at most its keep-alive period.
             tokio::spawn(storage.notify(s, log));
         }
@@ -286,13 +286,13 @@ async fn run_lane<S: Storage>(storage: &S, lane: &Lane, engine: &mut Engine, log
         if flights.len() < IN_FLIGHT {
             let group = take_group(lane);
             if !group.is_empty() {
-                match send_known(storage, engine, &mut session, log, group).await {
+                match send_known(storage, engine, &mut pipeline, log, group).await {
                     Ok(flight) => flights.push_back(flight),
                     Err(group) => {
                         let (mut again, moved) = land_all(engine, &mut flights).await;
                         unwoken += moved;
-                        wake(&session, &mut unwoken);
-                        session = None;
+                        wake(&pipeline, &mut unwoken);
+                        pipeline = None;
                         again.push(group);
                         for group in again {
                             decide_group(storage, engine, log, group).await;
@@ -316,7 +316,7 @@ async fn run_lane<S: Storage>(storage: &S, lane: &Lane, engine: &mut Engine, log
                         // Readers are woken when the lane has nothing more
                         // in flight, and at least every few commits.
                         if flights.is_empty() || unwoken >= WAKE_EVERY {
-                            wake(&session, &mut unwoken);
+                            wake(&pipeline, &mut unwoken);
                         }
                     }
                     Err(flight) => {
@@ -324,8 +324,8 @@ async fn run_lane<S: Storage>(storage: &S, lane: &Lane, engine: &mut Engine, log
                         let (rest, moved) = land_all(engine, &mut flights).await;
                         again.extend(rest);
                         unwoken += moved;
-                        wake(&session, &mut unwoken);
-                        session = None;
+                        wake(&pipeline, &mut unwoken);
+                        pipeline = None;
                         for group in again {
                             decide_group(storage, engine, log, group).await;
                         }
@@ -507,7 +507,7 @@ fn new_stamp() -> i64 {
 async fn send_known<S: Storage>(
     storage: &S,
     engine: &mut Engine,
-    session: &mut Option<S::Session>,
+    pipeline: &mut Option<S::Pipeline>,
     log_name: &str,
     group: Vec<Waiting>,
 ) -> Result<Flight, Vec<Waiting>> {
@@ -517,9 +517,9 @@ async fn send_known<S: Storage>(
     if !engine.clean || known.head != engine.log.head() {
         return Err(group);
     }
-    if session.is_none() {
-        match storage.session().await {
-            Ok(Some(s)) => *session = Some(s),
+    if pipeline.is_none() {
+        match storage.pipeline().await {
+            Ok(Some(s)) => *pipeline = Some(s),
             _ => return Err(group),
         }
     }
@@ -550,7 +550,7 @@ async fn send_known<S: Storage>(
         owners.push((w.client.clone(), w.principal.clone()));
         lasts.push((w.client.clone(), last));
     }
-    let Some(mut tx) = session
+    let Some(mut tx) = pipeline
         .as_ref()
         .and_then(|s| storage.begin_known(s, log_name, known, owners, lasts, &ids))
     else {
@@ -574,7 +574,7 @@ async fn send_known<S: Storage>(
     engine.clean = true;
     head.stamp = new_stamp();
     // Polled once here: that sends every statement of the commit, so the
-    // next group's commit goes behind it on the session.
+    // next group's commit goes behind it on the pipeline.
     let mut commit: std::pin::Pin<Box<dyn Future<Output = Result<(), StorageError>> + Send>> =
         Box::pin(tx.commit(head));
     if let Poll::Ready(r) = std::future::poll_fn(|cx| Poll::Ready(commit.as_mut().poll(cx))).await {

@@ -206,7 +206,7 @@ impl Tx for SqliteTx {
 
 impl Storage for Sqlite {
     type Tx = SqliteTx;
-    type Session = ();
+    type Pipeline = ();
 
     async fn begin(&self, log: &str, _: &[String], _: &[String]) -> Result<SqliteTx> {
         let conn = self.writer.clone().lock_owned().await;

@@ -154,7 +154,7 @@ pub trait Tx: Send {
 
 pub trait Storage: Send + Sync + 'static {
     type Tx: Tx + 'static;
-    type Session: Send + Sync + 'static;
+    type Pipeline: Send + Sync + 'static;
     /// Begins a push on `log`, waiting for its lock. `clients` and
     /// `batch_ids` are what deciding will ask about: a backend far away
     /// may read them with the lock, in one go, and answer from memory.
@@ -168,26 +168,26 @@ pub trait Storage: Send + Sync + 'static {
     /// ([`Storage::begin_known`]), which it runs in the order they commit;
     /// `None` when the backend does not do this (reading under the lock
     /// costs it little).
-    fn session(&self) -> impl Future<Output = Result<Option<Self::Session>>> + Send {
+    fn pipeline(&self) -> impl Future<Output = Result<Option<Self::Pipeline>>> + Send {
         async { Ok(None) }
     }
     /// Begins a push on `log` that reads nothing: the caller knows the
     /// stored head (`known`, its stamp included), the owners and last seqs
     /// of the group's clients, and that none of `batch_ids` is stored. The
-    /// transaction answers from these. Its commit is sent on `session`
+    /// transaction answers from these. Its commit is sent on `pipeline`
     /// behind the ones sent before it, and writes only if, under the log's
     /// lock, the stamp is still `known`'s (so it fails if one before it
     /// failed, or another process wrote); it fails otherwise.
     fn begin_known(
         &self,
-        session: &Self::Session,
+        pipeline: &Self::Pipeline,
         log: &str,
         known: Head,
         owners: Vec<(String, String)>,
         last_seqs: Vec<(String, u64)>,
         batch_ids: &[String],
     ) -> Option<Self::Tx> {
-        let _ = (session, log, known, owners, last_seqs, batch_ids);
+        let _ = (pipeline, log, known, owners, last_seqs, batch_ids);
         None
     }
     /// Wakes live readers of `log` (in every process) to what is
@@ -195,10 +195,10 @@ pub trait Storage: Send + Sync + 'static {
     /// a run of them can share one wake-up.
     fn notify(
         &self,
-        session: &Self::Session,
+        pipeline: &Self::Pipeline,
         log: &str,
     ) -> std::pin::Pin<Box<dyn Future<Output = Result<()>> + Send + 'static>> {
-        let _ = (session, log);
+        let _ = (pipeline, log);
         Box::pin(async { Ok(()) })
     }
     /// The log's head and its events after `after`: at least `limit`

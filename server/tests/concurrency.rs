@@ -398,7 +398,7 @@ async fn what_a_process_knows_is_checked_against_the_others() {
     }
 }
 
-/// More busy logs than a process keeps sessions for (half of its 16
+/// More busy logs than a process keeps pipelines for (half of its 16
 /// connections): every push is decided, each log gap-free.
 async fn many_logs(server: &Server, name: &str) {
     let logs: Vec<String> = (0..24).map(|_| new_id()).collect();
@@ -431,7 +431,7 @@ async fn many_logs(server: &Server, name: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn more_busy_logs_than_sessions() {
+async fn more_busy_logs_than_pipelines() {
     many_logs(&Server::start(&sqlite()), "sqlite").await;
     if let Some(pg) = postgres() {
         many_logs(&Server::start(&pg), "postgres").await;
