@@ -1,5 +1,6 @@
 // The real hindcast-server for the sync tests: started on a free port with
-// the embedded storage in a temp dir, stopped by PID when the test ends;
+// the embedded storage in a temp dir (or on the PostgreSQL database of
+// HINDCAST_TEST_DATABASE_URL), stopped by PID when the test ends;
 // HS256 tokens signed here; and a proxy in front of it per device, which can
 // go offline (refuse connections) or drop one answer after the server acted.
 import { spawn } from "node:child_process";
@@ -28,7 +29,10 @@ function binary() {
  * new temp dir); `stop({ keep: true })` leaves it for that.
  */
 export async function startServer({ dir = mkdtempSync(join(tmpdir(), "hindcast-sync-")) } = {}) {
-  const child = spawn(binary(), ["--listen", "127.0.0.1:0", "--data", join(dir, "logs.db"), "--jwt-secret", SECRET], {
+  // On PostgreSQL when the run gives one (scripts/test runs the sync tests on both).
+  const pg = process.env.HINDCAST_TEST_DATABASE_URL;
+  const storage = pg ? ["--database-url", pg] : ["--data", join(dir, "logs.db")];
+  const child = spawn(binary(), ["--listen", "127.0.0.1:0", ...storage, "--jwt-secret", SECRET], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   const url = await new Promise((resolve, reject) => {
