@@ -32,7 +32,12 @@ CREATE TABLE IF NOT EXISTS events (log TEXT NOT NULL, revision BIGINT NOT NULL, 
 CREATE TABLE IF NOT EXISTS batches (log TEXT NOT NULL, batch_id TEXT NOT NULL, committed BOOLEAN NOT NULL, outcome TEXT NOT NULL, events TEXT NOT NULL, keys TEXT, PRIMARY KEY (log, batch_id));
 CREATE TABLE IF NOT EXISTS clients (client_id TEXT PRIMARY KEY, principal TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS seqs (log TEXT NOT NULL, client_id TEXT NOT NULL, seq BIGINT NOT NULL, outcome TEXT NOT NULL, PRIMARY KEY (log, client_id, seq));
-ALTER TABLE heads ADD COLUMN IF NOT EXISTS stamp BIGINT NOT NULL DEFAULT 0;
+DO $$ BEGIN
+  -- Checked first: ALTER TABLE would lock the table even when the column exists.
+  IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'heads'::regclass AND attname = 'stamp' AND NOT attisdropped) THEN
+    ALTER TABLE heads ADD COLUMN stamp BIGINT NOT NULL DEFAULT 0;
+  END IF;
+END $$;
 CREATE OR REPLACE FUNCTION hindcast_write(l TEXT, known BIGINT, new_head BIGINT, recorded DOUBLE PRECISION, new_stamp BIGINT, moved BOOLEAN,
   client_ids TEXT[], principals TEXT[],
   batch_ids TEXT[], committed BOOLEAN[], outcomes TEXT[], batch_events TEXT[], batch_keys TEXT[],
