@@ -159,3 +159,83 @@ async fn a_failed_transaction_stores_nothing() {
     assert_eq!(reason(&err), "closed");
     idb::delete(name).await.unwrap();
 }
+
+/// `{ store, <kind>: value }`, one operation of [`idb::write`].
+fn op(store: &str, kind: &str, value: JsValue) -> JsValue {
+    let o = Object::new();
+    Reflect::set(&o, &"store".into(), &store.into()).unwrap();
+    Reflect::set(&o, &kind.into(), &value).unwrap();
+    o.into()
+}
+
+fn keyed(key: &str, k: JsValue, note: &str) -> JsValue {
+    let r = Object::new();
+    Reflect::set(&r, &key.into(), &k).unwrap();
+    Reflect::set(&r, &"note".into(), &note.into()).unwrap();
+    r.into()
+}
+
+fn field(v: &JsValue, key: &str) -> JsValue {
+    Reflect::get(v, &key.into()).unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn a_syncing_stores_change_is_one_transaction_over_every_object_store() {
+    let name = "wbt-sync".to_string();
+    let _ = idb::delete(name.clone()).await;
+    let db = idb::open(name.clone()).await.unwrap();
+    let ops: Array = [
+        op("events", "add", record(1, "a")),
+        op("pending", "put", keyed("seq", 1.into(), "p1")),
+        op("pending", "put", keyed("seq", 2.into(), "p2")),
+        op("sync", "put", keyed("key", "state".into(), "s1")),
+    ]
+    .into_iter()
+    .collect();
+    idb::write(db.clone(), ops).await.unwrap();
+    let ops: Array = [
+        op("pending", "delete", 1.into()),
+        op("rejected", "put", keyed("batchId", "b".into(), "r")),
+    ]
+    .into_iter()
+    .collect();
+    idb::write(db.clone(), ops).await.unwrap();
+    // An op that fails (a key taken) stores nothing of its change.
+    let ops: Array = [
+        op("pending", "delete", 2.into()),
+        op("sync", "put", keyed("key", "state".into(), "s2")),
+        op("events", "add", record(1, "again")),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(
+        reason(&idb::write(db.clone(), ops).await.unwrap_err()),
+        "aborted"
+    );
+    let snap = idb::sync_read(db.clone(), 0.0).await.unwrap();
+    let events: Array = field(&snap, "events").unchecked_into();
+    assert_eq!(events.length(), 1);
+    assert_eq!(stream_of(&events.get(0)), "a");
+    let pending: Array = field(&snap, "pending").unchecked_into();
+    assert_eq!(pending.length(), 1);
+    assert_eq!(field(&pending.get(0), "note").as_string().unwrap(), "p2");
+    let rejected: Array = field(&snap, "rejected").unchecked_into();
+    assert_eq!(field(&rejected.get(0), "note").as_string().unwrap(), "r");
+    assert_eq!(
+        field(&field(&snap, "sync"), "note").as_string().unwrap(),
+        "s1"
+    );
+    // `after` bounds the events read; get reads one record.
+    let later = idb::sync_read(db.clone(), 1.0).await.unwrap();
+    assert_eq!(Array::from(&field(&later, "events")).length(), 0);
+    let state = idb::get(db.clone(), "sync".into(), "state".into())
+        .await
+        .unwrap();
+    assert_eq!(field(&state, "note").as_string().unwrap(), "s1");
+    assert!(idb::get(db.clone(), "sync".into(), "none".into())
+        .await
+        .unwrap()
+        .is_undefined());
+    db.close();
+    idb::delete(name).await.unwrap();
+}
