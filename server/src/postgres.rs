@@ -4,9 +4,14 @@
 //! `FOR UPDATE`: pushes to one log serialize there, whichever process they
 //! reach. Revisions are head + 1 … under that lock (no sequence), so they
 //! have no gaps and a log's commit order is its revision order: a reader
-//! that went up to r never later finds an event below r.
+//! that went up to r never later finds an event below r. A push that its
+//! process could decide from what it knew (the log as of its own last
+//! transaction there) is written in one call that takes the lock first and
+//! writes nothing unless the log's stamp is still the one that transaction
+//! wrote; otherwise it is decided again after reading under the lock.
 //!
-//! `NOTIFY hindcast, '<log>'` is sent with each commit; a listener
+//! `NOTIFY hindcast, '<log>'` is sent with each commit that reads first,
+//! and once after a run of the others; a listener
 //! connection per process turns notifications into hints for live readers,
 //! which then re-query from the last revision they sent (a notification is
 //! never trusted to carry data, and a lost one costs at most a keep-alive

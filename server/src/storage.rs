@@ -5,10 +5,14 @@
 //! PostgreSQL `SELECT … FOR UPDATE` (any number of processes serialize
 //! there), in SQLite `BEGIN IMMEDIATE` (one writer per file). Revisions are
 //! assigned under that lock as head + 1 …, so they have no gaps and commit
-//! order is revision order; no sequence is involved.
+//! order is revision order; no sequence is involved. (A PostgreSQL push
+//! decided from what its process knew assigns them before it takes the
+//! lock, and writes only if, under the lock, the log's stamp shows that
+//! nothing was written since: see [`Storage::begin_known`].)
 //!
 //! Tables:
-//! - `heads (log, head, recorded_at)`: the lock point and the head.
+//! - `heads (log, head, recorded_at)`: the lock point and the head (and in
+//!   PostgreSQL `stamp`, written anew by every push transaction).
 //! - `events (log, revision, batch_last, body)`: each recorded event as the
 //!   JSON a reader receives; `batch_last` is its batch's last revision, so a
 //!   page can be completed to whole batches.
