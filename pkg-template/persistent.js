@@ -1,8 +1,8 @@
 // The IndexedDB side of a persistent store.
 //
 // IndexedDB is reached through the engine's web-sys functions (idbOpen,
-// idbRead, idbCommit, …); this file decides what a record holds and orders
-// the work.
+// idbRead, idbAppend, …), which call no JavaScript of this package; this
+// file decides what a record holds and orders the work.
 //
 // Records: a record holds a run of whole batches, the JSON text of their
 // recorded events, keyed by the first revision:
@@ -22,10 +22,11 @@
 //   too long, the group is staged again with a text per batch, so that a
 //   batch too large to store fails alone); and the group's records are
 //   added in one readwrite transaction. If another tab stored
-//   anything since this tab's head, the first record's key is taken: then,
-//   in a second transaction, the group is decided again (synchronously, in
-//   the transaction's read callback) after restoring what the others
-//   stored, so every check sees the database as it stands. Only once a
+//   anything since this tab's head, the first record's key is taken and
+//   nothing is stored: the group is decided again after restoring what the
+//   others stored, and written again, until a write finds its key free; so
+//   every check sees the database as it stands. (A group of refusals only
+//   stands if nobody stored anything after its head.) Only once a
 //   transaction has completed are the batches applied for real and
 //   published, so nothing of a failed write is ever visible. Every
 //   transact of a group settles, whatever fails.
@@ -46,7 +47,7 @@
 // head + 1 exists exactly when some tab wrote after that head. Groups,
 // imports and catch-up reads run one at a time (`lane`).
 
-import { idbAbort, idbAppend, idbCommit, idbGet, idbLast, idbRead, idbSettled, idbSyncRead, idbWrite } from "./wasm/hindcast.js";
+import { idbAbort, idbAppend, idbGet, idbLast, idbRead, idbSettled, idbSyncRead, idbWrite } from "./wasm/hindcast.js";
 import { InvalidInputError, StorageError, fromWire, invalid } from "./errors.js";
 import { decodeRecorded, restore } from "./record.js";
 import { exclusive, hold } from "./locks.js";
@@ -73,6 +74,8 @@ const RECORD_CHARS = 1 << 22;
 const CHUNK_EVENTS = 10_000;
 /** Records asked for by the first read; later reads adapt to the record size. */
 const FIRST_READ = 16;
+/** No limit, for a read of every record after a key. */
+const ALL_RECORDS = 0xffff_ffff;
 /** The least time between two notices to other tabs, in ms. */
 const NOTICE_GAP_MS = 10;
 
@@ -274,17 +277,26 @@ export class Persistence {
     try {
       if (this.closed) throw closedError();
       const start = this.#events.length;
-      // Decided against memory first; decided again inside the transaction
-      // against what other tabs stored, if they stored anything since.
-      let staged = this.#stage([], group, start);
+      // Decided against memory first; decided again, after reading what
+      // other tabs stored since `start`, whenever they stored anything.
+      /** @type {StoredRecord[]} */
+      let theirs = [];
+      let staged = this.#stage(theirs, group, start);
       try {
-        await idbCommit(this.#db, start, staged.records, (/** @type {StoredRecord[]} */ theirs) => {
+        for (;;) {
+          if (staged.records.length > 0) {
+            // Our first key is free exactly when no tab stored after `start`.
+            if (await this.#io(() => idbSettled(idbAppend(this.#db, staged.records)))) break;
+          }
+          // A key was taken, or there is nothing to write (refusals, which
+          // what the others stored may overturn): read theirs, decide again.
+          const now = await this.#io(() => idbRead(this.#db, start + 1, ALL_RECORDS));
+          if (staged.records.length === 0 && now.length === theirs.length) break;
+          theirs = now;
           staged = this.#stage(theirs, group, start);
-          return staged.records;
-        });
+        }
       } catch (e) {
-        const error = this.closed ? closedError() : fromWire(e);
-        for (const item of group) item.reject(item.error ?? error);
+        for (const item of group) item.reject(item.error ?? e);
         return;
       }
       // Durable: apply the same runs for real, in the same order.

@@ -3,7 +3,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use hindcast::wasm::idb;
-use js_sys::{Array, Function, Object, Reflect};
+use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
@@ -16,11 +16,10 @@ fn record(revision: u32, stream: &str) -> JsValue {
     r.into()
 }
 
-/// A `decide` that records what it was given and returns `records`.
-fn decide(seen: &Array, records: Vec<JsValue>) -> Function {
-    let out: Array = records.into_iter().collect();
-    let f = Function::new_with_args("seen, out, theirs", "seen.push(theirs.length); return out;");
-    f.bind2(&JsValue::NULL, seen, &out).unchecked_into()
+/// Adds `records` in one transaction: `Ok(true)` once stored, `Ok(false)`
+/// if a key was taken (nothing stored).
+async fn add(db: &web_sys::IdbDatabase, records: Vec<JsValue>) -> Result<bool, JsValue> {
+    idb::settled(idb::append(db.clone(), records.into_iter().collect())?).await
 }
 
 fn reason(e: &JsValue) -> String {
@@ -36,86 +35,49 @@ fn stream_of(r: &JsValue) -> String {
         .unwrap()
 }
 
-fn none() -> Array {
-    Array::new()
-}
-
 #[wasm_bindgen_test]
 async fn commits_are_durable_and_read_back_in_order() {
     let name = "wbt-durable".to_string();
     let _ = idb::delete(name.clone()).await;
     let db = idb::open(name.clone()).await.unwrap();
     assert!(idb::last(db.clone()).await.unwrap().is_undefined());
-    let seen = Array::new();
-    // With nothing decided beforehand, `decide` runs inside the transaction.
-    idb::commit(
-        db.clone(),
-        0.0,
-        none(),
-        decide(&seen, vec![record(1, "a"), record(2, "b")]),
-    )
-    .await
-    .unwrap();
-    idb::commit(db.clone(), 2.0, none(), decide(&seen, vec![record(3, "c")]))
+    assert!(add(&db, vec![record(1, "a"), record(2, "b")])
         .await
-        .unwrap();
+        .unwrap());
+    assert!(add(&db, vec![record(3, "c")]).await.unwrap());
     db.close();
     let db = idb::open(name.clone()).await.unwrap();
     assert_eq!(stream_of(&idb::last(db.clone()).await.unwrap()), "c");
     let rows = idb::read(db.clone(), 2.0, 10).await.unwrap();
     let streams: Vec<String> = rows.iter().map(|r| stream_of(&r)).collect();
     assert_eq!(streams, ["b", "c"]);
-    assert_eq!(seen.to_vec(), vec![JsValue::from(0), JsValue::from(0)]);
     db.close();
     idb::delete(name).await.unwrap();
 }
 
 #[wasm_bindgen_test]
-async fn records_decided_beforehand_are_added_without_deciding_again() {
-    let name = "wbt-fast".to_string();
-    let _ = idb::delete(name.clone()).await;
-    let db = idb::open(name.clone()).await.unwrap();
-    let seen = Array::new();
-    let ours: Array = [record(1, "a"), record(2, "b")].into_iter().collect();
-    idb::commit(
-        db.clone(),
-        0.0,
-        ours,
-        decide(&seen, vec![record(1, "never")]),
-    )
-    .await
-    .unwrap();
-    assert_eq!(seen.length(), 0);
-    let rows = idb::read(db.clone(), 1.0, 10).await.unwrap();
-    let streams: Vec<String> = rows.iter().map(|r| stream_of(&r)).collect();
-    assert_eq!(streams, ["a", "b"]);
-    db.close();
-    idb::delete(name).await.unwrap();
-}
-
-#[wasm_bindgen_test]
-async fn a_writer_that_is_behind_sees_the_others_records_inside_its_transaction() {
+async fn a_writer_that_is_behind_finds_its_key_taken_and_stores_nothing() {
     let name = "wbt-behind".to_string();
     let _ = idb::delete(name.clone()).await;
     let a = idb::open(name.clone()).await.unwrap();
     let b = idb::open(name.clone()).await.unwrap();
-    let seen = Array::new();
-    let ours: Array = [record(1, "from-a")].into_iter().collect();
-    idb::commit(a.clone(), 0.0, ours, decide(&seen, vec![]))
-        .await
-        .unwrap();
-    // b still thinks the head is 0: its record at 1 collides, so its decide
-    // is handed a's record, and what it returns is stored instead.
-    let stale: Array = [record(1, "from-b-stale")].into_iter().collect();
-    idb::commit(
-        b.clone(),
-        0.0,
-        stale,
-        decide(&seen, vec![record(2, "from-b")]),
+    assert!(add(&a, vec![record(1, "from-a")]).await.unwrap());
+    // b still thinks the head is 0: its group from 1 collides, whole.
+    assert!(!add(
+        &b,
+        vec![record(1, "from-b-stale"), record(2, "from-b-stale")]
     )
     .await
-    .unwrap();
-    assert_eq!(seen.to_vec(), vec![JsValue::from(1)]);
+    .unwrap());
+    // Having read what a stored, it writes after it.
+    assert_eq!(
+        idb::read(b.clone(), 1.0, 0xffff_ffff)
+            .await
+            .unwrap()
+            .length(),
+        1
+    );
+    assert!(add(&b, vec![record(2, "from-b")]).await.unwrap());
     let rows = idb::read(a.clone(), 1.0, 10).await.unwrap();
     let streams: Vec<String> = rows.iter().map(|r| stream_of(&r)).collect();
     assert_eq!(streams, ["from-a", "from-b"]);
@@ -130,32 +92,18 @@ async fn a_failed_transaction_stores_nothing() {
     let _ = idb::delete(name.clone()).await;
     let db = idb::open(name.clone()).await.unwrap();
     // A record without its key (revision) aborts the whole group.
-    let seen = Array::new();
-    let err = idb::commit(
-        db.clone(),
-        0.0,
-        none(),
-        decide(&seen, vec![record(1, "a"), Object::new().into()]),
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(reason(&err), "aborted");
-    let ours: Array = [record(1, "a"), Object::new().into()].into_iter().collect();
-    let err = idb::commit(db.clone(), 0.0, ours, decide(&seen, vec![]))
+    let err = add(&db, vec![record(1, "a"), Object::new().into()])
         .await
         .unwrap_err();
     assert_eq!(reason(&err), "aborted");
-    // A decide that throws aborts too, and its error comes back as it is.
-    let thrower = Function::new_no_args("throw 'no'");
-    let err = idb::commit(db.clone(), 0.0, none(), thrower)
-        .await
-        .unwrap_err();
-    assert_eq!(err.as_string().as_deref(), Some("no"));
+    assert!(idb::last(db.clone()).await.unwrap().is_undefined());
+    // An aborted append stores nothing either.
+    let tx = idb::append(db.clone(), [record(1, "a")].into_iter().collect()).unwrap();
+    idb::abort(tx.clone());
+    assert_eq!(reason(&idb::settled(tx).await.unwrap_err()), "aborted");
     assert!(idb::last(db.clone()).await.unwrap().is_undefined());
     db.close();
-    let err = idb::commit(db.clone(), 0.0, none(), decide(&seen, vec![record(1, "a")]))
-        .await
-        .unwrap_err();
+    let err = add(&db, vec![record(1, "a")]).await.unwrap_err();
     assert_eq!(reason(&err), "closed");
     idb::delete(name).await.unwrap();
 }

@@ -6,11 +6,13 @@
 //! not yet dismissed, keyed by `batchId`) and `sync` (its state, keyed by
 //! `key`). What a record holds is the JS layer's business
 //! (`pkg-template/persistent.js`: a run of whole batches as one JSON text,
-//! keyed by its first revision; `pkg-template/sync-records.js`); here a
-//! record is anything with its key. Writes happen in one readwrite
-//! transaction per commit group (see [`commit`]) or per change of a
-//! syncing store's state ([`write`]). Nothing but IndexedDB requests is
-//! awaited inside a transaction.
+//! keyed by its first revision; the pending and rejected records of
+//! `pkg-template/sync.js`); here a record is anything with its key. Writes
+//! happen in one readwrite transaction per commit group ([`append`]) or
+//! per change of a syncing store's state ([`write`]). Nothing but
+//! IndexedDB requests is awaited inside a transaction, and no JavaScript of
+//! this package is called from here (only the platform's `setTimeout`, to
+//! give up on a blocked open).
 //!
 //! Errors cross as thrown strings holding a `StorageError`'s JSON form.
 
@@ -264,75 +266,12 @@ fn key_taken(tx: &IdbTransaction) -> bool {
     tx.error().is_some_and(|e| e.name() == "ConstraintError")
 }
 
-/// One commit group. Fast path: `ours`, the records decided against this
-/// tab's memory, are added in one readwrite transaction. Their first key is
-/// the revision after `after`; every tab writes from its head + 1, so that
-/// key is free exactly when nobody stored anything after `after`, and then
-/// the decisions stand. If it is taken (or `ours` is empty: nothing to
-/// write, or only refusals that newer events might overturn), the slow
-/// path: one readwrite transaction that reads the events stored after
-/// `after` (other tabs' commits), calls `decide(thoseEvents)` synchronously
-/// inside the transaction, and puts the records it returns.
-///
-/// Resolves once the transaction has completed (the group is durable);
-/// rejects with a StorageError if it aborted, nothing of it stored.
-#[wasm_bindgen(js_name = idbCommit)]
-pub async fn commit(
-    db: IdbDatabase,
-    after: f64,
-    ours: Array,
-    decide: Function,
-) -> Result<(), JsValue> {
-    if ours.length() > 0 {
-        let tx = add_all(&db, &ours)?;
-        match completed(&tx).await {
-            Ok(()) => return Ok(()),
-            Err(_) if key_taken(&tx) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    let tx = db
-        .transaction_with_str_and_mode(EVENTS, IdbTransactionMode::Readwrite)
-        .map_err(thrown)?;
-    let store = tx.object_store(EVENTS).map_err(thrown)?;
-    let range =
-        IdbKeyRange::lower_bound_with_open(&JsValue::from_f64(after), true).map_err(thrown)?;
-    let request = store.get_all_with_key(&range).map_err(thrown)?;
-    // Runs in the request's success event, while the transaction is active.
-    let failure = std::rc::Rc::new(std::cell::RefCell::new(None::<JsValue>));
-    let on_read = Closure::<dyn FnMut(web_sys::Event)>::new({
-        let (request, tx, failure) = (request.clone(), tx.clone(), failure.clone());
-        move |_| {
-            let outcome = request
-                .result()
-                .and_then(|theirs| decide.call1(&JsValue::NULL, &theirs))
-                .and_then(|ours| {
-                    for record in ours.unchecked_into::<Array>().iter() {
-                        store.put(&record).map_err(thrown)?;
-                    }
-                    Ok(())
-                });
-            if let Err(e) = outcome {
-                *failure.borrow_mut() = Some(e);
-                let _ = tx.abort();
-            }
-        }
-    });
-    request.set_onsuccess(Some(on_read.as_ref().unchecked_ref()));
-    let outcome = completed(&tx).await;
-    request.set_onsuccess(None);
-    drop(on_read);
-    // A failure of `decide` itself (not of storage) is reported as it is.
-    if let Some(e) = failure.borrow_mut().take() {
-        return Err(e);
-    }
-    outcome
-}
-
 /// Starts adding `records` in one readwrite transaction and returns it at
 /// once, so the caller can do other work while IndexedDB writes (an
 /// import checks its events meanwhile) and abort it with [`abort`]. Await
-/// its outcome with [`settled`].
+/// its outcome with [`settled`]. A commit group is written this way too:
+/// its first key is the revision after the writer's head, so it is free
+/// exactly when no other tab stored anything after that head.
 #[wasm_bindgen(js_name = idbAppend)]
 pub fn append(db: IdbDatabase, records: Array) -> Result<IdbTransaction, JsValue> {
     add_all(&db, &records)
