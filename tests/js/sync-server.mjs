@@ -74,7 +74,8 @@ export function token(sub, logs = ["*"], ttl = 3600) {
  * answering; `holdNextPush()` lets it reach the server and holds the
  * answer: `{ answered, release }`, `answered` resolving once the server has
  * answered, `release()` passing the answer on; `refusePushes = true`
- * refuses pushes only (pulls and the live stream pass). `target` may be set (a
+ * refuses pushes only (pulls and the live stream pass); `failNextPulls(n)`
+ * resets the next n pulls (not the live stream). `target` may be set (a
  * server started again elsewhere). Resolves with `{ url, set offline,
  * set target, dropNextPush, holdNextPush, pushes, close }`.
  */
@@ -85,6 +86,7 @@ export async function proxy(target) {
   const sockets = new Set();
   let offline = false;
   let refusePushes = false;
+  let failPulls = 0;
   let drop = false;
   let pushes = 0;
   const server = http.createServer((req, res) => {
@@ -94,6 +96,12 @@ export async function proxy(target) {
     }
     const isPush = req.url.endsWith("/push");
     if (isPush && refusePushes) {
+      req.socket.destroy();
+      return;
+    }
+    const isPull = !isPush && req.url.includes("/events?") && req.headers.accept !== "text/event-stream";
+    if (isPull && failPulls > 0) {
+      failPulls--;
       req.socket.destroy();
       return;
     }
@@ -144,6 +152,9 @@ export async function proxy(target) {
     },
     dropNextPush() {
       drop = true;
+    },
+    failNextPulls(n) {
+      failPulls = n;
     },
     holdNextPush() {
       let answered = () => {};

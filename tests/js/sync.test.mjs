@@ -194,6 +194,28 @@ test("401: the state says unauthorized, token() is asked again, nothing is rejec
   await a.close();
 });
 
+test("a push whose answer is lost, and the pull after it too, is pushed again: the server answers with the recorded outcome, one commit", async () => {
+  const log = newLog();
+  const a = await device(log, "alice");
+  const first = await a.store.transact({ events: [{ stream: "s", type: "t" }] });
+  await first.confirmed; // online, and the loop waits
+  const before = a.proxy.pushes;
+  a.proxy.dropNextPush();
+  a.proxy.failNextPulls(1);
+  const commit = await a.store.transact({ events: [{ stream: "s", type: "t" }] });
+  assert.deepEqual(await commit.confirmed, { firstRevision: 2, revision: 2, streams: { s: { version: 1, revision: 2 } } });
+  assert.ok(a.proxy.pushes >= before + 2, `${a.proxy.pushes - before} pushes`);
+  assert.deepEqual(
+    (await serverLog(log)).map((e) => [e.revision, e.batchId]),
+    [
+      [1, first.batchId],
+      [2, commit.batchId],
+    ],
+  );
+  assert.equal(a.store.read().length, 2);
+  await a.close();
+});
+
 test("a store without sync has no sync, confirmedRevision, pending or confirmed", async () => {
   const store = await EventStore.memory();
   const commit = await store.transact({ events: [{ stream: "s", type: "t" }] });
