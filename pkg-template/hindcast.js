@@ -349,6 +349,7 @@ export class EventStore {
   #stopped(reason) {
     if (this.#closedReason !== null) return;
     this.#closedReason = reason;
+    this.#sync?.close(); // a database deleted or upgraded by another tab stops the sync too
     this.#core.shutdown();
     this.#markClosed(reason);
   }

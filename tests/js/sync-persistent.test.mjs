@@ -299,3 +299,18 @@ test("offline batches without conditions are pushed with an empty view; conditio
   }
   await p.close();
 });
+
+test("a syncing store whose database another tab deletes stops: closed, its sync too", async () => {
+  const log = fresh();
+  const name = fresh();
+  const { proxy: p, sync } = await link(log);
+  p.offline = true;
+  const store = await EventStore.open(name, { sync });
+  const c = await store.transact({ events: [{ stream: "s", type: "t" }] });
+  await EventStore.delete(name);
+  assert.equal(await store.closed, "deleted");
+  await assert.rejects(c.confirmed, (e) => e.reason === "closed");
+  await assert.rejects(store.sync.flush(), (e) => e.reason === "closed");
+  await assert.rejects(store.transact({ events: [{ stream: "s", type: "t" }] }), (e) => e.reason === "closed");
+  await p.close();
+});
