@@ -31,17 +31,12 @@ after(async () => {
 });
 
 /**
- * A tab of `context` holding `window.synced`, the IndexedDB store `name`
- * syncing with `url`; `window.seen` collects what a confirmed-only
- * subscription delivers.
+ * Opens, in `page`, `window.synced`: the IndexedDB store `name` syncing
+ * with `url`; `window.seen` collects what a confirmed-only subscription
+ * delivers.
  */
-async function tab(context, name, url, who) {
-  const page = await context.newPage();
-  const errors = [];
-  page.on("pageerror", (e) => errors.push(e));
-  await page.goto(`${pages.url}/tests/js/browser/tab.html?db=plain-${name}`);
-  await page.evaluate(() => window.ready);
-  await page.evaluate(
+function openSynced(page, name, url, who) {
+  return page.evaluate(
     async ([name, url, jwt]) => {
       window.synced = await window.EventStore.open(name, { sync: { url, token: () => jwt } });
       window.seen = [];
@@ -51,6 +46,16 @@ async function tab(context, name, url, who) {
     },
     [name, url, token(who)],
   );
+}
+
+/** A tab of `context` with the store `name` open (see openSynced). */
+async function tab(context, name, url, who) {
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e));
+  await page.goto(`${pages.url}/tests/js/browser/tab.html?db=plain-${name}`);
+  await page.evaluate(() => window.ready);
+  await openSynced(page, name, url, who);
   page.errors = errors;
   return page;
 }
@@ -70,20 +75,11 @@ async function serverLog(log) {
   return (await res.json()).events;
 }
 
-/** Opens the store again in a reloaded tab. */
+/** Reloads a tab and opens the store again. */
 async function reopen(page, name, url, who) {
   await page.reload();
   await page.evaluate(() => window.ready);
-  await page.evaluate(
-    async ([name, url, jwt]) => {
-      window.synced = await window.EventStore.open(name, { sync: { url, token: () => jwt } });
-      window.seen = [];
-      window.synced.subscribe((e) => {
-        window.seen.push([e.revision, e.data.by, e.pending === true]);
-      });
-    },
-    [name, url, token(who)],
-  );
+  await openSynced(page, name, url, who);
 }
 
 test("two tabs share one queue through a server restart, a reload and the leading tab's death mid-push", async () => {
