@@ -657,7 +657,7 @@ export class Persistence {
               checkBatchSize(item.prepared);
               const { commit, events } = this.#apply(item.prepared, eventAt);
               if (commit.replayed) {
-                item.commit = sync.replayed(commit);
+                item.commit = sync.replayed(commit, entries); // maybe a batch of this group
                 continue;
               }
               let push;

@@ -445,10 +445,13 @@ export class Sync {
 
   /**
    * The commit of a replayed batch id: pending (its promise) or confirmed.
+   * `staged`: the entries of a commit group not yet added, which a later
+   * transact of the same group may replay (still pending, not confirmed).
    * @param {Commit} commit
+   * @param {PendingEntry[]} [staged]
    */
-  replayed(commit) {
-    const p = this.#pending.find((b) => b.id === commit.batchId);
+  replayed(commit, staged = []) {
+    const p = this.#pending.find((b) => b.id === commit.batchId) ?? staged.find((b) => b.id === commit.batchId);
     if (p !== undefined) return this.commitOf(commit, p);
     return { ...commit, pending: false, confirmed: Promise.resolve({ firstRevision: commit.firstRevision, revision: commit.revision, streams: commit.streams }) };
   }

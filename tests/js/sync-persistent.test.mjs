@@ -314,3 +314,26 @@ test("a syncing store whose database another tab deletes stops: closed, its sync
   await assert.rejects(store.transact({ events: [{ stream: "s", type: "t" }] }), (e) => e.reason === "closed");
   await p.close();
 });
+
+test("two transacts of one new batch id in one commit group: the second is the first's pending commit, replayed", async () => {
+  const log = fresh();
+  const name = fresh();
+  const { proxy: p, sync } = await link(log);
+  p.offline = true;
+  const store = await EventStore.open(name, { sync });
+  const id = crypto.randomUUID();
+  const request = { id, events: [{ stream: "s", type: "t" }] };
+  // Queued in one turn: decided in one group.
+  const [first, second] = await Promise.all([store.transact(request), store.transact(request)]);
+  assert.equal(first.replayed, false);
+  assert.equal(second.replayed, true);
+  assert.equal(second.pending, true);
+  assert.equal(second.confirmed, first.confirmed);
+  assert.equal(store.sync.status.pendingBatches, 1);
+  p.offline = false;
+  const confirmed = { firstRevision: 1, revision: 1, streams: { s: { version: 0, revision: 1 } } };
+  assert.deepEqual(await second.confirmed, confirmed);
+  assert.deepEqual(shape(store), [[1, "s", "t", false]]);
+  await store.close();
+  await p.close();
+});
