@@ -415,6 +415,12 @@ export class Sync {
    */
   adopt(entries) {
     if (entries.length === 0) return;
+    if (this.#closed) {
+      // Stored while the store closed: they wait for the next open, and
+      // their `confirmed` rejects like every other outstanding one.
+      for (const p of entries) p.settle.reject(closedError());
+      return;
+    }
     for (const p of entries) this.#pending.push(p);
     this.#store.pendingChanged();
     this.#statusChanged();

@@ -337,3 +337,43 @@ test("two transacts of one new batch id in one commit group: the second is the f
   await store.close();
   await p.close();
 });
+
+test("a store closed while its commit group is being stored: the transact resolves, its confirmed rejects as closed, the batch waits for the next open", async () => {
+  const log = fresh();
+  const name = fresh();
+  const { proxy: p, sync } = await link(log);
+  p.offline = true;
+  const store = await EventStore.open(name, { sync });
+  // Closed just after the group's transaction (over `pending`) has begun: it completes.
+  const transaction = IDBDatabase.prototype.transaction;
+  IDBDatabase.prototype.transaction = function (names, mode) {
+    const tx = transaction.call(this, names, mode);
+    if (mode === "readwrite" && [].concat(names).includes("pending")) {
+      IDBDatabase.prototype.transaction = transaction;
+      store.close();
+    }
+    return tx;
+  };
+  let commit;
+  try {
+    commit = await store.transact({ events: [{ stream: "s", type: "t" }] });
+  } finally {
+    IDBDatabase.prototype.transaction = transaction;
+  }
+  assert.equal(commit.pending, true);
+  assert.equal(await store.closed, "closed");
+  // Already settled by the time transact resolved.
+  const outcome = await Promise.race([
+    commit.confirmed.then(
+      () => "resolved",
+      (e) => e.reason,
+    ),
+    new Promise((resolve) => setImmediate(() => resolve("unsettled"))),
+  ]);
+  assert.equal(outcome, "closed");
+  const again = await EventStore.open(name, { sync });
+  assert.deepEqual(shape(again), [[1, "s", "t", true]]);
+  assert.equal(again.read()[0].batchId, commit.batchId);
+  await again.close();
+  await p.close();
+});
