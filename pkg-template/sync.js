@@ -556,12 +556,18 @@ export class Sync {
 
   /**
    * Resolves when every batch pending now has its outcome (joined or
-   * rejected); tries the server now, like `online`.
+   * rejected); tries the server now, like `online`. Rejects with
+   * StorageError "closed" if the store closes first.
    */
   flush() {
     if (this.#closed) return Promise.reject(closedError());
     this.#kick(true);
-    const all = this.#pending.map((p) => p.confirmed.catch(() => {}));
+    // An outcome is a join or a rejection by the server; a close is none.
+    const all = this.#pending.map((p) =>
+      p.confirmed.catch((e) => {
+        if (e instanceof StorageError && e.reason === "closed") throw e;
+      }),
+    );
     return Promise.all(all).then(() => undefined);
   }
 

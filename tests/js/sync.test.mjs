@@ -372,3 +372,15 @@ test("a projection made while only pending events are there folds them at once",
   balance.close();
   await a.close();
 });
+
+test("close rejects an outstanding flush as closed, as it does the pending batches' confirmed", async () => {
+  const log = newLog();
+  const d = await device(log, "alice");
+  d.proxy.offline = true;
+  const c = await d.store.transact({ events: [{ stream: "s", type: "t" }] });
+  const flushed = d.store.sync.flush();
+  await d.store.close();
+  await assert.rejects(c.confirmed, (e) => e.reason === "closed");
+  await assert.rejects(flushed, (e) => e.reason === "closed");
+  await d.proxy.close();
+});
