@@ -513,6 +513,7 @@ export class Persistence {
       clientId: state.clientId,
       exclusive: (work) => this.#syncExclusive(work),
       write: (what, at) => this.#syncWrite(what, at),
+      takeIn: () => this.#exclusive(() => this.#syncCatchUp()),
       lead: (granted) => hold(`hindcast:${this.#name}:lead`, granted),
     };
     this.#sync = makeSync(durable);

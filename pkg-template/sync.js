@@ -63,10 +63,12 @@
  *   clientId: string,
  *   exclusive: <T>(work: (state: SyncState) => Promise<T>) => Promise<T>,
  *   write: (change: { change?: Change, added?: PendingEntry[], dismissed?: string[] }, state: SyncState) => Promise<void>,
+ *   takeIn: () => Promise<void>,
  *   lead: (granted: () => void) => () => void,
  * }} Durable a persistent store's side (persistent.js): `exclusive` runs `work` holding the device's
  *   write lock, once this tab has taken in the stored queue; `write` stores a change (within `exclusive`)
- *   and tells the other tabs; `lead` waits to be the tab that talks to the server
+ *   and tells the other tabs; `takeIn` takes in what other tabs stored, if they did (no lock);
+ *   `lead` waits to be the tab that talks to the server
  * @typedef {{ id: string, committed?: [number, number], rejected?: boolean }} HeardOutcome
  * @typedef {SyncRejection} Rejection
  * @typedef {NonNullable<SyncStatus["lastError"]>} SyncError
@@ -562,13 +564,18 @@ export class Sync {
   flush() {
     if (this.#closed) return Promise.reject(closedError());
     this.#kick(true);
-    // An outcome is a join or a rejection by the server; a close is none.
-    const all = this.#pending.map((p) =>
-      p.confirmed.catch((e) => {
-        if (e instanceof StorageError && e.reason === "closed") throw e;
-      }),
-    );
-    return Promise.all(all).then(() => undefined);
+    // A persistent store's queue is every tab's: what they stored before
+    // the call is taken in first (its notice may not have come yet).
+    const taken = this.#durable === null ? Promise.resolve() : this.#durable.takeIn();
+    return taken.then(() => {
+      // An outcome is a join or a rejection by the server; a close is none.
+      const all = this.#pending.map((p) =>
+        p.confirmed.catch((e) => {
+          if (e instanceof StorageError && e.reason === "closed") throw e;
+        }),
+      );
+      return Promise.all(all).then(() => undefined);
+    });
   }
 
   close() {

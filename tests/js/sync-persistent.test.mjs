@@ -377,3 +377,22 @@ test("a store closed while its commit group is being stored: the transact resolv
   await again.close();
   await p.close();
 });
+
+test("flush in a tab waits for the batches another tab stored before it, whether or not their notice has come", async () => {
+  const log = fresh();
+  const name = fresh();
+  const { proxy: p, sync } = await link(log);
+  p.offline = true;
+  const a = await EventStore.open(name, { sync });
+  const b = await EventStore.open(name, { sync });
+  const fromB = await b.transact({ events: [{ stream: "s", type: "t" }] });
+  const flushed = a.sync.flush();
+  p.offline = false;
+  await flushed;
+  assert.equal(a.confirmedRevision, 1);
+  assert.deepEqual(shape(a), [[1, "s", "t", false]]);
+  assert.deepEqual(await fromB.confirmed, { firstRevision: 1, revision: 1, streams: { s: { version: 0, revision: 1 } } });
+  await b.close();
+  await a.close();
+  await p.close();
+});
