@@ -308,6 +308,11 @@ export class Sync {
   /** @type {AbortController | null} */
   #live = null;
   #liveBackoff = 0;
+  /**
+   * The requests in flight, aborted by `close`.
+   * @type {Set<AbortController>}
+   */
+  #requests = new Set();
   #closed = false;
   /** Whether this tab runs the loop (always, in a memory store). */
   #leader = false;
@@ -585,6 +590,8 @@ export class Sync {
     this.#resign();
     this.#tabs?.close();
     this.#live?.abort();
+    // A closed store hears nothing more (and its timers keep nothing alive).
+    for (const abort of this.#requests) abort.abort();
     this.#wake?.();
     for (const p of this.#pending) p.settle.reject(closedError());
     for (const w of this.#confirmedWaiters) w.reject(closedError());
@@ -670,11 +677,14 @@ export class Sync {
     /** @type {Record<string, string>} */
     const headers = { ...init.headers };
     if (token !== undefined) headers.authorization = `Bearer ${token}`;
+    if (this.#closed) throw closedError();
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), REQUEST_MS);
+    this.#requests.add(abort);
     try {
       const res = await fetch(this.#url + path, { ...init, headers, signal: abort.signal });
       const text = await res.text();
+      if (this.#closed) throw closedError();
       let body = null;
       try {
         body = text === "" ? null : JSON.parse(text);
@@ -689,6 +699,7 @@ export class Sync {
       return body;
     } finally {
       clearTimeout(timer);
+      this.#requests.delete(abort);
     }
   }
 

@@ -384,3 +384,32 @@ test("close rejects an outstanding flush as closed, as it does the pending batch
   await assert.rejects(flushed, (e) => e.reason === "closed");
   await d.proxy.close();
 });
+
+test("close aborts the request in flight: a held push's answer is not applied to the closed store", async () => {
+  const log = newLog();
+  const d = await device(log, "alice");
+  const signals = [];
+  const realFetch = globalThis.fetch;
+  globalThis.fetch = (url, init) => {
+    const answer = realFetch(url, init);
+    if (String(url).endsWith("/push")) signals.push({ signal: init.signal, answer });
+    return answer;
+  };
+  try {
+    const held = d.proxy.holdNextPush();
+    const c = await d.store.transact({ events: [{ stream: "s", type: "t" }] });
+    await held.answered; // the server committed it; the answer waits in the proxy
+    await d.store.close();
+    assert.equal(signals.length, 1);
+    assert.equal(signals[0].signal.aborted, true);
+    held.release();
+    await assert.rejects(signals[0].answer, (e) => e.name === "AbortError");
+    await assert.rejects(c.confirmed, (e) => e.reason === "closed");
+    // Reads of the closed store keep answering as at the close.
+    assert.equal(d.store.confirmedRevision, 0);
+    assert.deepEqual(d.store.read().map((e) => [e.revision, e.type, e.pending]), [[1, "t", true]]);
+  } finally {
+    globalThis.fetch = realFetch;
+  }
+  await d.proxy.close();
+});
