@@ -289,6 +289,13 @@ export class Sync {
   /** @type {Rejection[]} */
   #rejected = [];
   /**
+   * The batch ids this tab is dismissing, skipped when the stored queue is
+   * taken in until the dismissal is stored (a take-in before it would list,
+   * and announce, them again).
+   * @type {Set<string>}
+   */
+  #dismissed = new Set();
+  /**
    * The ids of pending batches the confirmed prefix proves the server will refuse.
    * @type {string[]}
    */
@@ -537,10 +544,12 @@ export class Sync {
     const durable = this.#durable;
     if (durable === null) return Promise.resolve();
     if (this.#closed) return Promise.reject(closedError());
-    return durable.exclusive(async (state) => {
-      this.#rejected = this.#rejected.filter((r) => r.batchId !== batchId); // taking in may have brought it back
-      await durable.write({ dismissed: [batchId] }, state);
-    });
+    this.#dismissed.add(batchId);
+    return durable
+      .exclusive(async (state) => {
+        await durable.write({ dismissed: [batchId] }, state);
+      })
+      .finally(() => this.#dismissed.delete(batchId));
   }
 
   /**
@@ -904,6 +913,7 @@ export class Sync {
     /** @type {Rejection[]} */
     const fresh = [];
     for (const r of rejected.slice().sort((a, b) => a.seq - b.seq)) {
+      if (this.#dismissed.has(r.batchId)) continue;
       let x = rejections.get(r.batchId);
       if (x === undefined) {
         x = Object.freeze({ batchId: r.batchId, events: r.events, violations: r.violations, at: r.at });

@@ -396,3 +396,35 @@ test("flush in a tab waits for the batches another tab stored before it, whether
   await a.close();
   await p.close();
 });
+
+test("a dismissed refusal is not announced again when the dismissing tab takes in another tab's change", async () => {
+  const log = fresh();
+  const name = fresh();
+  const { proxy: p, sync } = await link(log);
+  const other = await EventStore.memory({ sync: { url: `${server.url}/v1/logs/${log}`, token: () => token("bob") } });
+  await (await other.transact({ events: [{ stream: "acc-1", type: "opened" }] })).confirmed;
+  p.offline = true;
+  const a = await EventStore.open(name, { sync });
+  const stale = await a.transact({ events: [{ stream: "acc-1", type: "opened" }], expect: { "acc-1": "no_stream" } });
+  p.offline = false;
+  await assert.rejects(stale.confirmed, (e) => e instanceof ConstraintViolationError);
+  const b = await EventStore.open(name, { sync });
+  assert.deepEqual(b.sync.rejected().map((r) => r.batchId), [stale.batchId]);
+  const heard = [];
+  await new Promise((resolve) =>
+    a.sync.onRejected((r) => {
+      heard.push(r.batchId);
+      resolve();
+    }),
+  );
+  // Another tab changes the stored queue; this tab dismisses before taking that in.
+  p.offline = true;
+  await b.transact({ events: [{ stream: "acc-2", type: "opened" }] });
+  await a.sync.dismiss(stale.batchId);
+  assert.deepEqual(a.sync.rejected(), []);
+  assert.deepEqual(heard, [stale.batchId]);
+  await a.close();
+  await b.close();
+  await other.close();
+  await p.close();
+});
