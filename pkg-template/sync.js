@@ -349,6 +349,7 @@ export class Sync {
 
   /** Starts talking to the server: at once in memory; in a persistent store, once this tab leads. */
   start() {
+    if (this.#closed) return;
     globalThis.addEventListener?.("online", this.#onOnline);
     const durable = this.#durable;
     if (durable === null) {
@@ -827,7 +828,8 @@ export class Sync {
       const change = this.#plan(pulledEvents);
       if (change === null) return;
       await durable.write({ change }, state);
-      this.#apply(change);
+      // Stored; a store closed meanwhile shows it at its next open.
+      if (!this.#closed) this.#apply(change);
     });
   }
 
@@ -887,6 +889,7 @@ export class Sync {
    * @param {RejectedRecord[]} rejected
    */
   absorb(events, pending, rejected) {
+    if (this.#closed) return; // a closed store's log and listeners no longer change
     /** @type {Change["pulled"]} */
     const pulled = [];
     for (const e of events) {
