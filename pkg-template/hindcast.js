@@ -22,7 +22,8 @@ import { Projection, Subscription } from "./subscription.js";
 import { Persistence, checkOpen, closedError } from "./persistent.js";
 import { exportLog, importLog } from "./transfer.js";
 import { retry } from "./retry.js";
-import { Sync, checkBatchSize, checkSync } from "./sync.js";
+import { Sync, checkSync } from "./sync.js";
+import { checkBatchSize } from "./pending.js";
 
 export {
   HindcastError,

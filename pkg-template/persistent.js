@@ -51,7 +51,8 @@ import { idbAbort, idbAppend, idbGet, idbLast, idbRead, idbSettled, idbSyncRead,
 import { InvalidInputError, StorageError, fromWire, invalid } from "./errors.js";
 import { decodeRecorded, restore } from "./record.js";
 import { exclusive, hold } from "./locks.js";
-import { checkBatchSize, checkSync, pendingRecord } from "./sync.js";
+import { checkSync } from "./sync.js";
+import { checkBatchSize, pendingRecord } from "./pending.js";
 
 /**
  * @import { Engine } from "./wasm/hindcast.js"
@@ -63,7 +64,8 @@ import { checkBatchSize, checkSync, pendingRecord } from "./sync.js";
  * @typedef {{ prepared: Prepared, resolve: (commit: Commit) => void, reject: (error: unknown) => void,
  *   commit?: Commit, error?: unknown }} Queued a transact waiting for its group
  * @typedef {(progress: { loaded: number, total: number }) => void} Progress
- * @import { Sync, SyncState, Durable, PendingEntry, PendingRecord } from "./sync.js"
+ * @import { Sync, SyncState, Durable } from "./sync.js"
+ * @import { PendingEntry, PendingRecord } from "./pending.js"
  */
 
 /** A record holds whole batches; another starts once one holds this many events… */
