@@ -49,7 +49,7 @@
 
 import { idbAbort, idbAppend, idbGet, idbLast, idbRead, idbSettled, idbSyncRead, idbWrite } from "./wasm/hindcast.js";
 import { InvalidInputError, StorageError, fromWire, invalid } from "./errors.js";
-import { decodeRecorded, restore } from "./record.js";
+import { decodeRecorded, joinArrays, restore } from "./record.js";
 import { exclusive, hold } from "./locks.js";
 import { checkSync } from "./sync.js";
 import { checkBatchSize, pendingRecord } from "./pending.js";
@@ -602,8 +602,7 @@ export class Persistence {
     /** @type {[PendingEntry, PendingRecord][]} */
     const stored = [];
     if (change !== undefined) {
-      const batches = change.pulled.map((b) => ({ events: b.events, text: JSON.stringify(b.events) }));
-      for (const r of toRecords(batches)) ops.push({ store: "events", add: r.record });
+      for (const r of toRecords(change.pulled)) ops.push({ store: "events", add: r.record });
       for (const { entry } of change.joined) ops.push({ store: "pending", delete: entry.body.seq });
       for (const { entry, rejection } of change.rejected) {
         ops.push({ store: "pending", delete: entry.body.seq });
@@ -683,7 +682,9 @@ export class Persistence {
         }
         if (entries.length > 0) await this.#syncWrite({ added: entries }, state);
         // Stored: applied for real, in the same order.
-        if (staged.length > 0) this.#publish(staged, restore(this.#engine, JSON.stringify(staged)));
+        // The records' texts, made once (#syncWrite set `stored`).
+        const texts = entries.map((p) => /** @type {PendingRecord} */ (p.stored).events);
+        if (staged.length > 0) this.#publish(staged, restore(this.#engine, joinArrays(texts)));
         sync.adopt(entries);
       });
     } catch (e) {
@@ -758,7 +759,7 @@ function toRecords(batches) {
   let texts = [];
   let chars = 0;
   const flush = () => {
-    const events = texts.length === 1 ? texts[0] : `[${texts.map((t) => t.slice(1, -1)).join(",")}]`;
+    const events = joinArrays(texts);
     // Flushed only when `run` is not empty.
     out.push({ record: { revision: run[0].revision, last: /** @type {RecordedEvent} */ (run.at(-1)).revision, events }, run });
     run = [];

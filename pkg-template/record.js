@@ -151,6 +151,16 @@ export function canonical(e) {
   return Object.freeze(out);
 }
 
+/**
+ * The JSON text of one array holding, in order, the elements of the arrays
+ * whose JSON texts (non-empty arrays) are given: the texts joined, never
+ * made again.
+ * @param {string[]} texts
+ */
+export function joinArrays(texts) {
+  return texts.length === 1 ? texts[0] : `[${texts.map((t) => t.slice(1, -1)).join(",")}]`;
+}
+
 const encoder = new TextEncoder();
 /** Texts longer than this cross to the engine as bytes. */
 const LONG = 512;

@@ -39,7 +39,7 @@
  * @typedef {{ batchId: string, seq: number, events: PushedEvent[], violations: any[], at: number }} RejectedRecord
  * @typedef {{ key: "state", url: string, clientId: string, lastSeq: number, changes: number }} SyncState
  *   a persistent store's sync state: `changes` counts the changes made to the queue
- * @typedef {{ pulled: { id: string, first: number, events: RecordedEvent[] }[], confirmed: number,
+ * @typedef {{ pulled: { id: string, first: number, events: RecordedEvent[], text: string }[], confirmed: number,
  *   survivors: { entry: PendingEntry, first: number, committed: [number, number] | null }[],
  *   joined: { entry: PendingEntry, events: RecordedEvent[] }[],
  *   rejected: { entry: PendingEntry, rejection: Rejection | null }[] }} Change
@@ -64,7 +64,7 @@
 
 import { rebasePlan } from "./wasm/hindcast.js";
 import { ConstraintViolationError, InvalidInputError, StorageError, invalid } from "./errors.js";
-import { decodeRecorded, restore } from "./record.js";
+import { decodeRecorded, joinArrays, restore } from "./record.js";
 import { PUSH_BYTES, PUSH_EVENTS, entryFromRecord, makeEntry, pushed, renumbered, streamsOf, viewMatters } from "./pending.js";
 
 /**
@@ -147,11 +147,6 @@ export class Sync {
    * @type {Set<string>}
    */
   #dismissed = new Set();
-  /**
-   * The ids of pending batches the confirmed prefix proves the server will refuse.
-   * @type {string[]}
-   */
-  #failing = [];
   /** @type {Set<(r: Rejection) => void>} */
   #rejectedListeners = new Set();
   /** @type {Set<(s: SyncStatus) => void>} */
@@ -341,11 +336,8 @@ export class Sync {
    * @returns {string[]}
    */
   failing() {
-    return this.#failing.filter((id) => this.#pending.some((p) => p.id === id && !p.decided));
-  }
-
-  /** The ids of `failing()`, worked out in the core (view.rs, certain_to_fail). */
-  #certainToFail() {
+    // Worked out when asked (by the core: view.rs, certain_to_fail), not
+    // after every page pulled: only undecided batches with conditions count.
     const { engine } = this.#store;
     /** @type {string[]} */
     const out = [];
@@ -696,15 +688,11 @@ export class Sync {
     const fresh = pulledEvents.filter((e) => !(e?.revision <= this.confirmed));
     if (fresh.length > 0 && fresh[0].revision !== this.confirmed + 1) fresh.length = 0;
     if (fresh.length === 0 && this.#outcomes.length === 0) return null;
-    /** @type {{ id: string, first: number, events: RecordedEvent[] }[]} */
-    const pulled = [];
     for (const e of fresh) {
       const fault = decodeRecorded(e, { asIs: true });
       if (fault !== null) throw new Error(`the server sent a malformed event (${fault.field}: ${fault.why})`);
-      const last = pulled.at(-1);
-      if (last !== undefined && last.id === e.batchId) last.events.push(e);
-      else pulled.push({ id: e.batchId, first: e.revision, events: [e] });
     }
+    const pulled = byBatch(fresh);
     /** @type {{ confirmed: number, joined: string[], rejected: string[], pending: { id: string, first: number, committed?: [number, number] }[] }} */
     const plan = JSON.parse(
       rebasePlan(
@@ -742,13 +730,7 @@ export class Sync {
    */
   absorb(events, pending, rejected) {
     if (this.#closed) return; // a closed store's log and listeners no longer change
-    /** @type {Change["pulled"]} */
-    const pulled = [];
-    for (const e of events) {
-      const last = pulled.at(-1);
-      if (last !== undefined && last.id === e.batchId) last.events.push(e);
-      else pulled.push({ id: e.batchId, first: e.revision, events: [e] });
-    }
+    const pulled = byBatch(events);
     const confirmed = this.confirmed + events.length;
     const byId = new Map(this.#pending.map((p) => [p.id, p]));
     const stored = new Set(pending.map((r) => r.id));
@@ -807,7 +789,7 @@ export class Sync {
     truncate(this.confirmed);
     if (change.pulled.length > 0) {
       const confirmedEvents = change.pulled.flatMap((b) => b.events);
-      publish(confirmedEvents, restore(engine, JSON.stringify(confirmedEvents)));
+      publish(confirmedEvents, restore(engine, joinArrays(change.pulled.map((b) => b.text))));
     }
     this.confirmed = change.confirmed;
     if (heard) this.#outcomes = [];
@@ -834,7 +816,6 @@ export class Sync {
     }
     if (renumberedEvents.length > 0) publish(renumberedEvents, restore(engine, JSON.stringify(renumberedEvents)));
     this.#pending = change.survivors.map((s) => s.entry);
-    if (change.pulled.length > 0) this.#failing = this.#certainToFail();
     // An event stands while the same event id is at the same revision.
     let stands = from;
     while (stands - from < before.length && stands < events.length && events[stands].id === before[stands - from]) stands++;
@@ -917,6 +898,25 @@ export class Sync {
     if (this.#leader && connection) this.#tabs?.postMessage({ status: { state: next.state, lastError: next.lastError } });
     for (const l of this.#statusListeners) call(l, { ...next });
   }
+}
+
+/**
+ * Confirmed events (whole batches, in order) as their batches, each with
+ * its JSON text, made once: the engine restores it and a persistent store
+ * stores it.
+ * @param {RecordedEvent[]} events
+ * @returns {Change["pulled"]}
+ */
+function byBatch(events) {
+  /** @type {Change["pulled"]} */
+  const out = [];
+  for (const e of events) {
+    const last = out.at(-1);
+    if (last !== undefined && last.id === e.batchId) last.events.push(e);
+    else out.push({ id: e.batchId, first: e.revision, events: [e], text: "" });
+  }
+  for (const b of out) b.text = JSON.stringify(b.events);
+  return out;
 }
 
 /**

@@ -51,6 +51,21 @@ function until(store, check) {
   });
 }
 
+/**
+ * Another device opens acc-1 on `log`; the store `name`, offline, decides
+ * on an empty view that there is no acc-1 (the server will refuse it), then
+ * goes online. Resolves with `{ other, store, stale }`.
+ */
+async function refusedOnce(log, name, p, sync) {
+  const other = await EventStore.memory({ sync: { url: `${server.url}/v1/logs/${log}`, token: () => token("bob") } });
+  await (await other.transact({ events: [{ stream: "acc-1", type: "opened" }] })).confirmed;
+  p.offline = true;
+  const store = await EventStore.open(name, { sync });
+  const stale = await store.transact({ events: [{ stream: "acc-1", type: "opened" }], expect: { "acc-1": "no_stream" } });
+  p.offline = false;
+  return { other, store, stale };
+}
+
 test("pending batches survive a reopen and are pushed once; the confirmed prefix loads with global numbers", async () => {
   const log = fresh();
   const name = fresh();
@@ -114,14 +129,9 @@ test("a refusal is kept in IndexedDB until dismissed: seen again after a reopen,
   const log = fresh();
   const name = fresh();
   const { proxy: p, sync } = await link(log);
-  const other = await EventStore.memory({ sync: { url: `${server.url}/v1/logs/${log}`, token: () => token("bob") } });
-  await (await other.transact({ events: [{ stream: "acc-1", type: "opened" }] })).confirmed;
-
-  p.offline = true;
-  let store = await EventStore.open(name, { sync });
-  // Decided on an empty view: no stream acc-1. The server has one.
-  const stale = await store.transact({ events: [{ stream: "acc-1", type: "opened" }], expect: { "acc-1": "no_stream" } });
-  p.offline = false;
+  const refused = await refusedOnce(log, name, p, sync);
+  const { other, stale } = refused;
+  let store = refused.store;
   await assert.rejects(stale.confirmed, (e) => e instanceof ConstraintViolationError && e.batchId === stale.batchId);
   assert.deepEqual(
     store.sync.rejected().map((r) => [r.batchId, r.violations.map((v) => v.kind)]),
@@ -401,12 +411,7 @@ test("a dismissed refusal is not announced again when the dismissing tab takes i
   const log = fresh();
   const name = fresh();
   const { proxy: p, sync } = await link(log);
-  const other = await EventStore.memory({ sync: { url: `${server.url}/v1/logs/${log}`, token: () => token("bob") } });
-  await (await other.transact({ events: [{ stream: "acc-1", type: "opened" }] })).confirmed;
-  p.offline = true;
-  const a = await EventStore.open(name, { sync });
-  const stale = await a.transact({ events: [{ stream: "acc-1", type: "opened" }], expect: { "acc-1": "no_stream" } });
-  p.offline = false;
+  const { other, store: a, stale } = await refusedOnce(log, name, p, sync);
   await assert.rejects(stale.confirmed, (e) => e instanceof ConstraintViolationError);
   const b = await EventStore.open(name, { sync });
   assert.deepEqual(b.sync.rejected().map((r) => r.batchId), [stale.batchId]);
