@@ -1,38 +1,30 @@
-// The IndexedDB side of a persistent store.
+// The IndexedDB side of a persistent store: it performs the IO that the
+// core's storage flow asks for and builds the event objects.
 //
-// IndexedDB is reached through the engine's web-sys functions (idbOpen,
-// idbRead, idbAppend, …), which call no JavaScript of this package; this
-// file decides what a record holds and orders the work.
+// The flow (records, reading in chunks, the commit group written again
+// when another tab wrote first, notices to other tabs) and its invariants
+// are decided and written once, in the core: src/storage.rs. IndexedDB is
+// reached through the engine's web-sys functions (idbOpen, idbRead,
+// idbAppend, …; src/wasm/idb.rs), which call no JavaScript of this
+// package. What stays here is what is faster in JavaScript: the recorded
+// event objects and their JSON text, made once and shared by the engine's
+// restore and the stored record.
 //
-// Records: a record holds a run of whole batches, the JSON text of their
-// recorded events, keyed by the first revision:
-// `{ revision: first, last, events: "[{ revision, stream, … }, …]" }`. A
-// record is closed once it holds RECORD_EVENTS events or RECORD_CHARS
-// characters (a batch is never split), so reads and writes cost one
-// IndexedDB value per run rather than one per event, and the engine
-// restores from the same text.
-//
-// - Loading: records are read in chunks and restored into the engine record
-//   by record; one that does not fit is a StorageError "corrupt" naming the
-//   revision.
-// - Writing: concurrent transacts are queued and committed as one group.
-//   Each request is checked and applied in turn against memory, failing on
-//   its own; the engine is put back as it was; each record's events become
-//   one JSON text (if that fails, or a record of several batches would be
-//   too long, the group is staged again with a text per batch, so that a
-//   batch too large to store fails alone); and the group's records are
-//   added in one readwrite transaction. If another tab stored
-//   anything since this tab's head, the first record's key is taken and
-//   nothing is stored: the group is decided again after restoring what the
-//   others stored, and written again, until a write finds its key free; so
-//   every check sees the database as it stands. (A group of refusals only
-//   stands if nobody stored anything after its head.) Only once a
-//   transaction has completed are the batches applied for real and
-//   published, so nothing of a failed write is ever visible. Every
+// - Loading and catching up: records are read in chunks (the core's
+//   Reader), decoded and restored into the engine record by record; one
+//   that does not fit is a StorageError "corrupt" naming the revision.
+// - Writing: concurrent transacts are queued and committed as one group
+//   (the core's GroupWrite). Staging checks and applies each request in
+//   turn against memory, failing on its own, then puts the engine back;
+//   each record's events become one JSON text (if that fails, or a record
+//   of several batches would be too long, the group is staged again with
+//   a text per batch, so that a batch too large to store fails alone).
+//   Only once a write has completed are the batches applied for real and
+//   published, so nothing of a failed write is ever visible; every
 //   transact of a group settles, whatever fails.
-// - Other tabs: a BroadcastChannel notice after commits makes the others
-//   read what they have not seen. A notice owed is sent at once on close
-//   and on `pagehide`.
+// - Other tabs: a BroadcastChannel notice after commits (the core's
+//   Notices) makes the others read what they have not seen. A notice owed
+//   is sent at once on close and on `pagehide`.
 //
 // - A syncing store (sync.js): `events` holds the confirmed prefix, kept
 //   by the tab that leads; `pending`, `rejected` and `sync` hold the queue
@@ -41,13 +33,24 @@
 //   (`sync.changes` counts them), so a decision made here sees every batch
 //   of every tab; other tabs take it in on the notice, from one snapshot.
 //
-// Invariants: outside #stage and an import's check, the engine holds
-// exactly the published events. Every tab's head is at a record boundary of
-// the database, and every write starts at its head + 1: so a record keyed
-// head + 1 exists exactly when some tab wrote after that head. Groups,
-// imports and catch-up reads run one at a time (`lane`).
+// Groups, imports and catch-up reads run one at a time (`lane`).
 
-import { idbAbort, idbAppend, idbGet, idbLast, idbRead, idbSettled, idbSyncRead, idbWrite } from "./wasm/hindcast.js";
+import {
+  GroupWrite,
+  Notices,
+  Reader,
+  corruptRecord,
+  idbAbort,
+  idbAppend,
+  idbGet,
+  idbLast,
+  idbRead,
+  idbSettled,
+  idbSyncRead,
+  idbWrite,
+  packRecords,
+  recordFits,
+} from "./wasm/hindcast.js";
 import { InvalidInputError, StorageError, fromWire, invalid } from "./errors.js";
 import { decodeRecorded, joinArrays, restore } from "./record.js";
 import { exclusive, hold } from "./locks.js";
@@ -68,18 +71,8 @@ import { checkBatchSize, pendingRecord } from "./pending.js";
  * @import { PendingEntry, PendingRecord } from "./pending.js"
  */
 
-/** A record holds whole batches; another starts once one holds this many events… */
-const RECORD_EVENTS = 1_000;
-/** …or this many characters of JSON. */
-const RECORD_CHARS = 1 << 22;
-/** Events aimed at per read while loading or catching up. */
-const CHUNK_EVENTS = 10_000;
-/** Records asked for by the first read; later reads adapt to the record size. */
-const FIRST_READ = 16;
 /** No limit, for a read of every record after a key. */
 const ALL_RECORDS = 0xffff_ffff;
-/** The least time between two notices to other tabs, in ms. */
-const NOTICE_GAP_MS = 10;
 
 export const closedError = () => new StorageError("The store is closed; open it again to write.", "closed");
 
@@ -98,12 +91,13 @@ export class Persistence {
   #lane = Promise.resolve();
   /** @type {BroadcastChannel | null} */
   #channel = null;
+  /** When to tell other tabs (src/storage.rs). */
+  #notices = new Notices();
   /**
    * The timer of the notice owed to other tabs; null when none is owed.
    * @type {ReturnType<typeof setTimeout> | null}
    */
   #noticeTimer = null;
-  #lastNotice = -Infinity;
   /** @type {(() => void) | null} */
   #pageHide = null;
   #name;
@@ -197,49 +191,51 @@ export class Persistence {
   }
 
   /**
-   * Reads and publishes what is stored after the head; returns how many
-   * events. The next chunk is requested before this one is decoded, so
-   * IndexedDB reads while the engine restores.
+   * Reads and publishes what is stored after the head, chunk by chunk as
+   * the core's Reader asks; returns how many events. The next chunk is
+   * requested before this one is decoded, so IndexedDB reads while the
+   * engine restores.
    * @param {(count: number) => void} [progress]
    * @returns {Promise<number>}
    */
   async #catchUp(progress) {
     let count = 0;
-    let limit = FIRST_READ;
-    /** @type {(from: number, n: number) => Promise<StoredRecord[]>} */
-    const read = (from, n) => {
-      const p = idbRead(this.#db, from, n).catch((e) => {
+    const reader = new Reader(this.#events.length);
+    const read = () => {
+      const p = idbRead(this.#db, reader.from, reader.limit).catch((e) => {
         throw this.closed ? closedError() : fromWire(e);
       });
       p.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
       return p;
     };
-    let from = this.#events.length + 1;
-    let pending = read(from, limit);
-    for (;;) {
-      let records;
-      try {
-        records = await pending;
-      } catch (e) {
-        if (this.closed) return count;
-        throw e;
+    try {
+      let pending = read();
+      for (;;) {
+        /** @type {StoredRecord[]} */
+        let records;
+        try {
+          records = await pending;
+        } catch (e) {
+          if (this.closed) return count;
+          throw e;
+        }
+        if (records.length === 0) return count;
+        let more;
+        try {
+          more = reader.received(spans(records));
+        } catch (e) {
+          throw fromWire(e);
+        }
+        if (more) pending = read();
+        for (const run of runs(records)) {
+          this.#publish(run.events, restore(this.#engine, run.text));
+          count += run.events.length;
+        }
+        progress?.(count);
+        if (!more) return count;
       }
-      if (records.length === 0) return count;
-      const more = records.length === limit;
-      if (more) {
-        // Events per record so far tell how many records make a chunk.
-        // (If the last record is corrupt, NaN: decoding it below throws.)
-        const next = lastRevision(records.at(-1)) + 1;
-        limit = Math.min(CHUNK_EVENTS, Math.max(1, Math.round((CHUNK_EVENTS * records.length) / (next - from))) || 1);
-        from = next;
-        pending = read(from, limit);
-      }
-      for (const run of runs(records, this.#events.length + 1)) {
-        this.#publish(run.events, restore(this.#engine, run.text));
-        count += run.events.length;
-      }
-      progress?.(count);
-      if (!more) return count;
+    } finally {
+      reader.free();
     }
   }
 
@@ -279,27 +275,32 @@ export class Persistence {
     try {
       if (this.closed) throw closedError();
       const start = this.#events.length;
-      // Decided against memory first; decided again, after reading what
-      // other tabs stored since `start`, whenever they stored anything.
+      // The core's GroupWrite says what to do next (src/storage.rs):
+      // write, or read what other tabs stored after `start` and stage the
+      // group again on top of it.
       /** @type {StoredRecord[]} */
       let theirs = [];
       let staged = this.#stage(theirs, group, start);
+      const plan = new GroupWrite();
       try {
-        for (;;) {
-          if (staged.records.length > 0) {
-            // Our first key is free exactly when no tab stored after `start`.
-            if (await this.#io(() => idbSettled(idbAppend(this.#db, staged.records)))) break;
+        let step = plan.staged(staged.records.length);
+        while (step !== "done") {
+          if (step === "write") {
+            const records = staged.records;
+            step = plan.written(await this.#io(() => idbSettled(idbAppend(this.#db, records))));
+          } else if (step === "read") {
+            theirs = await this.#io(() => idbRead(this.#db, start + 1, ALL_RECORDS));
+            step = plan.read(theirs.length);
+          } else {
+            staged = this.#stage(theirs, group, start);
+            step = plan.staged(staged.records.length);
           }
-          // A key was taken, or there is nothing to write (refusals, which
-          // what the others stored may overturn): read theirs, decide again.
-          const now = await this.#io(() => idbRead(this.#db, start + 1, ALL_RECORDS));
-          if (staged.records.length === 0 && now.length === theirs.length) break;
-          theirs = now;
-          staged = this.#stage(theirs, group, start);
         }
       } catch (e) {
         for (const item of group) item.reject(item.error ?? e);
         return;
+      } finally {
+        plan.free();
       }
       // Durable: apply the same runs for real, in the same order.
       for (const run of staged.runs) this.#publish(run.events, restore(this.#engine, run.text));
@@ -336,7 +337,7 @@ export class Persistence {
     /** @param {number} r */
     const eventAt = (r) => (r <= start ? this.#events[r - 1] : staged[r - start - 1]);
     try {
-      for (const run of runs(theirs, start + 1)) {
+      for (const run of runs(follow(theirs, start))) {
         restore(this.#engine, run.text);
         runsInOrder.push(run);
         for (const e of run.events) staged.push(e);
@@ -431,25 +432,19 @@ export class Persistence {
     });
   }
 
-  /**
-   * Tells other tabs that there is more to read: at once after a quiet
-   * spell, then at most once per NOTICE_GAP_MS while commits keep coming
-   * (a BroadcastChannel message costs a writer as much as a commit).
-   */
+  /** Tells other tabs, soon, that there is more to read (src/storage.rs, Notices). */
   #notify() {
-    if (this.#channel === null || this.#noticeTimer !== null) return;
-    const wait = Math.max(0, this.#lastNotice + NOTICE_GAP_MS - Date.now());
-    this.#noticeTimer = setTimeout(() => this.#sendNotice(), wait);
+    if (this.#channel === null) return;
+    const wait = this.#notices.committed(Date.now());
+    if (wait >= 0) this.#noticeTimer = setTimeout(() => this.#sendNotice(), wait);
   }
 
   /** Sends the notice owed, if one is. */
   #sendNotice() {
-    if (this.#noticeTimer === null) return;
-    clearTimeout(this.#noticeTimer);
+    if (this.#noticeTimer !== null) clearTimeout(this.#noticeTimer);
     this.#noticeTimer = null;
-    this.#lastNotice = Date.now();
     // A notice is owed only where there is a channel (#notify).
-    /** @type {BroadcastChannel} */ (this.#channel).postMessage(this.#events.length);
+    if (this.#notices.send(Date.now())) /** @type {BroadcastChannel} */ (this.#channel).postMessage(this.#events.length);
   }
 
   // --- a syncing store's queue (see sync.js) ------------------------------
@@ -584,7 +579,7 @@ export class Persistence {
     if (state.changes === this.#changes) return state;
     /** @type {RecordedEvent[]} */
     const events = [];
-    for (const run of runs(snap.events, from + 1)) for (const e of run.events) events.push(e);
+    for (const run of runs(follow(snap.events, from))) for (const e of run.events) events.push(e);
     sync.absorb(events, snap.pending, snap.rejected);
     this.#changes = state.changes;
     return state;
@@ -726,88 +721,112 @@ function lastRevision(r) {
 }
 
 /**
- * The events that `records` hold, from revision `first` on, as runs that
- * the engine restores in one call: `{ events, text }`, the frozen recorded
- * events and their JSON text. A record that does not decode, or does not
- * follow, is a StorageError "corrupt".
+ * Records as stored, as the core's Reader reads them: `[first, last, …]`
+ * (NaN where a record does not say).
  * @param {any[]} records as stored
- * @param {number} first
- * @returns {Generator<Run>}
  */
-function* runs(records, first) {
-  let next = first;
-  for (const r of records) {
-    const events = fromRun(r, next);
-    next += events.length;
-    yield { events, text: r.events };
-  }
-}
-
-/**
- * The records to write, `{ record, run }`, from whole batches given as
- * `{ events, text }` (their JSON text): a record is closed before a batch
- * that would take it past RECORD_EVENTS events or RECORD_CHARS characters.
- * @param {Run[]} batches
- * @returns {{ record: StoredRecord, run: RecordedEvent[] }[]}
- */
-function toRecords(batches) {
-  /** @type {{ record: StoredRecord, run: RecordedEvent[] }[]} */
-  const out = [];
-  /** @type {RecordedEvent[]} */
-  let run = [];
-  /** @type {string[]} */
-  let texts = [];
-  let chars = 0;
-  const flush = () => {
-    const events = joinArrays(texts);
-    // Flushed only when `run` is not empty.
-    out.push({ record: { revision: run[0].revision, last: /** @type {RecordedEvent} */ (run.at(-1)).revision, events }, run });
-    run = [];
-    texts = [];
-    chars = 0;
-  };
-  for (const b of batches) {
-    if (run.length > 0 && (run.length + b.events.length > RECORD_EVENTS || chars + b.text.length > RECORD_CHARS)) flush();
-    for (const e of b.events) run.push(e);
-    texts.push(b.text);
-    chars += b.text.length;
-  }
-  if (run.length > 0) flush();
+function spans(records) {
+  const out = new Float64Array(records.length * 2);
+  records.forEach((r, i) => {
+    out[2 * i] = typeof r?.revision === "number" ? r.revision : NaN;
+    out[2 * i + 1] = typeof r?.last === "number" ? r.last : NaN;
+  });
   return out;
 }
 
 /**
- * The records to write, each one JSON text of up to RECORD_EVENTS events of
- * whole batches, or null if a text cannot be made or one of several
- * batches is past RECORD_CHARS (then each batch needs its own text).
+ * `records`, checked by the core to follow `head` one after another.
+ * @param {any[]} records as stored
+ * @param {number} head
+ */
+function follow(records, head) {
+  const reader = new Reader(head);
+  try {
+    reader.received(spans(records));
+  } catch (e) {
+    throw fromWire(e);
+  } finally {
+    reader.free();
+  }
+  return records;
+}
+
+/**
+ * The events that `records` hold (checked to follow one another), as runs
+ * that the engine restores in one call: `{ events, text }`, the frozen
+ * recorded events and their JSON text. A record that does not decode is a
+ * StorageError "corrupt".
+ * @param {any[]} records as stored
+ * @returns {Generator<Run>}
+ */
+function* runs(records) {
+  for (const r of records) yield { events: fromRun(r), text: r.events };
+}
+
+/**
+ * Whole batches in the records the core packs them into (src/storage.rs),
+ * as `[from, to, run]`: the batches' indices and their events.
+ * @param {Run[]} batches
+ * @param {boolean} withTexts whether records also close by text length
+ * @returns {Generator<[number, number, RecordedEvent[]]>}
+ */
+function* packed(batches, withTexts) {
+  const counts = Uint32Array.from(batches, (b) => b.events.length);
+  const chars = withTexts ? Uint32Array.from(batches, (b) => b.text.length) : new Uint32Array(0);
+  let from = 0;
+  for (const to of packRecords(counts, chars)) {
+    /** @type {RecordedEvent[]} */
+    const run = [];
+    for (let i = from; i < to; i++) for (const e of batches[i].events) run.push(e);
+    yield [from, to, run];
+    from = to;
+  }
+}
+
+/**
+ * A record of `run`, whose events' JSON text is `events`.
+ * @param {RecordedEvent[]} run
+ * @param {string} events
+ */
+const recordOf = (run, events) => ({
+  record: { revision: run[0].revision, last: /** @type {RecordedEvent} */ (run.at(-1)).revision, events },
+  run,
+});
+
+/**
+ * The records to write, `{ record, run }`, from whole batches given as
+ * `{ events, text }` (their JSON text).
+ * @param {Run[]} batches
+ * @returns {{ record: StoredRecord, run: RecordedEvent[] }[]}
+ */
+function toRecords(batches) {
+  const out = [];
+  for (const [from, to, run] of packed(batches, true)) {
+    out.push(recordOf(run, joinArrays(batches.slice(from, to).map((b) => b.text))));
+  }
+  return out;
+}
+
+/**
+ * The records to write, each one JSON text made here for its whole
+ * batches (whose `text` is not made), or null if a text cannot be made or
+ * is too long for a record of several batches (then each batch needs its
+ * own text: toRecords).
  * @param {Run[]} batches
  * @returns {{ record: StoredRecord, run: RecordedEvent[] }[] | null}
  */
 function recordsAtOnce(batches) {
-  /** @type {{ record: StoredRecord, run: RecordedEvent[] }[]} */
   const out = [];
-  /** @type {RecordedEvent[]} */
-  let run = [];
-  let count = 0;
-  const flush = () => {
+  for (const [from, to, run] of packed(batches, false)) {
     let events;
     try {
       events = JSON.stringify(run);
     } catch {
-      return false;
+      return null;
     }
-    if (events.length > RECORD_CHARS && count > 1) return false;
-    out.push({ record: { revision: run[0].revision, last: run[run.length - 1].revision, events }, run });
-    run = [];
-    count = 0;
-    return true;
-  };
-  for (const b of batches) {
-    if (run.length > 0 && run.length + b.events.length > RECORD_EVENTS && !flush()) return null;
-    for (const e of b.events) run.push(e);
-    count++;
+    if (!recordFits(events.length, to - from)) return null;
+    out.push(recordOf(run, events));
   }
-  if (run.length > 0 && !flush()) return null;
   return out;
 }
 
@@ -821,30 +840,24 @@ const tooLarge = (cause) =>
     "events",
   );
 
-/** @type {(revision: number, why: string) => StorageError & { revision: number }} */
-const corrupt = (revision, why) =>
-  Object.assign(
-    new StorageError(
-      `The stored event at revision ${revision} is corrupt (${why}); the store cannot be loaded as it is.`,
-      "corrupt",
-    ),
-    { revision },
-  );
+/**
+ * A record's fault, as the core words it (src/storage.rs).
+ * @param {number} revision
+ * @param {string} why
+ */
+const corrupt = (revision, why) => fromWire(corruptRecord(revision, why));
 
 /**
- * A record's events, from revision `first` on, checked and frozen
- * in place by the one definition of a recorded event (record.js). The
- * engine checks the fields it keeps when it restores the same text.
+ * A record's events, checked and frozen in place by the one definition of
+ * a recorded event (record.js); the record is known to start where it
+ * should (the core's Reader). The engine checks the fields it keeps when
+ * it restores the same text.
  * @param {any} r as stored
- * @param {number} first
  * @returns {RecordedEvent[]}
  */
-function fromRun(r, first) {
-  const at = r?.revision;
-  if (at !== first) throw corrupt(first, `found a record at revision ${at} where ${first} follows`);
-  if (typeof r.events !== "string" || !Number.isSafeInteger(r.last)) {
-    throw corrupt(at, "not a record of a run of batches ({ revision, last, events })");
-  }
+function fromRun(r) {
+  const at = r.revision;
+  if (typeof r.events !== "string") throw corrupt(at, "not a record of a run of batches ({ revision, last, events })");
   let events;
   try {
     events = JSON.parse(r.events);

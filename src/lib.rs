@@ -6,7 +6,8 @@
 //! [`request`] parses a transact request, [`condition`] its expectations and
 //! constraints, which [`constraint`] checks against the log;
 //! [`store::Store`] turns a request into one atomic batch and restores
-//! [`stored`] batches; [`view`] checks a batch decided on a device's view
+//! [`stored`] batches; [`storage`] decides a persistent store's reads and
+//! writes, leaving the IO to the binding; [`view`] checks a batch decided on a device's view
 //! against the shared log; [`rebase`] moves a syncing device's local log on
 //! after a pull. The [`wasm`] module is the thin `wasm-bindgen`
 //! layer the npm package wraps.
@@ -23,6 +24,7 @@ pub mod read_options;
 pub mod rebase;
 pub mod request;
 pub mod selector;
+pub mod storage;
 pub mod store;
 pub mod stored;
 pub mod view;

@@ -16,6 +16,36 @@ pub fn transact_text(store: &mut Store, text: &str, now: f64) -> Result<hindcast
     store.transact(&parse_request(text)?, now)
 }
 
+/// A store's events from `first` to `last` as the JS layer records and
+/// stores them (with data and metadata, which the engine skips).
+pub fn recorded_events(s: &Store, first: u64, last: u64) -> Vec<Value> {
+    let log = s.log();
+    (first as u32..=last as u32)
+        .map(|rev| {
+            let e = log.event(rev);
+            let b = log.batch(e.batch);
+            let mut event = json!({
+                "revision": rev,
+                "stream": log.streams.name(e.stream),
+                "version": e.version,
+                "id": uuid::Uuid::from_u128(log.event_id(rev)).to_string(),
+                "type": log.types.name(e.type_),
+                "data": {"note": "LONE", "n": [1, {"deep": null}]},
+            });
+            if let Some(sub) = e.subject() {
+                event["subject"] = json!(log.subjects.name(sub));
+            }
+            if let Some(tags) = &e.tags {
+                event["tags"] = json!(tags.iter().map(|&t| log.tags.name(t)).collect::<Vec<_>>());
+            }
+            event["metadata"] = json!({"by": "test"});
+            event["batchId"] = json!(uuid::Uuid::from_u128(b.id).to_string());
+            event["recordedAt"] = json!(b.recorded_at);
+            event
+        })
+        .collect()
+}
+
 pub fn event(stream: &str, type_: &str) -> Value {
     json!({ "stream": stream, "type": type_ })
 }

@@ -12,34 +12,19 @@ use serde_json::{json, Value};
 /// Every batch of a store as the JS layer stores it: per batch, the array of
 /// its recorded events (with data, which the engine skips).
 fn stored_batches(s: &Store) -> Vec<Value> {
-    let log = s.log();
     let mut out: Vec<Value> = Vec::new();
-    for rev in 1..=log.head() as u32 {
-        let e = log.event(rev);
-        let b = log.batch(e.batch);
-        let mut event = json!({
-            "revision": rev,
-            "stream": log.streams.name(e.stream),
-            "version": e.version,
-            "id": uuid::Uuid::from_u128(log.event_id(rev)).to_string(),
-            "type": log.types.name(e.type_),
-            "data": {"note": "LONE", "n": [1, {"deep": null}]},
-        });
-        if let Some(sub) = e.subject() {
-            event["subject"] = json!(log.subjects.name(sub));
-        }
-        if let Some(tags) = &e.tags {
-            event["tags"] = json!(tags.iter().map(|&t| log.tags.name(t)).collect::<Vec<_>>());
-        }
-        event["metadata"] = json!({"by": "test"});
-        event["batchId"] = json!(uuid::Uuid::from_u128(b.id).to_string());
-        event["recordedAt"] = json!(b.recorded_at);
-        if b.first == rev {
+    for event in recorded_events(s, 1, s.log().head()) {
+        if event["revision"] == json!(first_of_batch(s, &event)) {
             out.push(json!([]));
         }
         out.last_mut().unwrap().as_array_mut().unwrap().push(event);
     }
     out
+}
+
+fn first_of_batch(s: &Store, event: &Value) -> u64 {
+    let rev = event["revision"].as_u64().unwrap() as u32;
+    u64::from(s.log().batch(s.log().event(rev).batch).first)
 }
 
 fn corrupt_at(r: Result<Vec<u32>, Error>) -> u64 {

@@ -4,10 +4,10 @@
 //! syncing store's confirmed prefix), and, for a syncing store,
 //! `pending` (its pending batches, keyed by `seq`), `rejected` (rejections
 //! not yet dismissed, keyed by `batchId`) and `sync` (its state, keyed by
-//! `key`). What a record holds is the JS layer's business
-//! (`pkg-template/persistent.js`: a run of whole batches as one JSON text,
-//! keyed by its first revision; the pending and rejected records of
-//! `pkg-template/sync.js`); here a record is anything with its key. Writes
+//! `key`). What a record holds is decided elsewhere (a run of whole
+//! batches as one JSON text keyed by its first revision: [`crate::storage`];
+//! the pending and rejected records of `pkg-template/pending.js`); here a
+//! record is anything with its key. Writes
 //! happen in one readwrite transaction per commit group ([`append`]) or
 //! per change of a syncing store's state ([`write`]). Nothing but
 //! IndexedDB requests is awaited inside a transaction, and no JavaScript of

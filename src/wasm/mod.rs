@@ -1,6 +1,7 @@
-//! The `wasm-bindgen` layer: one class, [`Engine`], that the hand-written
-//! JavaScript wrapper (`pkg-template/`) drives, and [`idb`], IndexedDB
-//! through web-sys.
+//! The `wasm-bindgen` layer: [`Engine`], that the hand-written JavaScript
+//! wrapper (`pkg-template/`) drives; [`idb`], IndexedDB through web-sys;
+//! [`storage`], the storage flow's machines that decide what `idb` does;
+//! [`sync`], the rebase plan.
 //!
 //! Requests cross as one JSON text (without event data, which the wrapper
 //! keeps); answers as numbers in a buffer the wrapper reads through a view of
@@ -12,6 +13,7 @@
 
 mod engine;
 pub mod idb;
+pub mod storage;
 pub mod sync;
 pub mod wire;
 
