@@ -51,7 +51,7 @@ import {
   packRecords,
   recordFits,
 } from "./wasm/hindcast.js";
-import { InvalidInputError, StorageError, fromWire, invalid } from "./errors.js";
+import { StorageError, fromWire, invalid } from "./errors.js";
 import { decodeRecorded, joinArrays, restore } from "./record.js";
 import { exclusive, hold } from "./locks.js";
 import { checkSync } from "./sync.js";
@@ -834,11 +834,7 @@ function recordsAtOnce(batches) {
  * A batch whose JSON text cannot be made (past the runtime's string limit).
  * @param {any} cause what JSON.stringify threw
  */
-const tooLarge = (cause) =>
-  new InvalidInputError(
-    `Invalid input at events: the batch is too large to store (${cause?.message ?? cause}); split it into smaller batches.`,
-    "events",
-  );
+const tooLarge = (cause) => invalid("events", `the batch is too large to store (${cause?.message ?? cause}); split it into smaller batches.`);
 
 /**
  * A record's fault, as the core words it (src/storage.rs).

@@ -235,10 +235,7 @@ export async function importLog(source, options, { engine, at }) {
     },
     /** @param {number} start */
     moved: (start) =>
-      new InvalidInputError(
-        `Invalid input at line 1.revision: the store's head moved past ${start} while importing (another tab wrote); nothing was imported.`,
-        "line 1.revision",
-      ),
+      invalid("line 1.revision", `the store's head moved past ${start} while importing (another tab wrote); nothing was imported.`),
     done: () => onProgress?.({ loaded: total, total }),
   };
   return { runs, check };
