@@ -93,6 +93,8 @@ export class Persistence {
   #channel = null;
   /** When to tell other tabs (src/storage.rs). */
   #notices = new Notices();
+  /** The steps of the commit group writing (src/storage.rs); one group at a time. */
+  #plan = new GroupWrite();
   /**
    * The timer of the notice owed to other tabs; null when none is owed.
    * @type {ReturnType<typeof setTimeout> | null}
@@ -281,7 +283,8 @@ export class Persistence {
       /** @type {StoredRecord[]} */
       let theirs = [];
       let staged = this.#stage(theirs, group, start);
-      const plan = new GroupWrite();
+      const plan = this.#plan;
+      plan.begin();
       try {
         let step = plan.staged(staged.records.length);
         while (step !== "done") {
@@ -299,8 +302,6 @@ export class Persistence {
       } catch (e) {
         for (const item of group) item.reject(item.error ?? e);
         return;
-      } finally {
-        plan.free();
       }
       // Durable: apply the same runs for real, in the same order.
       for (const run of staged.runs) this.#publish(run.events, restore(this.#engine, run.text));

@@ -89,6 +89,12 @@ impl GroupWrite {
         GroupWrite(storage::GroupWrite::new())
     }
 
+    /// Starts the next group (one machine serves a store's groups, one
+    /// at a time).
+    pub fn begin(&mut self) {
+        self.0 = storage::GroupWrite::new();
+    }
+
     pub fn staged(&mut self, records: u32) -> GroupStep {
         self.0.staged(records as usize).into()
     }
