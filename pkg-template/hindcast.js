@@ -19,7 +19,7 @@ import { checkJsonSafe, checkSelector, sameJson, setOwn } from "./json.js";
 import { prepare } from "./request.js";
 import { recorded } from "./record.js";
 import { Projection, Subscription } from "./subscription.js";
-import { Persistence, checkOpen, closedError } from "./persistent.js";
+import { Persistence, checkOpen, closedError, initialState } from "./persistent.js";
 import { exportLog, importLog } from "./transfer.js";
 import { retry } from "./retry.js";
 import { Sync, checkSync } from "./sync.js";
@@ -297,7 +297,7 @@ export class EventStore {
     await loadWasm();
     let db;
     try {
-      db = await idbOpen(name);
+      db = await idbOpen(name, initialState(sync?.url));
     } catch (e) {
       throw fromWire(e);
     }

@@ -457,46 +457,36 @@ export class Persistence {
 
   /**
    * Checks the database's sync state against `url` (undefined for a store
-   * without sync, whose database must have none) and, for a new syncing
-   * store, creates it: a clientId of its own. Returns the state.
+   * without sync). Whether a database syncs, and with which log, was
+   * decided by the open that created it (initialState), once for every
+   * tab. Returns the state of a syncing store.
    * @param {string | undefined} url
    * @returns {Promise<SyncState | undefined>}
    */
   async syncState(url) {
     const name = this.#name;
-    const read = async () => /** @type {SyncState | undefined} */ (await this.#io(() => idbGet(this.#db, "sync", "state")));
-    /** @param {SyncState} state */
-    const same = (state) => {
-      if (state.url !== url) {
-        throw invalid(
-          "options.sync.url",
-          `the store "${name}" syncs with ${state.url}; open it with that url (a device's confirmed prefix belongs to one log), or EventStore.delete it first`,
-        );
-      }
-      return state;
-    };
-    const state = await read();
+    /** @type {SyncState | { url: null } | undefined} (undefined: made before the mark, without sync) */
+    const state = await this.#io(() => idbGet(this.#db, "sync", "state"));
+    const syncing = state !== undefined && state.url !== null ? /** @type {SyncState} */ (state) : undefined;
     if (url === undefined) {
-      if (state !== undefined) {
-        throw invalid("options.sync", `the store "${name}" syncs with ${state.url}; open it with { sync: { url: "${state.url}" } }`);
+      if (syncing !== undefined) {
+        throw invalid("options.sync", `the store "${name}" syncs with ${syncing.url}; open it with { sync: { url: "${syncing.url}" } }`);
       }
       return undefined;
     }
-    if (state !== undefined) return same(state);
-    return exclusive(this.#writeLock, async () => {
-      const again = await read(); // another tab may have made it meanwhile
-      if (again !== undefined) return same(again);
-      if ((await this.#io(() => idbLast(this.#db))) !== undefined) {
-        throw invalid(
-          "options.sync",
-          `the store "${name}" holds events written without sync; a syncing store starts from its server's log (use another name, or EventStore.delete it first)`,
-        );
-      }
-      /** @type {SyncState} */
-      const fresh = { key: "state", url, clientId: crypto.randomUUID(), lastSeq: 0, changes: 0 };
-      await this.#io(() => idbWrite(this.#db, [{ store: "sync", put: fresh }]));
-      return fresh;
-    });
+    if (syncing === undefined) {
+      throw invalid(
+        "options.sync",
+        `the store "${name}" was made without sync; a syncing store starts from its server's log (use another name, or EventStore.delete it first)`,
+      );
+    }
+    if (syncing.url !== url) {
+      throw invalid(
+        "options.sync.url",
+        `the store "${name}" syncs with ${syncing.url}; open it with that url (a device's confirmed prefix belongs to one log), or EventStore.delete it first`,
+      );
+    }
+    return syncing;
   }
 
   /**
@@ -872,6 +862,16 @@ function fromRun(r) {
     if (fault !== null) throw corrupt(revision, `${fault.field}: ${fault.why}`);
   }
   return events;
+}
+
+/**
+ * The sync record that a database created by this open starts with: a
+ * syncing store's state (a clientId of its own), or the mark of a store
+ * without sync (`url: null`).
+ * @param {string | undefined} url
+ */
+export function initialState(url) {
+  return url === undefined ? { key: "state", url: null } : { key: "state", url, clientId: crypto.randomUUID(), lastSeq: 0, changes: 0 };
 }
 
 /**

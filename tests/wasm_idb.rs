@@ -39,14 +39,14 @@ fn stream_of(r: &JsValue) -> String {
 async fn commits_are_durable_and_read_back_in_order() {
     let name = "wbt-durable".to_string();
     let _ = idb::delete(name.clone()).await;
-    let db = idb::open(name.clone()).await.unwrap();
+    let db = idb::open(name.clone(), JsValue::UNDEFINED).await.unwrap();
     assert!(idb::last(db.clone()).await.unwrap().is_undefined());
     assert!(add(&db, vec![record(1, "a"), record(2, "b")])
         .await
         .unwrap());
     assert!(add(&db, vec![record(3, "c")]).await.unwrap());
     db.close();
-    let db = idb::open(name.clone()).await.unwrap();
+    let db = idb::open(name.clone(), JsValue::UNDEFINED).await.unwrap();
     assert_eq!(stream_of(&idb::last(db.clone()).await.unwrap()), "c");
     let rows = idb::read(db.clone(), 2.0, 10).await.unwrap();
     let streams: Vec<String> = rows.iter().map(|r| stream_of(&r)).collect();
@@ -59,8 +59,8 @@ async fn commits_are_durable_and_read_back_in_order() {
 async fn a_writer_that_is_behind_finds_its_key_taken_and_stores_nothing() {
     let name = "wbt-behind".to_string();
     let _ = idb::delete(name.clone()).await;
-    let a = idb::open(name.clone()).await.unwrap();
-    let b = idb::open(name.clone()).await.unwrap();
+    let a = idb::open(name.clone(), JsValue::UNDEFINED).await.unwrap();
+    let b = idb::open(name.clone(), JsValue::UNDEFINED).await.unwrap();
     assert!(add(&a, vec![record(1, "from-a")]).await.unwrap());
     // b still thinks the head is 0: its group from 1 collides, whole.
     assert!(!add(
@@ -90,7 +90,7 @@ async fn a_writer_that_is_behind_finds_its_key_taken_and_stores_nothing() {
 async fn a_failed_transaction_stores_nothing() {
     let name = "wbt-abort".to_string();
     let _ = idb::delete(name.clone()).await;
-    let db = idb::open(name.clone()).await.unwrap();
+    let db = idb::open(name.clone(), JsValue::UNDEFINED).await.unwrap();
     // A record without its key (revision) aborts the whole group.
     let err = add(&db, vec![record(1, "a"), Object::new().into()])
         .await
@@ -131,7 +131,7 @@ fn field(v: &JsValue, key: &str) -> JsValue {
 async fn a_syncing_stores_change_is_one_transaction_over_every_object_store() {
     let name = "wbt-sync".to_string();
     let _ = idb::delete(name.clone()).await;
-    let db = idb::open(name.clone()).await.unwrap();
+    let db = idb::open(name.clone(), JsValue::UNDEFINED).await.unwrap();
     let ops: Array = [
         op("events", "add", record(1, "a")),
         op("pending", "put", keyed("seq", 1.into(), "p1")),
@@ -185,5 +185,51 @@ async fn a_syncing_stores_change_is_one_transaction_over_every_object_store() {
         .unwrap()
         .is_undefined());
     db.close();
+    idb::delete(name).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn the_state_given_to_the_open_that_creates_a_database_is_stored_once() {
+    let name = "wbt-created".to_string();
+    let _ = idb::delete(name.clone()).await;
+    let state = |url: &str| {
+        let s = Object::new();
+        Reflect::set(&s, &"key".into(), &"state".into()).unwrap();
+        Reflect::set(&s, &"url".into(), &url.into()).unwrap();
+        JsValue::from(s)
+    };
+    // Two opens at once: the one that creates the database decides.
+    let opening = |s: JsValue| {
+        let name = name.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            idb::open(name, s).await.map(JsValue::from)
+        })
+    };
+    let both = Array::of2(&opening(state("first")), &opening(state("second")));
+    let both: Array = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::all(&both))
+        .await
+        .unwrap()
+        .into();
+    let a: web_sys::IdbDatabase = both.get(0).into();
+    let b: web_sys::IdbDatabase = both.get(1).into();
+    let url = |v: JsValue| {
+        Reflect::get(&v, &"url".into())
+            .unwrap()
+            .as_string()
+            .unwrap()
+    };
+    let stored = idb::get(b.clone(), "sync".into(), "state".into())
+        .await
+        .unwrap();
+    assert_eq!(url(stored), "first");
+    a.close();
+    b.close();
+    // An existing database is opened as it is.
+    let c = idb::open(name.clone(), state("third")).await.unwrap();
+    let stored = idb::get(c.clone(), "sync".into(), "state".into())
+        .await
+        .unwrap();
+    assert_eq!(url(stored), "first");
+    c.close();
     idb::delete(name).await.unwrap();
 }

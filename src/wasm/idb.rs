@@ -4,7 +4,8 @@
 //! syncing store's confirmed prefix), and, for a syncing store,
 //! `pending` (its pending batches, keyed by `seq`), `rejected` (rejections
 //! not yet dismissed, keyed by `batchId`) and `sync` (its state, keyed by
-//! `key`). What a record holds is decided elsewhere (a run of whole
+//! `key`; a store without sync keeps there only the mark that it was made
+//! so, see [`open`]). What a record holds is decided elsewhere (a run of whole
 //! batches as one JSON text keyed by its first revision: [`crate::storage`];
 //! the pending and rejected records of `pkg-template/pending.js`); here a
 //! record is anything with its key. Writes
@@ -166,9 +167,13 @@ async fn unless_blocked(request: &IdbOpenDbRequest) -> Result<Option<JsValue>, J
 /// added a syncing store's); records it cannot read load as corrupt.
 const VERSION: u32 = 3;
 
-/// Opens (creating or upgrading if need be) the database `name`.
+/// Opens (creating or upgrading if need be) the database `name`. A
+/// database this call creates gets `state` as its `sync` record, in the
+/// upgrade transaction: whoever creates a database decides, once and for
+/// every tab, whether it syncs (a tab opening it at the same moment waits
+/// for the upgrade, then reads the record). `undefined`: no record.
 #[wasm_bindgen(js_name = idbOpen)]
-pub async fn open(name: String) -> Result<IdbDatabase, JsValue> {
+pub async fn open(name: String, state: JsValue) -> Result<IdbDatabase, JsValue> {
     let request: IdbOpenDbRequest = factory()?.open_with_u32(&name, VERSION).map_err(thrown)?;
     let upgrade = Closure::<dyn FnMut(web_sys::Event)>::new({
         let request = request.clone();
@@ -176,6 +181,7 @@ pub async fn open(name: String) -> Result<IdbDatabase, JsValue> {
             if let Ok(db) = request.result().and_then(|r| r.dyn_into::<IdbDatabase>()) {
                 // Stores from an older version are kept as they are.
                 let names = db.object_store_names();
+                let created = names.length() == 0;
                 for (name, key) in [(EVENTS, "revision")].into_iter().chain(SYNC_STORES) {
                     if names.contains(name) {
                         continue;
@@ -184,6 +190,15 @@ pub async fn open(name: String) -> Result<IdbDatabase, JsValue> {
                     params.set_key_path(&JsValue::from_str(key));
                     // A failure here aborts the upgrade, which fails the open.
                     let _ = db.create_object_store_with_optional_parameters(name, &params);
+                }
+                if created && !state.is_undefined() {
+                    // As above, a failure aborts the upgrade.
+                    if let Some(store) = request
+                        .transaction()
+                        .and_then(|tx| tx.object_store("sync").ok())
+                    {
+                        let _ = store.put(&state);
+                    }
                 }
             }
         }

@@ -242,6 +242,34 @@ test("a follower tab's commit is confirmed through the leader, and its status mi
   await p.close();
 });
 
+test("the open that creates a database decides whether it syncs, for every tab: opens at once with and without sync, one is refused", async () => {
+  const log = fresh();
+  const { proxy: p, sync } = await link(log);
+  p.offline = true;
+  const name = fresh();
+  const [withSync, without] = await Promise.allSettled([EventStore.open(name, { sync }), EventStore.open(name)]);
+  // IndexedDB runs the first open's upgrade (which creates the database) before the second opens.
+  assert.equal(withSync.status, "fulfilled");
+  assert.equal(without.status, "rejected");
+  assert.ok(without.reason instanceof InvalidInputError && without.reason.path === "options.sync");
+  assert.match(without.reason.message, /syncs with/);
+  const store = /** @type {any} */ (withSync).value;
+  await store.transact({ events: [{ stream: "s", type: "t" }] });
+  assert.equal(store.sync.status.pendingBatches, 1);
+  await store.close();
+
+  // Made without sync, even empty: sync is refused.
+  const plain = fresh();
+  const [first, second] = await Promise.allSettled([EventStore.open(plain), EventStore.open(plain, { sync })]);
+  assert.equal(first.status, "fulfilled");
+  assert.equal(second.status, "rejected");
+  assert.ok(second.reason instanceof InvalidInputError && second.reason.path === "options.sync");
+  assert.match(second.reason.message, /made without sync/);
+  assert.equal(/** @type {any} */ (first).value.revision, 0);
+  await /** @type {any} */ (first).value.close();
+  await p.close();
+});
+
 test("open refuses a database that syncs with another log, one written without sync, and opening a syncing one without sync", async () => {
   const log = fresh();
   const { proxy: p, sync } = await link(log);
