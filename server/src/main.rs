@@ -128,9 +128,10 @@ async fn main() {
         }
     };
     let auth = match &a.secret {
-        Some(s) if !a.insecure => {
-            Auth::Secret(jsonwebtoken::DecodingKey::from_secret(s.as_bytes()))
-        }
+        Some(s) if !a.insecure => Auth::Secret(
+            jsonwebtoken::DecodingKey::from_secret(s.as_bytes()),
+            http::Verified::default(),
+        ),
         _ => Auth::Insecure,
     };
     let result = match &a.database_url {
