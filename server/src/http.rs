@@ -270,14 +270,6 @@ struct PushIn {
     batches: Vec<Box<RawValue>>,
 }
 
-/// What the envelope needs of a batch before it is decided.
-#[derive(Deserialize)]
-struct BatchHead {
-    seq: u64,
-    #[serde(default)]
-    events: Option<Box<RawValue>>,
-}
-
 async fn push_handler<S: Storage>(
     State(app): State<Arc<App<S>>>,
     Path(log): Path<String>,
@@ -323,21 +315,18 @@ async fn push_handler<S: Storage>(
     let (mut events, mut event_bytes) = (0usize, 0usize);
     let mut batches = Vec::with_capacity(envelope.batches.len());
     for (i, raw) in envelope.batches.into_iter().enumerate() {
-        let head: BatchHead = serde_json::from_str(raw.get()).map_err(|_| {
+        let pushed = Pushed::new(raw).ok_or_else(|| {
             invalid(
                 &format!("batches[{i}].seq"),
                 "every batch needs its seq, a positive integer",
             )
         })?;
-        if head.seq == 0 {
+        if pushed.seq == 0 {
             return Err(invalid(&format!("batches[{i}].seq"), "seq starts at 1"));
         }
-        if let Some(e) = &head.events {
-            event_bytes += e.get().len();
-            events +=
-                serde_json::from_str::<Vec<serde::de::IgnoredAny>>(e.get()).map_or(0, |v| v.len());
-        }
-        batches.push(Pushed { seq: head.seq, raw });
+        event_bytes += pushed.event_bytes;
+        events += pushed.events;
+        batches.push(pushed);
     }
     if events > MAX_EVENTS || event_bytes > MAX_EVENT_BYTES {
         return Err(too_large());
@@ -353,11 +342,20 @@ async fn push_handler<S: Storage>(
     )
     .await;
     match result {
-        Ok((head, results)) => Ok((
-            StatusCode::OK,
-            axum::Json(json!({ "head": head, "results": results })),
-        )
-            .into_response()),
+        Ok((head, results)) => {
+            let mut body = String::with_capacity(32 + results.iter().map(String::len).sum::<usize>());
+            body.push_str("{\"head\":");
+            body.push_str(&head.to_string());
+            body.push_str(",\"results\":[");
+            for (i, r) in results.iter().enumerate() {
+                if i > 0 {
+                    body.push(',');
+                }
+                body.push_str(r);
+            }
+            body.push_str("]}");
+            Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+        }
         Err(PushError::Forbidden) => Err(error(
             StatusCode::FORBIDDEN,
             "forbidden",
@@ -380,6 +378,10 @@ async fn push_handler<S: Storage>(
 }
 
 fn parse_with_path<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, ApiError> {
+    // Read again, tracking the path, only when it fails.
+    if let Ok(v) = serde_json::from_str(text) {
+        return Ok(v);
+    }
     let de = &mut serde_json::Deserializer::from_str(text);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();

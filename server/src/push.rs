@@ -46,10 +46,59 @@ impl From<StorageError> for PushError {
     }
 }
 
-/// One pushed batch: its seq and its JSON as sent.
+/// One pushed batch: its seq, its JSON as sent, and that JSON read once
+/// (`None` if it is not a well-formed batch: deciding it then says why).
 pub struct Pushed {
     pub seq: u64,
     pub raw: Box<RawValue>,
+    batch: Option<BatchIn>,
+    /// The number of its events, and the length of its `events` as sent.
+    pub events: usize,
+    pub event_bytes: usize,
+}
+
+impl Pushed {
+    /// Reads a pushed batch; `None` if it has no seq (a number).
+    pub fn new(raw: Box<RawValue>) -> Option<Pushed> {
+        if let Ok(b) = serde_json::from_str::<BatchIn>(raw.get()) {
+            let Ok(events) =
+                serde_json::from_str::<Vec<&RawValue>>(b.events.get()).map(|v| v.len())
+            else {
+                return Self::malformed(raw);
+            };
+            return Some(Pushed {
+                seq: b.seq,
+                event_bytes: b.events.get().len(),
+                events,
+                batch: Some(b),
+                raw,
+            });
+        }
+        Self::malformed(raw)
+    }
+
+    fn malformed(raw: Box<RawValue>) -> Option<Pushed> {
+        /// What the envelope needs of a batch that is not well formed.
+        #[derive(Deserialize)]
+        struct BatchHead {
+            seq: u64,
+            #[serde(default)]
+            events: Option<Box<RawValue>>,
+        }
+        let head: BatchHead = serde_json::from_str(raw.get()).ok()?;
+        let (events, event_bytes) = head.events.as_ref().map_or((0, 0), |e| {
+            let n =
+                serde_json::from_str::<Vec<serde::de::IgnoredAny>>(e.get()).map_or(0, |v| v.len());
+            (n, e.get().len())
+        });
+        Some(Pushed {
+            seq: head.seq,
+            raw,
+            batch: None,
+            events,
+            event_bytes,
+        })
+    }
 }
 
 /// A log's engine. `clean` is false while a group is being decided: if
@@ -83,7 +132,8 @@ struct Waiting {
     reply: oneshot::Sender<PushResult>,
 }
 
-pub type PushResult = Result<(u64, Vec<Value>), PushError>;
+/// The head after a push, and each batch's outcome as JSON.
+pub type PushResult = Result<(u64, Vec<String>), PushError>;
 
 #[derive(Default)]
 struct Lane {
@@ -126,18 +176,6 @@ impl Engines {
 /// question about them: each batch's id is new to it and each view's `own`
 /// batch is committed in it.
 fn named(group: &[Waiting], log: &Log) -> (Vec<String>, Vec<String>, bool) {
-    #[derive(Deserialize)]
-    struct Ids {
-        #[serde(default)]
-        id: Option<String>,
-        #[serde(default)]
-        view: Option<OwnIds>,
-    }
-    #[derive(Deserialize)]
-    struct OwnIds {
-        #[serde(default)]
-        own: Vec<String>,
-    }
     let normal =
         |s: &str| parse_uuid(s).map(|id| uuid::Uuid::from_u128(id).hyphenated().to_string());
     let mut clients: Vec<String> = group.iter().map(|w| w.client.clone()).collect();
@@ -145,8 +183,9 @@ fn named(group: &[Waiting], log: &Log) -> (Vec<String>, Vec<String>, bool) {
     clients.dedup();
     let mut ids = Vec::new();
     let mut answered = true;
+    // (A batch that is not well formed is refused without reading.)
     for b in group.iter().flat_map(|w| &w.batches) {
-        if let Ok(named) = serde_json::from_str::<Ids>(b.raw.get()) {
+        if let Some(named) = &b.batch {
             match named.id.as_deref().and_then(parse_uuid) {
                 Some(id) if log.batch_by_id(id).is_none() => {}
                 _ => answered = false,
@@ -254,7 +293,7 @@ const WAKE_EVERY: usize = 4;
 /// A group decided from what the lane knew, its commit sent.
 struct Flight {
     group: Vec<Waiting>,
-    results: Vec<Result<(Vec<Value>, u64), PushError>>,
+    results: Vec<Result<(Vec<String>, u64), PushError>>,
     /// The engine's head before the group, and the head after it.
     start: u64,
     head: Head,
@@ -459,7 +498,7 @@ fn answer(
     engine: &mut Engine,
     head: Head,
     group: Vec<Waiting>,
-    results: Vec<Result<(Vec<Value>, u64), PushError>>,
+    results: Vec<Result<(Vec<String>, u64), PushError>>,
 ) {
     engine.known = Some(head);
     remember(engine, &group, &results);
@@ -472,7 +511,7 @@ fn answer(
 fn remember(
     engine: &mut Engine,
     group: &[Waiting],
-    results: &[Result<(Vec<Value>, u64), PushError>],
+    results: &[Result<(Vec<String>, u64), PushError>],
 ) {
     if engine.owners.len() + group.len() > KNOWN_CLIENTS {
         engine.owners.clear();
@@ -633,7 +672,7 @@ async fn decide_all<T: Tx>(
     principal: &str,
     client: &str,
     batches: &[Pushed],
-) -> Result<(Vec<Value>, u64), PushError> {
+) -> Result<(Vec<String>, u64), PushError> {
     if tx.bind_client(client, principal).await? != principal {
         return Err(PushError::Forbidden);
     }
@@ -657,11 +696,10 @@ async fn decide_all<T: Tx>(
             if outcome["status"] == "committed" {
                 outcome["replayed"] = json!(true);
             }
-            outcome
+            outcome.to_string()
         } else {
-            let mut outcome = decide(tx, log, head, b).await?;
-            outcome["seq"] = json!(b.seq);
-            tx.insert_seq(client, b.seq, &outcome.to_string()).await?;
+            let outcome = with_seq(&decide(tx, log, head, b).await?, b.seq);
+            tx.insert_seq(client, b.seq, &outcome).await?;
             outcome
         };
         outcomes.push(outcome);
@@ -669,10 +707,41 @@ async fn decide_all<T: Tx>(
     Ok((outcomes, expected - 1))
 }
 
+/// An outcome (a JSON object) with the batch's seq.
+fn with_seq(outcome: &str, seq: u64) -> String {
+    debug_assert!(outcome.starts_with("{\"") && outcome.len() > 2);
+    let mut out = String::with_capacity(outcome.len() + 24);
+    out.push_str("{\"seq\":");
+    out.push_str(&seq.to_string());
+    out.push(',');
+    out.push_str(&outcome[1..]);
+    out
+}
+
+/// A pushed batch as read: its events as sent (an array).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct BatchIn {
-    #[allow(dead_code)]
+    seq: u64,
+    #[serde(default)]
+    id: Option<String>,
+    events: Box<RawValue>,
+    #[serde(default)]
+    expect: Option<Box<RawValue>>,
+    #[serde(default)]
+    constraints: Option<Box<RawValue>>,
+    #[serde(default)]
+    correlation_id: Option<Box<RawValue>>,
+    #[serde(default)]
+    view: Option<ViewIn>,
+}
+
+/// The shape of a pushed batch, to say what is wrong with one that is
+/// not well formed.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[allow(dead_code)]
+struct BatchShape {
     seq: u64,
     #[serde(default)]
     id: Option<String>,
@@ -710,60 +779,59 @@ fn invalid_error(id: Option<&str>, e: &Error) -> Value {
 }
 
 /// Decides one new batch; records it under its id (unless it has none).
+/// Returns its outcome as JSON.
 async fn decide<T: Tx>(
     tx: &mut T,
     log: &mut Log,
     head: &mut Head,
     pushed: &Pushed,
-) -> Result<Value, PushError> {
-    let text = pushed.raw.get();
-    let batch: BatchIn = match serde_json::from_str(text) {
-        Ok(b) => b,
-        Err(_) => {
-            let de = &mut serde_json::Deserializer::from_str(text);
-            let (path, message) = match serde_path_to_error::deserialize::<_, BatchIn>(de) {
-                Err(e) => (e.path().to_string(), e.inner().to_string()),
-                Ok(_) => (String::new(), "malformed batch".into()),
-            };
-            let path = if path == "." { String::new() } else { path };
-            return Ok(invalid(None, &path, &message));
-        }
+) -> Result<String, PushError> {
+    let Some(batch) = &pushed.batch else {
+        let de = &mut serde_json::Deserializer::from_str(pushed.raw.get());
+        let (path, message) = match serde_path_to_error::deserialize::<_, BatchShape>(de) {
+            Err(e) => (e.path().to_string(), e.inner().to_string()),
+            Ok(_) => (String::new(), "malformed batch".into()),
+        };
+        let path = if path == "." { String::new() } else { path };
+        return Ok(invalid(None, &path, &message).to_string());
     };
     let Some(id_text) = batch.id.as_deref() else {
-        return Ok(invalid(None, "id", "a pushed batch needs its id"));
+        return Ok(invalid(None, "id", "a pushed batch needs its id").to_string());
     };
     let Some(batch_id) = parse_uuid(id_text) else {
-        return Ok(invalid(Some(id_text), "id", "not a UUID"));
+        return Ok(invalid(Some(id_text), "id", "not a UUID").to_string());
     };
     let id = uuid::Uuid::from_u128(batch_id).hyphenated().to_string();
-    let events_text = canonical_events(&batch.events);
+    // An array: Pushed::new checked it.
+    let events: Vec<&RawValue> = serde_json::from_str(batch.events.get()).unwrap_or_default();
+    let events_text = canonical_events(&events);
     if let Some(first) = tx.batch(&id).await? {
         if first.events != events_text {
             return Ok(invalid(
                 Some(&id),
                 "id",
                 "this batch id was already decided with different events; give a different batch a new id",
-            ));
+            ).to_string());
         }
         let mut outcome: Value = serde_json::from_str(&first.outcome)
             .map_err(|e| PushError::Storage(StorageError(e.to_string())))?;
         outcome["replayed"] = json!(true);
-        return Ok(outcome);
+        return Ok(outcome.to_string());
     }
-    let (outcome, keys, rows) = judge(tx, log, head, &batch, batch_id, &id).await?;
+    let judged = judge(tx, log, head, batch, &events, batch_id, &id).await?;
     let record = BatchRecord {
-        committed: outcome["status"] == "committed",
-        outcome: outcome.to_string(),
+        committed: judged.committed,
+        outcome: judged.outcome,
         events: events_text,
-        keys,
+        keys: judged.keys,
     };
-    tx.insert_batch(&id, &record, &rows).await?;
-    Ok(outcome)
+    tx.insert_batch(&id, &record, &judged.rows).await?;
+    Ok(record.outcome)
 }
 
 /// The events as given, in a canonical form (keys sorted), to tell a
 /// replayed batch from a reused id.
-fn canonical_events(events: &[Box<RawValue>]) -> String {
+fn canonical_events(events: &[&RawValue]) -> String {
     let values: Vec<Value> = events
         .iter()
         .map(|e| serde_json::from_str(e.get()).unwrap_or(Value::Null))
@@ -776,19 +844,40 @@ type Fields = BTreeMap<String, Box<RawValue>>;
 
 const SERVER_FIELDS: [&str; 4] = ["revision", "version", "batchId", "recordedAt"];
 
-/// The outcome of a new batch, its keys if rejected, its rows if committed.
+/// A new batch judged: its outcome (JSON), its keys if rejected, its rows
+/// if committed.
+struct Judged {
+    committed: bool,
+    outcome: String,
+    keys: Option<String>,
+    rows: Vec<EventRow>,
+}
+
+impl Judged {
+    fn rejected(outcome: Value, keys: String) -> Self {
+        Judged {
+            committed: false,
+            outcome: outcome.to_string(),
+            keys: Some(keys),
+            rows: Vec::new(),
+        }
+    }
+}
+
+/// Judges a new batch (its events as sent in `events`).
 async fn judge<T: Tx>(
     tx: &mut T,
     log: &mut Log,
     head: &mut Head,
     batch: &BatchIn,
+    events: &[&RawValue],
     batch_id: u128,
     id: &str,
-) -> Result<(Value, Option<String>, Vec<EventRow>), PushError> {
-    let rejected = |outcome: Value| Ok((outcome, Some("[]".to_string()), Vec::new()));
+) -> Result<Judged, PushError> {
+    let rejected = |outcome: Value| Ok(Judged::rejected(outcome, "[]".to_string()));
     // The events: what the core checks, and the rest kept as given.
-    let mut fields: Vec<Fields> = Vec::with_capacity(batch.events.len());
-    for (i, raw) in batch.events.iter().enumerate() {
+    let mut fields: Vec<Fields> = Vec::with_capacity(events.len());
+    for (i, raw) in events.iter().enumerate() {
         let path = index_path("events", i);
         let Ok(f) = serde_json::from_str::<Fields>(raw.get()) else {
             return rejected(invalid(Some(id), &path, "expected an event object"));
@@ -847,16 +936,13 @@ async fn judge<T: Tx>(
         Ok(r) => r,
         Err(e) => return rejected(invalid_error(Some(id), &e)),
     };
-    let keys = keys_json(&req);
+    // A rejected batch's keys are recorded (the view rule needs them).
+    let refused = |outcome: Value| Ok(Judged::rejected(outcome, keys_json(&req)));
     let Some(view_in) = &batch.view else {
-        return Ok((
-            invalid(
-                Some(id),
-                "view",
-                "is required: the view the batch was decided on",
-            ),
-            Some(keys),
-            Vec::new(),
+        return refused(invalid(
+            Some(id),
+            "view",
+            "is required: the view the batch was decided on",
         ));
     };
     let mut view = View {
@@ -866,11 +952,7 @@ async fn judge<T: Tx>(
     for (i, own) in view_in.own.iter().enumerate() {
         let path = index_path("view.own", i);
         let Some(own_id) = parse_uuid(own) else {
-            return Ok((
-                invalid(Some(id), &path, "not a UUID"),
-                Some(keys),
-                Vec::new(),
-            ));
+            return refused(invalid(Some(id), &path, "not a UUID"));
         };
         if log.batch_by_id(own_id).is_some() {
             view.own.push(Own::Committed(own_id));
@@ -884,32 +966,32 @@ async fn judge<T: Tx>(
                 events: parse_keys(&k),
             }),
             None => {
-                return Ok((
-                    invalid(
-                        Some(id),
-                        &path,
-                        "no batch with this id was decided on this log",
-                    ),
-                    Some(keys),
-                    Vec::new(),
+                return refused(invalid(
+                    Some(id),
+                    &path,
+                    "no batch with this id was decided on this log",
                 ))
             }
         }
     }
     let violations = match check_view(log, &req, &view) {
         Ok(v) => v,
-        Err(e) => return Ok((invalid_error(Some(id), &e), Some(keys), Vec::new())),
+        Err(e) => return refused(invalid_error(Some(id), &e)),
     };
     if !violations.is_empty() {
-        let outcome = json!({
+        return refused(json!({
             "id": id,
             "status": "rejected",
             "violations": violations.iter().map(violation_json).collect::<Vec<_>>(),
-        });
-        return Ok((outcome, Some(keys), Vec::new()));
+        }));
     }
     let (outcome, rows) = commit(log, head, &req, &fields, batch, batch_id, id);
-    Ok((outcome, None, rows))
+    Ok(Judged {
+        committed: true,
+        outcome,
+        keys: None,
+        rows,
+    })
 }
 
 /// Appends the batch to the engine and writes its rows.
@@ -921,7 +1003,7 @@ fn commit(
     batch: &BatchIn,
     batch_id: u128,
     id: &str,
-) -> (Value, Vec<EventRow>) {
+) -> (String, Vec<EventRow>) {
     let ids: Vec<u128> = req
         .events
         .iter()
@@ -998,23 +1080,28 @@ fn commit(
         recorded_at,
         stamp: head.stamp,
     };
-    let streams: serde_json::Map<String, Value> = streams
-        .into_iter()
-        .map(|(s, p)| {
-            (
-                s.to_string(),
-                json!({ "version": p.version, "revision": p.revision }),
-            )
-        })
-        .collect();
-    let outcome = json!({
-        "id": id,
-        "status": "committed",
-        "firstRevision": first,
-        "revision": last,
-        "streams": streams,
-        "replayed": false,
-    });
+    // The outcome, written as JSON directly (it is sent and recorded as
+    // text).
+    let mut outcome = String::with_capacity(160);
+    outcome.push_str("{\"id\":");
+    write_str(&mut outcome, id);
+    outcome.push_str(",\"status\":\"committed\",\"firstRevision\":");
+    outcome.push_str(&first.to_string());
+    outcome.push_str(",\"revision\":");
+    outcome.push_str(&last.to_string());
+    outcome.push_str(",\"streams\":{");
+    for (i, (s, p)) in streams.iter().enumerate() {
+        if i > 0 {
+            outcome.push(',');
+        }
+        write_str(&mut outcome, s);
+        outcome.push_str(":{\"version\":");
+        outcome.push_str(&p.version.to_string());
+        outcome.push_str(",\"revision\":");
+        outcome.push_str(&p.revision.to_string());
+        outcome.push('}');
+    }
+    outcome.push_str("},\"replayed\":false}");
     (outcome, rows)
 }
 

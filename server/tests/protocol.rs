@@ -399,6 +399,35 @@ async fn seq_replay_and_batch_ids() {
             .push(json!({ "events": [{ "stream": "s", "type": "" }], "view": view(0) }))
             .await;
         assert_eq!(o["violations"][0]["path"], "events[0].type");
+        // A batch that is not well formed says where, and its seq keeps
+        // that outcome.
+        let o = b
+            .push(
+                json!({ "events": [{ "stream": "s", "type": "x" }], "view": view(0), "extra": 1 }),
+            )
+            .await;
+        assert_eq!(
+            (o["status"].as_str(), o["violations"][0]["path"].as_str()),
+            (Some("rejected"), Some("extra")),
+            "{o}"
+        );
+        let o = b
+            .push(json!({ "events": { "stream": "s", "type": "x" }, "view": view(0) }))
+            .await;
+        assert_eq!(
+            (
+                o["violations"][0]["kind"].as_str(),
+                o["violations"][0]["path"].as_str()
+            ),
+            (Some("invalid_input"), Some("events")),
+            "{o}"
+        );
+        let (status, again) = b
+            .push_raw(json!([{ "seq": b.seq, "id": new_id(), "events": { "stream": "s", "type": "x" }, "view": view(0) }]))
+            .await;
+        assert_eq!(status, 200);
+        assert_eq!(again["results"][0]["violations"], o["violations"]);
+        assert_eq!(again["results"][0]["seq"], b.seq);
         assert_eq!(a.pull(0).await["head"], 1, "{}", backend.name);
         // Events read back as given, stamped by the server.
         let e = &a.pull(0).await["events"][0];
