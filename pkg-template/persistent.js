@@ -67,12 +67,18 @@ import { checkBatchSize, pendingRecord } from "./pending.js";
  * @typedef {{ prepared: Prepared, resolve: (commit: Commit) => void, reject: (error: unknown) => void,
  *   commit?: Commit, error?: unknown }} Queued a transact waiting for its group
  * @typedef {(progress: { loaded: number, total: number }) => void} Progress
- * @import { Sync, SyncState, Durable } from "./sync.js"
+ * @import { Sync, SyncState, Durable, Dismissed } from "./sync.js"
  * @import { PendingEntry, PendingRecord } from "./pending.js"
  */
 
 /** No limit, for a read of every record after a key. */
 const ALL_RECORDS = 0xffff_ffff;
+/**
+ * Dismissed rejections remembered in the sync state: a tab that missed
+ * more dismissals than this between two take-ins of the queue rejects a
+ * refused batch's `confirmed` with empty violations.
+ */
+const DISMISSED_KEPT = 64;
 
 export const closedError = () => new StorageError("The store is closed; open it again to write.", "closed");
 
@@ -571,7 +577,7 @@ export class Persistence {
     /** @type {RecordedEvent[]} */
     const events = [];
     for (const run of runs(follow(snap.events, from))) for (const e of run.events) events.push(e);
-    sync.absorb(events, snap.pending, snap.rejected);
+    sync.absorb(events, snap.pending, snap.rejected, state.dismissed ?? []);
     this.#changes = state.changes;
     return state;
   }
@@ -579,7 +585,7 @@ export class Persistence {
   /**
    * Stores a change of the queue in one transaction (within #syncExclusive,
    * whose `state` it advances), then tells the other tabs.
-   * @param {{ change?: import("./sync.js").Change, added?: PendingEntry[], dismissed?: string[] }} what
+   * @param {{ change?: import("./sync.js").Change, added?: PendingEntry[], dismissed?: Dismissed[] }} what
    * @param {SyncState} state
    */
   async #syncWrite({ change, added = [], dismissed = [] }, state) {
@@ -608,11 +614,13 @@ export class Persistence {
       stored.push([p, r]);
       lastSeq = Math.max(lastSeq, p.body.seq);
     }
-    for (const id of dismissed) ops.push({ store: "rejected", delete: id });
+    for (const d of dismissed) ops.push({ store: "rejected", delete: d.batchId });
     const next = { ...state, lastSeq, changes: state.changes + 1 };
+    if (dismissed.length > 0) next.dismissed = [...(state.dismissed ?? []), ...dismissed].slice(-DISMISSED_KEPT);
     ops.push({ store: "sync", put: next });
     await this.#io(() => idbWrite(this.#db, ops));
     state.lastSeq = next.lastSeq;
+    state.dismissed = next.dismissed;
     state.changes = this.#changes = next.changes;
     for (const [p, r] of stored) p.stored = r;
     this.#notify();

@@ -37,8 +37,11 @@
  * @typedef {ReturnType<typeof prepare>} Prepared
  * @import { Confirmed, PendingEntry, PendingRecord, PushedBatch, PushedEvent } from "./pending.js"
  * @typedef {{ batchId: string, seq: number, events: PushedEvent[], violations: any[], at: number }} RejectedRecord
- * @typedef {{ key: "state", url: string, clientId: string, lastSeq: number, changes: number }} SyncState
- *   a persistent store's sync state: `changes` counts the changes made to the queue
+ * @typedef {{ batchId: string, violations: any[] }} Dismissed a dismissed rejection, remembered a while
+ * @typedef {{ key: "state", url: string, clientId: string, lastSeq: number, changes: number, dismissed?: Dismissed[] }} SyncState
+ *   a persistent store's sync state: `changes` counts the changes made to the queue; `dismissed`, the
+ *   last rejections dismissed, so that a tab whose batch another tab's refusal and dismissal both
+ *   passed by before it took them in still rejects its `confirmed` with the violations
  * @typedef {{ pulled: { id: string, first: number, events: RecordedEvent[], text: string }[], confirmed: number,
  *   survivors: { entry: PendingEntry, first: number, committed: [number, number] | null }[],
  *   joined: { entry: PendingEntry, events: RecordedEvent[] }[],
@@ -48,7 +51,7 @@
  *   name: string,
  *   clientId: string,
  *   exclusive: <T>(work: (state: SyncState) => Promise<T>) => Promise<T>,
- *   write: (change: { change?: Change, added?: PendingEntry[], dismissed?: string[] }, state: SyncState) => Promise<void>,
+ *   write: (change: { change?: Change, added?: PendingEntry[], dismissed?: Dismissed[] }, state: SyncState) => Promise<void>,
  *   takeIn: () => Promise<void>,
  *   lead: (granted: () => void) => () => void,
  * }} Durable a persistent store's side (persistent.js): `exclusive` runs `work` holding the device's
@@ -385,6 +388,7 @@ export class Sync {
    */
   dismiss(batchId) {
     if (typeof batchId !== "string") throw invalid("batchId", "expected the id of a rejected batch");
+    const violations = this.#rejected.find((r) => r.batchId === batchId)?.violations ?? [];
     this.#rejected = this.#rejected.filter((r) => r.batchId !== batchId);
     const durable = this.#durable;
     if (durable === null) return Promise.resolve();
@@ -392,7 +396,7 @@ export class Sync {
     this.#dismissed.add(batchId);
     return durable
       .exclusive(async (state) => {
-        await durable.write({ dismissed: [batchId] }, state);
+        await durable.write({ dismissed: [{ batchId, violations }] }, state);
       })
       .finally(() => this.#dismissed.delete(batchId));
   }
@@ -723,12 +727,14 @@ export class Sync {
   /**
    * Takes in a persistent store's queue as stored (other tabs changed it):
    * `events`, the confirmed events stored after C (decoded, in order);
-   * `pending` and `rejected`, the stored records.
+   * `pending` and `rejected`, the stored records; `dismissed`, the
+   * rejections dismissed lately (SyncState).
    * @param {RecordedEvent[]} events
    * @param {PendingRecord[]} pending
    * @param {RejectedRecord[]} rejected
+   * @param {Dismissed[]} dismissed
    */
-  absorb(events, pending, rejected) {
+  absorb(events, pending, rejected, dismissed) {
     if (this.#closed) return; // a closed store's log and listeners no longer change
     const pulled = byBatch(events);
     const confirmed = this.confirmed + events.length;
@@ -766,7 +772,12 @@ export class Sync {
       if (stored.has(p.id)) continue;
       const mine = pulled.find((b) => b.id === p.id);
       if (mine !== undefined) joined.push({ entry: p, events: mine.events });
-      else gone.push({ entry: p, rejection: list.find((x) => x.batchId === p.id) ?? null });
+      else {
+        const rejection = list.find((x) => x.batchId === p.id) ?? null;
+        // Refused and dismissed by other tabs before this one heard: the violations are remembered.
+        if (rejection === null) p.violations ??= dismissed.find((d) => d.batchId === p.id)?.violations;
+        gone.push({ entry: p, rejection });
+      }
     }
     this.#apply({ pulled, confirmed, survivors, joined, rejected: gone }, false);
     this.#rejected = list;

@@ -461,3 +461,41 @@ test("a dismissed refusal is not announced again when the dismissing tab takes i
   await other.close();
   await p.close();
 });
+
+test("a tab's batch refused and dismissed by another tab before this one took the refusal in still rejects with its violations", async () => {
+  const log = fresh();
+  const name = fresh();
+  const { proxy: p, sync } = await link(log);
+  const other = await EventStore.memory({ sync: { url: `${server.url}/v1/logs/${log}`, token: () => token("bob") } });
+  await (await other.transact({ events: [{ stream: "acc-1", type: "opened" }] })).confirmed;
+  p.offline = true;
+  const leader = await EventStore.open(name, { sync });
+  // A tab that hears no notices: it takes in the stored queue only when it writes.
+  const Channel = globalThis.BroadcastChannel;
+  /** @type {any} */ (globalThis).BroadcastChannel = undefined;
+  let tab;
+  try {
+    tab = await EventStore.open(name, { sync });
+  } finally {
+    globalThis.BroadcastChannel = Channel;
+  }
+  const stale = await tab.transact({ events: [{ stream: "acc-1", type: "opened" }], expect: { "acc-1": "no_stream" } });
+  const dismissed = new Promise((resolve) => leader.sync.onRejected((r) => resolve(leader.sync.dismiss(r.batchId))));
+  p.offline = false;
+  await leader.sync.flush(); // takes in the tab's batch and pushes it: refused
+  await dismissed; // and dismissed, stored, before the tab took the refusal in
+  p.offline = true;
+  await tab.transact({ events: [{ stream: "acc-2", type: "opened" }] }); // takes in the queue
+  await assert.rejects(
+    stale.confirmed,
+    (e) =>
+      e instanceof ConstraintViolationError &&
+      e.batchId === stale.batchId &&
+      JSON.stringify(e.violations.map((v) => [v.kind, v.stream])) === JSON.stringify([["version_mismatch", "acc-1"]]),
+  );
+  assert.deepEqual(tab.sync.rejected(), []);
+  await tab.close();
+  await leader.close();
+  await other.close();
+  await p.close();
+});
