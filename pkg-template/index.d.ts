@@ -341,6 +341,9 @@ export declare class EventStore<E extends EventShape = AnyEvent> {
    * shared safely with other tabs: loads the log, reporting progress, then
    * serves reads from memory. Rejects with StorageError: "unavailable" (no
    * IndexedDB), "corrupt" (a stored record does not load; `.revision`).
+   * The open that creates the database decides whether it syncs, and with
+   * which `sync.url`, for good: opening it otherwise rejects with an
+   * InvalidInputError naming `options.sync` or `options.sync.url`.
    */
   static open<E extends EventShape = AnyEvent>(name: string, options?: OpenOptions): Promise<EventStore<E>>;
   /** Deletes the IndexedDB database `name`; stores open on it close. */
