@@ -1,8 +1,10 @@
 // A/B of server builds on one PostgreSQL (run through bench/server/ab.sh):
 // the appends workload of run.mjs (16 clients × 500 single-event
-// conditional appends to one log, each awaited), rounds interleaved ABBA…,
-// with the CPU per append of the client (this process), the server and
-// every process of the cluster, read from /proc.
+// conditional appends to one log, each awaited), or its race with
+// WORKLOAD=race, rounds interleaved ABBA…, with the CPU per append (per
+// commit) of the client (this process), the server and every process of
+// the cluster, read from /proc, and PostgreSQL's transactions and WAL
+// bytes per append (DETAIL=1: the cluster's CPU per process).
 //   SERVERS="base=/path/a,new=/path/b" ROUNDS=6 bench/server/ab.sh
 import { spawn } from "node:child_process";
 import { createHmac, randomUUID } from "node:crypto";
@@ -17,7 +19,13 @@ const PGPID = Number(process.env.PGPID);
 const SECRET = "bench-secret";
 const ROUNDS = Number(process.env.ROUNDS ?? 6);
 const CLIENTS = Number(process.env.CLIENTS ?? 16), EACH = Number(process.env.EACH ?? 500);
-const builds = process.env.SERVERS.split(",").map((s) => s.split("="));
+// name=binary, and after the binary, space-separated VAR=value for its
+// environment (e.g. "one=/tmp/a TOKIO_WORKER_THREADS=1").
+const builds = process.env.SERVERS.split(",").map((s) => {
+  const [name, rest] = [s.slice(0, s.indexOf("=")), s.slice(s.indexOf("=") + 1)];
+  const [bin, ...vars] = rest.split(" ");
+  return [name, bin, Object.fromEntries(vars.map((v) => [v.slice(0, v.indexOf("=")), v.slice(v.indexOf("=") + 1)]))];
+});
 
 function jwt() {
   const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
@@ -56,16 +64,30 @@ function pgCpu() {
   return out;
 }
 const pgDelta = (a, b) => [...b].reduce((s, [pid, t]) => s + t - (a.get(pid) ?? 0), 0);
+/** With DETAIL set: the cluster's CPU by process title, in µs per append. */
+function pgDetail(a, b, n) {
+  const by = {};
+  for (const [pid, t] of b) {
+    let title = "?";
+    try {
+      title = readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ").trim();
+    } catch {}
+    title = `${title.replace(/\d+\.\d+\.\d+\.\d+\(\d+\)/, "").replace(/ +/g, " ")} [${pid}]`;
+    by[title] = (by[title] ?? 0) + (t - (a.get(pid) ?? 0)) / n;
+  }
+  return Object.entries(by).filter(([, v]) => v > 0.5).map(([k, v]) => `${k}: ${v.toFixed(1)}`).join("; ");
+}
 
 // Each build on a database of its own in the one cluster: a build may
 // define its schema (and its function) differently.
-async function startServer(name, bin) {
+async function startServer(name, bin, env) {
   const database = `ab_${name.replace(/\W/g, "_")}`;
   await db.query(`CREATE DATABASE ${database}`);
   const url = new URL(PGURL);
   url.pathname = `/${database}`;
   const child = spawn(bin, ["--listen", "127.0.0.1:0", "--database-url", url.href, "--jwt-secret", SECRET], {
     stdio: ["ignore", "pipe", "inherit"],
+    env: { ...process.env, ...env },
   });
   const line = await new Promise((resolve, reject) => {
     const rl = readline.createInterface({ input: child.stdout });
@@ -112,21 +134,53 @@ async function pgState() {
   return { wal: Number(r.rows[0].wal), xid: Number(r.rows[0].xid) };
 }
 
+// WORKLOAD=race: 16 clients racing on one stream until 600 commits
+// (run.mjs's race); the rate is successful commits/s, CPU per commit.
+async function race(server, tag) {
+  const log = `race-${tag}`, stream = "hot";
+  let wins = 0, attempts = 0;
+  await Promise.all(Array.from({ length: CLIENTS }, async () => {
+    const client = randomUUID();
+    let seq = 0, expect = "no_stream", base = 0;
+    while (wins < 600) {
+      attempts++;
+      const r = (await push(server, log, client, [{
+        seq: ++seq, id: randomUUID(), events: [{ stream, type: "e" }], expect: { [stream]: expect }, view: { base, own: [] },
+      }])).results[0];
+      if (r.status === "committed") {
+        wins++;
+        expect = { version: r.streams[stream].version };
+        base = r.revision;
+      } else {
+        expect = { version: r.violations[0].actual.version };
+        base = r.violations[0].actual.revision;
+      }
+    }
+  }));
+  return wins;
+}
+const RACE = process.env.WORKLOAD === "race";
+
 const servers = [];
-for (const [name, bin] of builds) servers.push({ name, ...(await startServer(name, bin)) });
+// The servers go with this process, however it ends.
+process.on("exit", () => servers.forEach((s) => s.child.kill("SIGKILL")));
+for (const [name, bin, env] of builds) servers.push({ name, ...(await startServer(name, bin, env)) });
 // A warm-up round each (connections, prepared statements, the JIT).
-for (const s of servers) await appends(s, `warm-${randomUUID().slice(0, 8)}`);
+for (const s of servers) await (RACE ? race : appends)(s, `warm-${randomUUID().slice(0, 8)}`);
 const stats = Object.fromEntries(servers.map((s) => [s.name, []]));
 for (let round = 0; round < ROUNDS; round++) {
   const order = round % 2 === 0 ? servers : [...servers].reverse();
   for (const s of order) {
-    const n = CLIENTS * EACH;
+    let n = CLIENTS * EACH;
     const g0 = await pgState();
     const [c0, s0, p0, t0] = [process.cpuUsage(), cpu(s.child.pid), pgCpu(), performance.now()];
-    await appends(s, randomUUID().slice(0, 8));
+    if (RACE) n = await race(s, randomUUID().slice(0, 8));
+    else await appends(s, randomUUID().slice(0, 8));
     const t = (performance.now() - t0) / 1000;
     const c = process.cpuUsage(c0);
-    const [server, pgs] = [cpu(s.child.pid) - s0, pgDelta(p0, pgCpu())];
+    const p1 = pgCpu();
+    const [server, pgs] = [cpu(s.child.pid) - s0, pgDelta(p0, p1)];
+    if (process.env.DETAIL) console.log(s.name, pgDetail(p0, p1, n));
     const g1 = await pgState();
     stats[s.name].push({
       rate: n / t,
@@ -143,10 +197,10 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 for (const [name, rows] of Object.entries(stats)) {
   const m = (k) => median(rows.map((r) => r[k]));
   console.log(
-    `${name.padEnd(10)} appends/s median ${Math.round(m("rate"))} [${rows.map((r) => Math.round(r.rate)).join(" ")}]` +
-      `  µs/append: client ${m("client").toFixed(1)} server ${m("server").toFixed(1)} pg ${m("pg").toFixed(1)}` +
+    `${name.padEnd(10)} ${RACE ? "commits" : "appends"}/s median ${Math.round(m("rate"))} [${rows.map((r) => Math.round(r.rate)).join(" ")}]` +
+      `  µs/${RACE ? "commit" : "append"}: client ${m("client").toFixed(1)} server ${m("server").toFixed(1)} pg ${m("pg").toFixed(1)}` +
       ` total ${(m("client") + m("server") + m("pg")).toFixed(1)}` +
-      `  transactions/append ${m("xacts").toFixed(3)} WAL B/append ${Math.round(m("wal"))}`,
+      `  transactions ${m("xacts").toFixed(3)} WAL ${Math.round(m("wal"))} B`,
   );
 }
 await db.end();
