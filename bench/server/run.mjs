@@ -153,6 +153,7 @@ if (want("appends")) {
       rates[name].push((CLIENTS * EACH) / ((performance.now() - t0) / 1000));
     }
   }
+  console.log("   each round:", Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, v.map(Math.round).join(" ")])));
   results.appends = Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, median(v)]));
   console.log("1. 16 clients × 500 single-event conditional appends (appends/s):", results.appends);
   server.child.kill("SIGKILL");
@@ -243,6 +244,7 @@ if (want("race")) {
       tries[name].push(attempts / wins);
     }
   }
+  console.log("   each round:", Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, v.map(Math.round).join(" ")])));
   results.race = Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, { commitsPerSecond: median(v), attemptsPerCommit: median(tries[k]) }]));
   console.log("2. 16 clients racing on one stream (successful commits/s):", results.race);
   server.child.kill("SIGKILL");
