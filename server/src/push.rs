@@ -729,14 +729,16 @@ fn with_seq(outcome: &str, seq: u64) -> String {
     out
 }
 
-/// A pushed batch as read: its events as sent (an array).
+/// A pushed batch as read: its events as sent (an array; `E` is
+/// `Vec<Box<RawValue>>` only to say what is wrong with a batch that is not
+/// well formed, see [`BatchShape`]).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct BatchIn {
+struct BatchIn<E = Box<RawValue>> {
     seq: u64,
     #[serde(default)]
     id: Option<String>,
-    events: Box<RawValue>,
+    events: E,
     #[serde(default)]
     expect: Option<Box<RawValue>>,
     #[serde(default)]
@@ -749,23 +751,7 @@ struct BatchIn {
 
 /// The shape of a pushed batch, to say what is wrong with one that is
 /// not well formed.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[allow(dead_code)]
-struct BatchShape {
-    seq: u64,
-    #[serde(default)]
-    id: Option<String>,
-    events: Vec<Box<RawValue>>,
-    #[serde(default)]
-    expect: Option<Box<RawValue>>,
-    #[serde(default)]
-    constraints: Option<Box<RawValue>>,
-    #[serde(default)]
-    correlation_id: Option<Box<RawValue>>,
-    #[serde(default)]
-    view: Option<ViewIn>,
-}
+type BatchShape = BatchIn<Vec<Box<RawValue>>>;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
