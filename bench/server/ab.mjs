@@ -7,16 +7,15 @@
 // bytes per append (DETAIL=1: the cluster's CPU per process).
 //   SERVERS="base=/path/a,new=/path/b" ROUNDS=6 bench/server/ab.sh
 import { spawn } from "node:child_process";
-import { createHmac, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { readFileSync, readdirSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import readline from "node:readline";
-import { Pool } from "undici";
+import { SECRET, connect, pushWith } from "./client.mjs";
 import pg from "pg";
 
 const PGURL = process.env.PGURL;
 const PGPID = Number(process.env.PGPID);
-const SECRET = "bench-secret";
 const ROUNDS = Number(process.env.ROUNDS ?? 6);
 const CLIENTS = Number(process.env.CLIENTS ?? 16), EACH = Number(process.env.EACH ?? 500);
 // name=binary, and after the binary, space-separated VAR=value for its
@@ -27,12 +26,6 @@ const builds = process.env.SERVERS.split(",").map((s) => {
   return [name, bin, Object.fromEntries(vars.map((v) => [v.slice(0, v.indexOf("=")), v.slice(v.indexOf("=") + 1)]))];
 });
 
-function jwt() {
-  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
-  const body = `${b64({ alg: "HS256", typ: "JWT" })}.${b64({ sub: "bench", exp: Math.floor(Date.now() / 1000) + 36000, logs: ["*"] })}`;
-  return `${body}.${createHmac("sha256", SECRET).update(body).digest("base64url")}`;
-}
-const TOKEN = jwt();
 
 /** CPU time of a process so far, in µs: the sum over its threads of the
  * scheduler's run time (ns resolution; utime + stime count 10 ms ticks). */
@@ -95,19 +88,10 @@ async function startServer(name, bin, env) {
     child.once("exit", (code) => reject(new Error(`server exited ${code}`)));
   });
   const listening = line.split(" ").pop();
-  return { child, url: listening, pool: new Pool(listening, { connections: 64, pipelining: 1 }) };
+  return { child, url: listening, pool: connect(listening) };
 }
 
-async function push(server, log, client, batches) {
-  const { statusCode, body } = await server.pool.request({
-    method: "POST", path: `/v1/logs/${log}/push`,
-    headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}` },
-    body: JSON.stringify({ protocol: 1, clientId: client, batches }),
-  });
-  const text = await body.text();
-  if (statusCode !== 200) throw new Error(`push: ${statusCode} ${text}`);
-  return JSON.parse(text);
-}
+const push = (server, log, client, batches) => pushWith(server.pool, log, client, batches);
 
 async function appends(server, tag) {
   const log = `ab-${tag}`;

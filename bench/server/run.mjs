@@ -5,18 +5,17 @@
 // pg) and raw INSERT-only per transaction (the limit for durable commits).
 // Figures are medians of ROUNDS rounds in which the stores take turns.
 import { spawn } from "node:child_process";
-import { createHmac, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import readline from "node:readline";
 import pg from "pg";
-import { Pool } from "undici";
+import { SECRET, TOKEN, connect, pushWith } from "./client.mjs";
 import { getPostgreSQLEventStore } from "@event-driven-io/emmett-postgresql";
 import { STREAM_DOES_NOT_EXIST, isExpectedVersionConflictError } from "@event-driven-io/emmett";
 
 const PGURL = process.env.PGURL;
 const SERVER = process.env.SERVER;
-const SECRET = "bench-secret";
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const only = process.argv.slice(2);
 const want = (name) => only.length === 0 || only.includes(name);
@@ -25,12 +24,6 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
 const fmt = (n) => Math.round(n).toLocaleString("en-US");
 
-function jwt() {
-  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
-  const body = `${b64({ alg: "HS256", typ: "JWT" })}.${b64({ sub: "bench", exp: Math.floor(Date.now() / 1000) + 36000, logs: ["*"] })}`;
-  return `${body}.${createHmac("sha256", SECRET).update(body).digest("base64url")}`;
-}
-const TOKEN = jwt();
 
 async function startServer() {
   const child = spawn(SERVER, ["--listen", "127.0.0.1:0", "--database-url", PGURL, "--jwt-secret", SECRET], {
@@ -45,27 +38,16 @@ async function startServer() {
   return { child, url: line.split(" ").pop(), started };
 }
 
-// undici's Pool (keep-alive, one request at a time per connection): the
-// leanest of Node's HTTP clients. With Node's own http the client used a
-// third more CPU per push than this, on the 2 cores that the server and
-// PostgreSQL share. (The peers' client, npm pg, speaks PostgreSQL's wire
-// protocol over its own sockets.)
 const pools = new Map();
 
-async function push(url, log, client, batches) {
+/** A push to the server at `url` (client.mjs), one pool per server. */
+function push(url, log, client, batches) {
   let pool = pools.get(url);
   if (!pool) {
-    pool = new Pool(url, { connections: 64, pipelining: 1 });
+    pool = connect(url);
     pools.set(url, pool);
   }
-  const { statusCode, body } = await pool.request({
-    method: "POST", path: `/v1/logs/${log}/push`,
-    headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}` },
-    body: JSON.stringify({ protocol: 1, clientId: client, batches }),
-  });
-  const text = await body.text();
-  if (statusCode !== 200) throw new Error(`push: ${statusCode} ${text}`);
-  return JSON.parse(text);
+  return pushWith(pool, log, client, batches);
 }
 
 // ---------------------------------------------------------------- raw pg
