@@ -11,7 +11,7 @@ import { randomUUID } from "node:crypto";
 import { readFileSync, readdirSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import readline from "node:readline";
-import { SECRET, connect, pushWith } from "./client.mjs";
+import { SECRET, connect, pushWith, racer } from "./client.mjs";
 import pg from "pg";
 
 const PGURL = process.env.PGURL;
@@ -122,26 +122,9 @@ async function pgState() {
 // (run.mjs's race); the rate is successful commits/s, CPU per commit.
 async function race(server, tag) {
   const log = `race-${tag}`, stream = "hot";
-  let wins = 0, attempts = 0;
-  await Promise.all(Array.from({ length: CLIENTS }, async () => {
-    const client = randomUUID();
-    let seq = 0, expect = "no_stream", base = 0;
-    while (wins < 600) {
-      attempts++;
-      const r = (await push(server, log, client, [{
-        seq: ++seq, id: randomUUID(), events: [{ stream, type: "e" }], expect: { [stream]: expect }, view: { base, own: [] },
-      }])).results[0];
-      if (r.status === "committed") {
-        wins++;
-        expect = { version: r.streams[stream].version };
-        base = r.revision;
-      } else {
-        expect = { version: r.violations[0].actual.version };
-        base = r.violations[0].actual.revision;
-      }
-    }
-  }));
-  return wins;
+  const counts = { wins: 0, attempts: 0 };
+  await Promise.all(Array.from({ length: CLIENTS }, () => racer(server.pool, log, stream, counts, 600)));
+  return counts.wins;
 }
 const RACE = process.env.WORKLOAD === "race";
 

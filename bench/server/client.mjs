@@ -3,7 +3,7 @@
 // request at a time per connection: the leanest of Node's HTTP clients;
 // with Node's own http the client used a third more CPU per push, on the
 // 2 cores that the server and PostgreSQL share).
-import { createHmac } from "node:crypto";
+import { createHmac, randomUUID } from "node:crypto";
 import { Pool } from "undici";
 
 /** The secret the bench's servers are started with. */
@@ -31,4 +31,25 @@ export async function pushWith(pool, log, client, batches) {
   const text = await body.text();
   if (statusCode !== 200) throw new Error(`push: ${statusCode} ${text}`);
   return JSON.parse(text);
+}
+
+/**
+ * One client of the race: appends to `stream` of `log` with an exact
+ * expectation until `counts.wins` reaches `target`; a refusal says where
+ * the stream is, so the next attempt expects that (a re-read for free).
+ * Counts into the shared `counts` ({ wins, attempts }).
+ */
+export async function racer(pool, log, stream, counts, target) {
+  const client = randomUUID();
+  let seq = 0, expect = "no_stream", base = 0;
+  while (counts.wins < target) {
+    counts.attempts++;
+    const r = (await pushWith(pool, log, client, [{
+      seq: ++seq, id: randomUUID(), events: [{ stream, type: "e" }], expect: { [stream]: expect }, view: { base, own: [] },
+    }])).results[0];
+    const at = r.status === "committed" ? { version: r.streams[stream].version, revision: r.revision } : r.violations[0].actual;
+    if (r.status === "committed") counts.wins++;
+    expect = { version: at.version };
+    base = at.revision;
+  }
 }

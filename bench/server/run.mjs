@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import readline from "node:readline";
 import pg from "pg";
-import { SECRET, TOKEN, connect, pushWith } from "./client.mjs";
+import { SECRET, TOKEN, connect, pushWith, racer } from "./client.mjs";
 import { getPostgreSQLEventStore } from "@event-driven-io/emmett-postgresql";
 import { STREAM_DOES_NOT_EXIST, isExpectedVersionConflictError } from "@event-driven-io/emmett";
 
@@ -40,15 +40,16 @@ async function startServer() {
 
 const pools = new Map();
 
-/** A push to the server at `url` (client.mjs), one pool per server. */
-function push(url, log, client, batches) {
+/** The pool of connections to the server at `url` (client.mjs), one per server. */
+function poolFor(url) {
   let pool = pools.get(url);
   if (!pool) {
     pool = connect(url);
     pools.set(url, pool);
   }
-  return pushWith(pool, log, client, batches);
+  return pool;
 }
+const push = (url, log, client, batches) => pushWith(poolFor(url), log, client, batches);
 
 // ---------------------------------------------------------------- raw pg
 const pool = new pg.Pool({ connectionString: PGURL, max: 20 });
@@ -148,27 +149,9 @@ if (want("race")) {
   const stores = {
     hindcast: async (tag) => {
       const log = `race-${tag}`, stream = "hot";
-      let wins = 0, attempts = 0;
-      await Promise.all(Array.from({ length: CLIENTS }, async () => {
-        const client = randomUUID();
-        let seq = 0, expect = "no_stream", base = 0;
-        while (wins < TARGET) {
-          attempts++;
-          const r = (await push(server.url, log, client, [{
-            seq: ++seq, id: randomUUID(), events: [{ stream, type: "e" }], expect: { [stream]: expect }, view: { base, own: [] },
-          }])).results[0];
-          if (r.status === "committed") {
-            wins++;
-            expect = { version: r.streams[stream].version };
-            base = r.revision;
-          } else {
-            // The rejection says where the stream is: re-read for free.
-            const actual = r.violations[0].actual;
-            expect = { version: actual.version };
-            base = actual.revision;
-          }
-        }
-      }));
+      const counts = { wins: 0, attempts: 0 };
+      await Promise.all(Array.from({ length: CLIENTS }, () => racer(poolFor(server.url), log, stream, counts, TARGET)));
+      const { wins, attempts } = counts;
       // No lost update: the stream's versions are 0 … wins - 1, in order.
       const page = await (await fetch(`${server.url}/v1/logs/${log}/events?after=0&limit=10000`, { headers: { authorization: `Bearer ${TOKEN}` } })).json();
       const versions = page.events.filter((e) => e.stream === stream).map((e) => e.version);
