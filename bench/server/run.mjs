@@ -3,7 +3,8 @@
 // PostgreSQL event store (appendToStream with expectedStreamVersion), a
 // minimal raw conditional append (FOR UPDATE + INSERT per transaction, npm
 // pg) and raw INSERT-only per transaction (the limit for durable commits).
-// Figures are medians of ROUNDS rounds in which the stores take turns.
+// Figures are medians of ROUNDS rounds (5) in which the stores take turns,
+// after an untimed warm-up round of each.
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -16,9 +17,22 @@ import { STREAM_DOES_NOT_EXIST, isExpectedVersionConflictError } from "@event-dr
 
 const PGURL = process.env.PGURL;
 const SERVER = process.env.SERVER;
-const ROUNDS = Number(process.env.ROUNDS ?? 3);
+const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const only = process.argv.slice(2);
 const want = (name) => only.length === 0 || only.includes(name);
+
+/**
+ * The stores' turns: an untimed warm-up round (round -1: connections,
+ * prepared statements, the JIT, a new log's first pages), then ROUNDS
+ * rounds, the order reversed every other round so that no store always
+ * runs first or right after the same one.
+ */
+function* rounds(stores) {
+  const entries = Object.entries(stores);
+  for (let round = -1; round < ROUNDS; round++) {
+    for (const [name, run] of round % 2 === 0 ? [...entries].reverse() : entries) yield [name, run, round];
+  }
+}
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
@@ -128,13 +142,11 @@ if (want("appends")) {
     },
   };
   const rates = Object.fromEntries(Object.keys(stores).map((k) => [k, []]));
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const [name, run] of Object.entries(stores)) {
-      const tag = randomUUID().slice(0, 8);
-      const t0 = performance.now();
-      await Promise.all(Array.from({ length: CLIENTS }, (_, i) => run(i, tag)));
-      rates[name].push((CLIENTS * EACH) / ((performance.now() - t0) / 1000));
-    }
+  for (const [name, run, round] of rounds(stores)) {
+    const tag = randomUUID().slice(0, 8);
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: CLIENTS }, (_, i) => run(i, tag)));
+    if (round >= 0) rates[name].push((CLIENTS * EACH) / ((performance.now() - t0) / 1000));
   }
   console.log("   each round:", Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, v.map(Math.round).join(" ")])));
   results.appends = Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, median(v)]));
@@ -201,13 +213,12 @@ if (want("race")) {
   };
   const rates = Object.fromEntries(Object.keys(stores).map((k) => [k, []]));
   const tries = Object.fromEntries(Object.keys(stores).map((k) => [k, []]));
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const [name, run] of Object.entries(stores)) {
-      const t0 = performance.now();
-      const { wins, attempts } = await run(randomUUID().slice(0, 8));
-      rates[name].push(wins / ((performance.now() - t0) / 1000));
-      tries[name].push(attempts / wins);
-    }
+  for (const [name, run, round] of rounds(stores)) {
+    const t0 = performance.now();
+    const { wins, attempts } = await run(randomUUID().slice(0, 8));
+    if (round < 0) continue;
+    rates[name].push(wins / ((performance.now() - t0) / 1000));
+    tries[name].push(attempts / wins);
   }
   console.log("   each round:", Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, v.map(Math.round).join(" ")])));
   results.race = Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, { commitsPerSecond: median(v), attemptsPerCommit: median(tries[k]) }]));
