@@ -15,10 +15,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { CHROMIUM } from "./browser/static.mjs";
+import { WAIT, freshContext, waitText } from "./browser/demo-page.mjs";
 import { serveDemo, startSyncServer } from "../../scripts/serve.mjs";
 
 const SHOTS = fileURLToPath(new URL("../../target/screenshots/", import.meta.url));
-const WAIT = 15_000;
 let dir;
 let hindcast;
 let server;
@@ -47,28 +47,6 @@ after(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-/**
- * A fresh context whose pages fail the test on any page error, console
- * error, or request beyond the demo's server. Chromium reports each request
- * that fails on the console: a device's sync requests fail while it is
- * offline (the proxy cuts them), so those are not errors.
- */
-async function freshContext(errors) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  context.on("request", (r) => {
-    if (!r.url().startsWith(server.url) && !r.url().startsWith("data:")) errors.push(`request beyond the server: ${r.url()}`);
-  });
-  context.on("page", (page) => {
-    page.on("pageerror", (e) => errors.push(`pageerror: ${e.message}`));
-    page.on("console", (m) => {
-      if (m.type() !== "error") return;
-      const where = m.location().url ?? "";
-      const cut = /^Failed to load resource: net::ERR_/.test(m.text()) && where.startsWith(`${server.url}sync/`);
-      if (!cut) errors.push(`console.error: ${m.text()} (${where})`);
-    });
-  });
-  return context;
-}
 
 const card = (page, key) => page.locator(`#device-${key}`);
 
@@ -95,15 +73,6 @@ async function waitFacts(page, key, want, timeout = WAIT) {
   }
 }
 
-/** Waits until the element's text contains `want`; fails showing the text it had. */
-async function waitText(page, selector, want) {
-  try {
-    await page.waitForFunction(([s, w]) => document.querySelector(s)?.textContent.includes(w), [selector, want], { timeout: WAIT });
-  } catch {
-    const had = await page.locator(selector).first().textContent().catch(() => "(no such element)");
-    assert.fail(`${selector} should contain ${JSON.stringify(want)}; it shows ${JSON.stringify(had)}`);
-  }
-}
 
 /** The account's events on device `key`, newest first: [revision, type, amount, by, state]. */
 const eventRows = (page, key) =>
@@ -143,7 +112,7 @@ const shot = (page, name) => page.locator("section:has(#devices)").screenshot({ 
 
 test("two devices withdraw offline; back online the server refuses one, shown with its reason; both converge", async () => {
   const errors = [];
-  const context = await freshContext(errors);
+  const context = await freshContext(browser, server.url, errors, `${server.url}sync/`);
   const log = `story-${Date.now()}`;
   const page = await openPage(context, log);
   for (const key of ["a", "b"]) await waitFacts(page, key, { balance: "0", confirmed: "0, up to revision 0", pending: "0" });
@@ -234,7 +203,7 @@ test("two devices withdraw offline; back online the server refuses one, shown wi
 
 test("device A's pending batches survive a reload while offline; once online, one is confirmed and one refused, the refusal kept until dismissed", async () => {
   const errors = [];
-  const context = await freshContext(errors);
+  const context = await freshContext(browser, server.url, errors, `${server.url}sync/`);
   const log = `reload-${Date.now()}`;
   const page = await openPage(context, log);
   assert.equal(
@@ -308,7 +277,7 @@ test("device A's pending batches survive a reload while offline; once online, on
 
 test("two tabs share device A: its pending batch, its switch, and what the server decides", async () => {
   const errors = [];
-  const context = await freshContext(errors);
+  const context = await freshContext(browser, server.url, errors, `${server.url}sync/`);
   const log = `tabs-${Date.now()}`;
   const one = await openPage(context, log);
   await setOffline(one, "a", true);
@@ -343,7 +312,7 @@ test(
   "a second tab's device A shows the balance with the pending batch it loaded",
   async () => {
     const errors = [];
-    const context = await freshContext(errors);
+    const context = await freshContext(browser, server.url, errors, `${server.url}sync/`);
     const log = `tabs-balance-${Date.now()}`;
     const one = await openPage(context, log);
     await setOffline(one, "a", true);
@@ -360,7 +329,7 @@ test(
 
 test("without IndexedDB, device A is a memory store and says so", async () => {
   const errors = [];
-  const context = await freshContext(errors);
+  const context = await freshContext(browser, server.url, errors, `${server.url}sync/`);
   await context.addInitScript(() => {
     delete globalThis.indexedDB;
   });

@@ -9,10 +9,10 @@ import { mkdir } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { CHROMIUM } from "./browser/static.mjs";
+import { WAIT, freshContext, waitText } from "./browser/demo-page.mjs";
 import { serveDemo } from "../../scripts/serve.mjs";
 
 const SHOTS = fileURLToPath(new URL("../../target/screenshots/", import.meta.url));
-const WAIT = 15_000;
 let server;
 let browser;
 
@@ -27,37 +27,7 @@ after(async () => {
   await server?.close();
 });
 
-/**
- * A fresh context whose pages fail the test on any page error, console error,
- * or request beyond the demo's server (the page must work offline).
- */
-async function freshContext(errors) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  context.on("request", (r) => {
-    if (!r.url().startsWith(server.url) && !r.url().startsWith("data:")) errors.push(`request beyond the server: ${r.url()}`);
-  });
-  context.on("page", (page) => {
-    page.on("pageerror", (e) => errors.push(`pageerror: ${e.message}`));
-    page.on("console", (m) => {
-      if (m.type() === "error") errors.push(`console.error: ${m.text()}`);
-    });
-  });
-  return context;
-}
 
-/** Waits until the element's text contains `want`; fails showing the text it had. */
-async function waitText(page, selector, want) {
-  try {
-    await page.waitForFunction(
-      ([s, w]) => document.querySelector(s)?.textContent.includes(w),
-      [selector, want],
-      { timeout: WAIT },
-    );
-  } catch {
-    const had = await page.locator(selector).first().textContent().catch(() => "(no such element)");
-    assert.fail(`${selector} should contain ${JSON.stringify(want)}; it shows ${JSON.stringify(had)}`);
-  }
-}
 
 /** Waits until the balances table shows exactly these balances. */
 async function waitBalances(page, want) {
@@ -106,7 +76,7 @@ const shot = (page, name) => page.screenshot({ path: `${SHOTS}${name}.png`, full
 
 test("the bank story: refusals shown, kept across a reload, shared live by two tabs", async () => {
   const errors = [];
-  const context = await freshContext(errors);
+  const context = await freshContext(browser, server.url, errors);
   const url = `${server.url}?db=demo-test-${process.pid}-${Date.now()}`;
   const page = await context.newPage();
   await page.goto(url);
@@ -266,7 +236,7 @@ test("the bank story: refusals shown, kept across a reload, shared live by two t
 
 test("without IndexedDB the page says so, and runs in memory on request", async () => {
   const errors = [];
-  const context = await freshContext(errors);
+  const context = await freshContext(browser, server.url, errors);
   await context.addInitScript(() => {
     delete globalThis.indexedDB;
   });

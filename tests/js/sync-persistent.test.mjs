@@ -25,6 +25,12 @@ async function link(log, who = "alice") {
   return { proxy: p, sync: { url: `${p.url}/v1/logs/${log}`, token: () => token(who) } };
 }
 
+/** A fresh log, a fresh database name, and a device's proxy and sync options for them. */
+async function device() {
+  const log = fresh();
+  return { log, name: fresh(), ...(await link(log)) };
+}
+
 /** Every event of `log` on the server. */
 async function serverLog(log) {
   const res = await fetch(`${server.url}/v1/logs/${log}/events?after=0&limit=10000`, {
@@ -67,9 +73,7 @@ async function refusedOnce(log, name, p, sync) {
 }
 
 test("pending batches survive a reopen and are pushed once; the confirmed prefix loads with global numbers", async () => {
-  const log = fresh();
-  const name = fresh();
-  const { proxy: p, sync } = await link(log);
+  const { log, name, proxy: p, sync } = await device();
   p.offline = true;
   let store = await EventStore.open(name, { sync });
   const first = await store.transact({ events: [{ stream: "acc-1", type: "opened" }] });
@@ -126,9 +130,7 @@ test("pending batches survive a reopen and are pushed once; the confirmed prefix
 });
 
 test("a refusal is kept in IndexedDB until dismissed: seen again after a reopen, by every tab", async () => {
-  const log = fresh();
-  const name = fresh();
-  const { proxy: p, sync } = await link(log);
+  const { log, name, proxy: p, sync } = await device();
   const refused = await refusedOnce(log, name, p, sync);
   const { other, stale } = refused;
   let store = refused.store;
@@ -178,9 +180,7 @@ test("a refusal is kept in IndexedDB until dismissed: seen again after a reopen,
 });
 
 test("two tabs share one queue: one pushes both tabs' batches, the other follows; it takes over when the first closes", async () => {
-  const log = fresh();
-  const name = fresh();
-  const { proxy: p, sync } = await link(log);
+  const { log, name, proxy: p, sync } = await device();
   p.offline = true;
   const a = await EventStore.open(name, { sync });
   const b = await EventStore.open(name, { sync });
@@ -216,9 +216,7 @@ test("two tabs share one queue: one pushes both tabs' batches, the other follows
 });
 
 test("a follower tab's commit is confirmed through the leader, and its status mirrors the leader's", async () => {
-  const log = fresh();
-  const name = fresh();
-  const { proxy: p, sync } = await link(log);
+  const { name, proxy: p, sync } = await device();
   const leader = await EventStore.open(name, { sync });
   await until(leader, () => leader.sync.status.state === "online");
   const follower = await EventStore.open(name, { sync });
@@ -309,9 +307,7 @@ test("open refuses a database that syncs with another log, one written without s
 });
 
 test("offline batches without conditions are pushed with an empty view; conditioned ones keep theirs", async () => {
-  const log = fresh();
-  const name = fresh();
-  const { proxy: p, sync } = await link(log);
+  const { name, proxy: p, sync } = await device();
   const bodies = [];
   const realFetch = globalThis.fetch;
   globalThis.fetch = (url, init) => {
@@ -339,9 +335,7 @@ test("offline batches without conditions are pushed with an empty view; conditio
 });
 
 test("a syncing store whose database another tab deletes stops: closed, its sync too", async () => {
-  const log = fresh();
-  const name = fresh();
-  const { proxy: p, sync } = await link(log);
+  const { name, proxy: p, sync } = await device();
   p.offline = true;
   const store = await EventStore.open(name, { sync });
   const c = await store.transact({ events: [{ stream: "s", type: "t" }] });
@@ -354,9 +348,7 @@ test("a syncing store whose database another tab deletes stops: closed, its sync
 });
 
 test("two transacts of one new batch id in one commit group: the second is the first's pending commit, replayed", async () => {
-  const log = fresh();
-  const name = fresh();
-  const { proxy: p, sync } = await link(log);
+  const { name, proxy: p, sync } = await device();
   p.offline = true;
   const store = await EventStore.open(name, { sync });
   const id = crypto.randomUUID();
@@ -377,9 +369,7 @@ test("two transacts of one new batch id in one commit group: the second is the f
 });
 
 test("a store closed while its commit group is being stored: the transact resolves, its confirmed rejects as closed, the batch waits for the next open", async () => {
-  const log = fresh();
-  const name = fresh();
-  const { proxy: p, sync } = await link(log);
+  const { name, proxy: p, sync } = await device();
   p.offline = true;
   const store = await EventStore.open(name, { sync });
   // Closed just after the group's transaction (over `pending`) has begun: it completes.
@@ -417,9 +407,7 @@ test("a store closed while its commit group is being stored: the transact resolv
 });
 
 test("flush in a tab waits for the batches another tab stored before it, whether or not their notice has come", async () => {
-  const log = fresh();
-  const name = fresh();
-  const { proxy: p, sync } = await link(log);
+  const { name, proxy: p, sync } = await device();
   p.offline = true;
   const a = await EventStore.open(name, { sync });
   const b = await EventStore.open(name, { sync });
@@ -436,9 +424,7 @@ test("flush in a tab waits for the batches another tab stored before it, whether
 });
 
 test("a dismissed refusal is not announced again when the dismissing tab takes in another tab's change", async () => {
-  const log = fresh();
-  const name = fresh();
-  const { proxy: p, sync } = await link(log);
+  const { log, name, proxy: p, sync } = await device();
   const { other, store: a, stale } = await refusedOnce(log, name, p, sync);
   await assert.rejects(stale.confirmed, (e) => e instanceof ConstraintViolationError);
   const b = await EventStore.open(name, { sync });
@@ -463,9 +449,7 @@ test("a dismissed refusal is not announced again when the dismissing tab takes i
 });
 
 test("a tab's batch refused and dismissed by another tab before this one took the refusal in still rejects with its violations", async () => {
-  const log = fresh();
-  const name = fresh();
-  const { proxy: p, sync } = await link(log);
+  const { log, name, proxy: p, sync } = await device();
   const other = await EventStore.memory({ sync: { url: `${server.url}/v1/logs/${log}`, token: () => token("bob") } });
   await (await other.transact({ events: [{ stream: "acc-1", type: "opened" }] })).confirmed;
   p.offline = true;
