@@ -192,12 +192,7 @@ async fn a_syncing_stores_change_is_one_transaction_over_every_object_store() {
 async fn the_state_given_to_the_open_that_creates_a_database_is_stored_once() {
     let name = "wbt-created".to_string();
     let _ = idb::delete(name.clone()).await;
-    let state = |url: &str| {
-        let s = Object::new();
-        Reflect::set(&s, &"key".into(), &"state".into()).unwrap();
-        Reflect::set(&s, &"url".into(), &url.into()).unwrap();
-        JsValue::from(s)
-    };
+    let state = |note: &str| keyed("key", "state".into(), note);
     // Two opens at once: the one that creates the database decides.
     let opening = |s: JsValue| {
         let name = name.clone();
@@ -212,24 +207,16 @@ async fn the_state_given_to_the_open_that_creates_a_database_is_stored_once() {
         .into();
     let a: web_sys::IdbDatabase = both.get(0).into();
     let b: web_sys::IdbDatabase = both.get(1).into();
-    let url = |v: JsValue| {
-        Reflect::get(&v, &"url".into())
-            .unwrap()
-            .as_string()
-            .unwrap()
+    let stored = |db: web_sys::IdbDatabase| async move {
+        let state = idb::get(db, "sync".into(), "state".into()).await.unwrap();
+        field(&state, "note").as_string().unwrap()
     };
-    let stored = idb::get(b.clone(), "sync".into(), "state".into())
-        .await
-        .unwrap();
-    assert_eq!(url(stored), "first");
+    assert_eq!(stored(b.clone()).await, "first");
     a.close();
     b.close();
     // An existing database is opened as it is.
     let c = idb::open(name.clone(), state("third")).await.unwrap();
-    let stored = idb::get(c.clone(), "sync".into(), "state".into())
-        .await
-        .unwrap();
-    assert_eq!(url(stored), "first");
+    assert_eq!(stored(c.clone()).await, "first");
     c.close();
     idb::delete(name).await.unwrap();
 }
