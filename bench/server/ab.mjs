@@ -11,7 +11,7 @@ import { randomUUID } from "node:crypto";
 import { readFileSync, readdirSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import readline from "node:readline";
-import { SECRET, connect, pushWith, racer } from "./client.mjs";
+import { SECRET, appender, connect, racer } from "./client.mjs";
 import pg from "pg";
 
 const PGURL = process.env.PGURL;
@@ -91,23 +91,9 @@ async function startServer(name, bin, env) {
   return { child, url: listening, pool: connect(listening) };
 }
 
-const push = (server, log, client, batches) => pushWith(server.pool, log, client, batches);
-
 async function appends(server, tag) {
   const log = `ab-${tag}`;
-  await Promise.all(Array.from({ length: CLIENTS }, async (_, i) => {
-    const client = randomUUID(), stream = `s-${i}`;
-    let base = 0;
-    for (let k = 0; k < EACH; k++) {
-      const out = await push(server, log, client, [{
-        seq: k + 1, id: randomUUID(), events: [{ stream, type: "e", data: { k } }],
-        expect: { [stream]: k === 0 ? "no_stream" : { version: k - 1 } }, view: { base, own: [] },
-      }]);
-      const r = out.results[0];
-      if (r.status !== "committed") throw new Error(JSON.stringify(r));
-      base = r.revision;
-    }
-  }));
+  await Promise.all(Array.from({ length: CLIENTS }, (_, i) => appender(server.pool, log, `s-${i}`, EACH)));
 }
 
 const db = new pg.Client({ connectionString: PGURL });

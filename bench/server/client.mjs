@@ -34,6 +34,25 @@ export async function pushWith(pool, log, client, batches) {
 }
 
 /**
+ * One client of the appends: `each` single-event appends to `stream` of
+ * `log`, each with an exact expectation and awaited; throws unless every
+ * one commits.
+ */
+export async function appender(pool, log, stream, each) {
+  const client = randomUUID();
+  let base = 0;
+  for (let k = 0; k < each; k++) {
+    const out = await pushWith(pool, log, client, [{
+      seq: k + 1, id: randomUUID(), events: [{ stream, type: "e", data: { k } }],
+      expect: { [stream]: k === 0 ? "no_stream" : { version: k - 1 } }, view: { base, own: [] },
+    }]);
+    const r = out.results[0];
+    if (r.status !== "committed") throw new Error(JSON.stringify(r));
+    base = r.revision;
+  }
+}
+
+/**
  * One client of the race: appends to `stream` of `log` with an exact
  * expectation until `counts.wins` reaches `target`; a refusal says where
  * the stream is, so the next attempt expects that (a re-read for free).

@@ -4,16 +4,16 @@
 // minimal raw conditional append (FOR UPDATE + INSERT per transaction, npm
 // pg) and raw INSERT-only per transaction (the limit for durable commits).
 // Figures are medians of ROUNDS rounds (5) in which the stores take turns,
-// after an untimed warm-up round of each.
+// after an untimed warm-up round of each; each store's clients run in a
+// worker thread of their own (stores.mjs, store-worker.mjs).
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import readline from "node:readline";
-import pg from "pg";
-import { SECRET, TOKEN, connect, pushWith, racer } from "./client.mjs";
-import { getPostgreSQLEventStore } from "@event-driven-io/emmett-postgresql";
-import { STREAM_DOES_NOT_EXIST, isExpectedVersionConflictError } from "@event-driven-io/emmett";
+import { Worker } from "node:worker_threads";
+import { SECRET, TOKEN, connect, pushWith } from "./client.mjs";
+import { CLIENTS, EACH, STORES, rawSchema } from "./stores.mjs";
 
 const PGURL = process.env.PGURL;
 const SERVER = process.env.SERVER;
@@ -65,89 +65,40 @@ function poolFor(url) {
 }
 const push = (url, log, client, batches) => pushWith(poolFor(url), log, client, batches);
 
-// ---------------------------------------------------------------- raw pg
-const pool = new pg.Pool({ connectionString: PGURL, max: 20 });
-await pool.query(`CREATE TABLE IF NOT EXISTS raw_streams (id text PRIMARY KEY, version bigint NOT NULL);
-  CREATE TABLE IF NOT EXISTS raw_events (stream text NOT NULL, version bigint NOT NULL, data jsonb NOT NULL, PRIMARY KEY (stream, version));
-  CREATE TABLE IF NOT EXISTS raw_only (id bigserial PRIMARY KEY, stream text NOT NULL, data jsonb NOT NULL);`);
-
-/** FOR UPDATE + INSERT in one transaction; false when the version differs. */
-async function rawConditional(client, stream, expected, data) {
-  await client.query("BEGIN");
-  try {
-    const r = await client.query("SELECT version FROM raw_streams WHERE id = $1 FOR UPDATE", [stream]);
-    const current = r.rows.length ? Number(r.rows[0].version) : -1;
-    if (current !== expected) {
-      await client.query("ROLLBACK");
-      return { ok: false, current };
-    }
-    if (current === -1) await client.query("INSERT INTO raw_streams (id, version) VALUES ($1, 0)", [stream]);
-    else await client.query("UPDATE raw_streams SET version = $2 WHERE id = $1", [stream, current + 1]);
-    await client.query("INSERT INTO raw_events (stream, version, data) VALUES ($1, $2, $3)", [stream, current + 1, data]);
-    await client.query("COMMIT");
-    return { ok: true };
-  } catch (e) {
-    await client.query("ROLLBACK").catch(() => {});
-    // Two first appends race on the insert of the stream row.
-    if (e.code === "23505") return { ok: false, current: 0 };
-    throw e;
+/**
+ * Runs the stores of an interleaved workload, each by a worker thread of
+ * its own (store-worker.mjs): its rounds as rounds() orders them; returns
+ * each store's rounds, as what `each(seconds, result)` makes of them.
+ */
+async function interleaved(workload, url, each) {
+  const workers = {};
+  for (const store of STORES[workload]) {
+    const worker = new Worker(new URL("./store-worker.mjs", import.meta.url), { workerData: { workload, store, url, pgurl: PGURL } });
+    worker.on("error", (e) => { console.error(e); process.exit(1); });
+    await new Promise((resolve) => worker.once("message", resolve));
+    workers[store] = (tag) => new Promise((resolve) => { worker.once("message", resolve); worker.postMessage(tag); });
+    workers[store].worker = worker;
   }
+  const out = Object.fromEntries(STORES[workload].map((k) => [k, []]));
+  for (const [name, run, round] of rounds(workers)) {
+    const { seconds, ...result } = await run(randomUUID().slice(0, 8));
+    if (round >= 0) out[name].push(each(seconds, result));
+  }
+  for (const run of Object.values(workers)) {
+    run.worker.postMessage(null);
+    await new Promise((resolve) => run.worker.once("exit", resolve));
+  }
+  return out;
 }
 
-const emmett = getPostgreSQLEventStore(PGURL);
-await emmett.appendToStream(`warm-${randomUUID()}`, [{ type: "warm", data: {} }]);
+await rawSchema(PGURL);
 
 const results = {};
 
 // ------------------------------------ 1: 16 clients × 500 conditional appends
 if (want("appends")) {
-  const CLIENTS = 16, EACH = 500;
   const server = await startServer();
-  const stores = {
-    hindcast: async (i, tag) => {
-      const log = `appends-${tag}`, client = randomUUID(), stream = `s-${i}`;
-      let base = 0;
-      for (let k = 0; k < EACH; k++) {
-        const out = await push(server.url, log, client, [{
-          seq: k + 1, id: randomUUID(), events: [{ stream, type: "e", data: { k } }],
-          expect: { [stream]: k === 0 ? "no_stream" : { version: k - 1 } }, view: { base, own: [] },
-        }]);
-        const r = out.results[0];
-        if (r.status !== "committed") throw new Error(JSON.stringify(r));
-        base = r.revision;
-      }
-    },
-    emmett: async (i, tag) => {
-      const stream = `appends_${tag}-${i}`;
-      let version = STREAM_DOES_NOT_EXIST;
-      for (let k = 0; k < EACH; k++) {
-        const r = await emmett.appendToStream(stream, [{ type: "e", data: { k } }], { expectedStreamVersion: version });
-        version = r.nextExpectedStreamVersion;
-      }
-    },
-    "raw FOR UPDATE": async (i, tag) => {
-      const c = await pool.connect();
-      try {
-        for (let k = 0; k < EACH; k++) {
-          const r = await rawConditional(c, `appends-${tag}-${i}`, k - 1, { k });
-          if (!r.ok) throw new Error("conflict without contention");
-        }
-      } finally { c.release(); }
-    },
-    "raw INSERT-only": async (i, tag) => {
-      const c = await pool.connect();
-      try {
-        for (let k = 0; k < EACH; k++) await c.query("INSERT INTO raw_only (stream, data) VALUES ($1, $2)", [`appends-${tag}-${i}`, { k }]);
-      } finally { c.release(); }
-    },
-  };
-  const rates = Object.fromEntries(Object.keys(stores).map((k) => [k, []]));
-  for (const [name, run, round] of rounds(stores)) {
-    const tag = randomUUID().slice(0, 8);
-    const t0 = performance.now();
-    await Promise.all(Array.from({ length: CLIENTS }, (_, i) => run(i, tag)));
-    if (round >= 0) rates[name].push((CLIENTS * EACH) / ((performance.now() - t0) / 1000));
-  }
+  const rates = await interleaved("appends", server.url, (seconds) => (CLIENTS * EACH) / seconds);
   console.log("   each round:", Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, v.map(Math.round).join(" ")])));
   results.appends = Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, median(v)]));
   console.log("1. 16 clients × 500 single-event conditional appends (appends/s):", results.appends);
@@ -156,72 +107,12 @@ if (want("appends")) {
 
 // ------------------------------------ 2: 16 clients racing on one stream
 if (want("race")) {
-  const CLIENTS = 16, TARGET = 600;
   const server = await startServer();
-  const stores = {
-    hindcast: async (tag) => {
-      const log = `race-${tag}`, stream = "hot";
-      const counts = { wins: 0, attempts: 0 };
-      await Promise.all(Array.from({ length: CLIENTS }, () => racer(poolFor(server.url), log, stream, counts, TARGET)));
-      const { wins, attempts } = counts;
-      // No lost update: the stream's versions are 0 … wins - 1, in order.
-      const page = await (await fetch(`${server.url}/v1/logs/${log}/events?after=0&limit=10000`, { headers: { authorization: `Bearer ${TOKEN}` } })).json();
-      const versions = page.events.filter((e) => e.stream === stream).map((e) => e.version);
-      if (versions.length !== wins || versions.some((v, i) => v !== i)) throw new Error("hindcast lost an update");
-      return { wins, attempts };
-    },
-    emmett: async (tag) => {
-      const stream = `race_${tag}-hot`;
-      let wins = 0, attempts = 0;
-      await Promise.all(Array.from({ length: CLIENTS }, async () => {
-        let version = STREAM_DOES_NOT_EXIST;
-        while (wins < TARGET) {
-          attempts++;
-          try {
-            const r = await emmett.appendToStream(stream, [{ type: "e", data: {} }], { expectedStreamVersion: version });
-            wins++;
-            version = r.nextExpectedStreamVersion;
-          } catch (e) {
-            if (!isExpectedVersionConflictError(e)) throw e;
-            const from = typeof version === "bigint" ? version : 0n;
-            version = (await emmett.readStream(stream, { from })).currentStreamVersion;
-          }
-        }
-      }));
-      const all = await emmett.readStream(stream);
-      if (all.events.length !== wins) throw new Error(`emmett lost an update: ${all.events.length} events, ${wins} wins`);
-      return { wins, attempts };
-    },
-    "raw FOR UPDATE": async (tag) => {
-      const stream = `race-${tag}`;
-      let wins = 0, attempts = 0;
-      await Promise.all(Array.from({ length: CLIENTS }, async () => {
-        const c = await pool.connect();
-        try {
-          let expected = -1;
-          while (wins < TARGET) {
-            attempts++;
-            const r = await rawConditional(c, stream, expected, {});
-            if (r.ok) { wins++; expected++; } else expected = r.current;
-          }
-        } finally { c.release(); }
-      }));
-      const n = Number((await pool.query("SELECT count(*) FROM raw_events WHERE stream = $1", [stream])).rows[0].count);
-      if (n !== wins) throw new Error("raw lost an update");
-      return { wins, attempts };
-    },
-  };
-  const rates = Object.fromEntries(Object.keys(stores).map((k) => [k, []]));
-  const tries = Object.fromEntries(Object.keys(stores).map((k) => [k, []]));
-  for (const [name, run, round] of rounds(stores)) {
-    const t0 = performance.now();
-    const { wins, attempts } = await run(randomUUID().slice(0, 8));
-    if (round < 0) continue;
-    rates[name].push(wins / ((performance.now() - t0) / 1000));
-    tries[name].push(attempts / wins);
-  }
-  console.log("   each round:", Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, v.map(Math.round).join(" ")])));
-  results.race = Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, { commitsPerSecond: median(v), attemptsPerCommit: median(tries[k]) }]));
+  const runs = await interleaved("race", server.url, (seconds, { wins, attempts }) => ({ rate: wins / seconds, tries: attempts / wins }));
+  console.log("   each round:", Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, v.map((r) => Math.round(r.rate)).join(" ")])));
+  results.race = Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, {
+    commitsPerSecond: median(v.map((r) => r.rate)), attemptsPerCommit: median(v.map((r) => r.tries)),
+  }]));
   console.log("2. 16 clients racing on one stream (successful commits/s):", results.race);
   server.child.kill("SIGKILL");
 }
@@ -333,5 +224,3 @@ if (want("million")) {
 
 console.log(JSON.stringify(results));
 await Promise.all([...pools.values()].map((p) => p.destroy()));
-await emmett.close();
-await pool.end();
