@@ -120,6 +120,11 @@ struct Tab {
 }
 
 impl Tab {
+    /// Queues an append to `stream` that expects it at `seen` events.
+    fn append(&mut self, stream: &'static str, seen: Option<u64>) {
+        self.queue.push(Append { stream, seen });
+    }
+
     fn seen(&self, stream: &str) -> u64 {
         self.store.log().stream(stream).map_or(0, |p| p.version + 1)
     }
@@ -253,7 +258,7 @@ fn run(tabs: usize, schedule: &[(usize, u8, usize)]) {
             0 | 1 => {
                 let stream = STREAMS[s % STREAMS.len()];
                 let seen = (action == 0).then(|| tab.seen(stream));
-                tab.queue.push(Append { stream, seen });
+                tab.append(stream, seen);
             }
             2..=5 => {
                 tab.step(&mut db);
@@ -327,18 +332,9 @@ proptest! {
 fn a_group_whose_key_was_taken_is_decided_again_on_what_the_other_tab_stored() {
     let mut db = Db::default();
     let (mut a, mut b) = (Tab::default(), Tab::default());
-    a.queue.push(Append {
-        stream: "s",
-        seen: Some(0),
-    });
-    b.queue.push(Append {
-        stream: "s",
-        seen: Some(0),
-    });
-    b.queue.push(Append {
-        stream: "t",
-        seen: Some(0),
-    });
+    a.append("s", Some(0));
+    b.append("s", Some(0));
+    b.append("t", Some(0));
     a.step(&mut db); // a's group starts
     b.step(&mut db); // b's too
     for tab in [&mut a, &mut b] {
@@ -373,21 +369,12 @@ fn refusals_stand_only_if_nothing_was_stored_after_them() {
     let (mut a, mut b) = (Tab::default(), Tab::default());
     // b saw "s" at one event (from a), then a writes again; b's stale
     // append is refused and, the read finding nothing newer, stands.
-    a.queue.push(Append {
-        stream: "s",
-        seen: Some(0),
-    });
+    a.append("s", Some(0));
     while a.step(&mut db) {}
     b.catch_up(&db);
-    a.queue.push(Append {
-        stream: "s",
-        seen: Some(1),
-    });
+    a.append("s", Some(1));
     while a.step(&mut db) {}
-    b.queue.push(Append {
-        stream: "s",
-        seen: Some(0),
-    });
+    b.append("s", Some(0));
     b.step(&mut db);
     b.step(&mut db); // staged: refused on what b knows
     assert_eq!(b.group.as_ref().unwrap().plan.step(), Step::Read);
