@@ -307,21 +307,26 @@ impl Log {
         out
     }
 
-    /// The revisions of a stream's events from `from_version` on, oldest
-    /// first (or newest first when `backwards`), at most `limit`.
+    /// The revisions of a stream's events of versions `from_version` to
+    /// `to_version` (inclusive), oldest first (or newest first when
+    /// `backwards`, the limit then counting from the newest), at most `limit`.
     pub fn select_stream(
         &self,
         stream: &str,
         from_version: u64,
+        to_version: u64,
         limit: usize,
         backwards: bool,
     ) -> &[Rev] {
         let Some(id) = self.streams.get(stream) else {
             return &[];
         };
+        // A stream's postings are its events by version (0-based, contiguous).
         let revs = self.streams.postings(id);
-        let from = (from_version.min(revs.len() as u64)) as usize;
-        let revs = &revs[from..];
+        let len = revs.len() as u64;
+        let from = from_version.min(len) as usize;
+        let to = to_version.saturating_add(1).min(len) as usize;
+        let revs = if from < to { &revs[from..to] } else { &[][..] };
         let n = limit.min(revs.len());
         if backwards {
             &revs[revs.len() - n..]

@@ -14,10 +14,12 @@ pub struct ReadOptions {
     pub backwards: bool,
 }
 
-/// Options of `readStream`: `{ fromVersion?, limit?, backwards? }`.
+/// Options of `readStream`: `{ fromVersion?, toVersion?, limit?, backwards? }`
+/// (inclusive stream versions, like `from` and `to` for revisions).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StreamReadOptions {
     pub from_version: u64,
+    pub to_version: u64,
     pub limit: usize,
     pub backwards: bool,
 }
@@ -84,9 +86,10 @@ pub fn parse_read_options(text: &str) -> Result<ReadOptions> {
 }
 
 pub fn parse_stream_read_options(text: &str) -> Result<StreamReadOptions> {
-    let opts = Options::parse(text, &["fromVersion", "limit"])?;
+    let opts = Options::parse(text, &["fromVersion", "toVersion", "limit"])?;
     Ok(StreamReadOptions {
         from_version: opts.get("fromVersion").unwrap_or(0),
+        to_version: opts.get("toVersion").unwrap_or(u64::MAX),
         limit: opts.limit(),
         backwards: opts.backwards,
     })

@@ -2,9 +2,10 @@
 //!
 //! A [`Selector`] is an OR of [`Item`]s; an item ANDs its fields; `streams`,
 //! `subjects` and `types` match one of their values, `tags` all of theirs.
-//! Parsing accepts the contract's object form, arrays of them, and the DCB
-//! spelling `{ types, tags }`, and rejects anything it does not know, so a typo
-//! can never widen a selector to every event.
+//! Parsing accepts the contract's object form, arrays of them (`[]` is every
+//! event, as the DCB query with no items), and the DCB spelling
+//! `{ types, tags }`, and rejects anything it does not know, so a typo can
+//! never widen a selector to every event.
 
 use serde_json::{Map, Value};
 
@@ -75,10 +76,8 @@ impl Selector {
             Value::Object(map) => Ok(Selector {
                 items: vec![parse_item(map, path)?],
             }),
-            Value::Array(list) if list.is_empty() => Err(Error::invalid(
-                path,
-                "an empty array of selectors matches nothing; give at least one selector, or {} for every event",
-            )),
+            // As the DCB specification's query with no items: every event.
+            Value::Array(list) if list.is_empty() => Ok(Self::all()),
             Value::Array(list) => {
                 let items = list
                     .iter()
@@ -218,12 +217,13 @@ mod tests {
         assert_eq!(dcb.items[0].types, Some(vec!["x".into()]));
         assert_eq!(dcb.items[1].types, None);
         assert!(Selector::parse(&json!({}), "s").unwrap().is_all());
+        // The DCB query with no items: every event.
+        assert!(Selector::parse(&json!([]), "s").unwrap().is_all());
     }
 
     #[test]
     fn rejects_what_would_silently_widen_or_empty() {
         assert_eq!(err_path(json!({"steam": "x"})), "selector.steam");
-        assert_eq!(err_path(json!([])), "selector");
         assert_eq!(err_path(json!({"stream": ""})), "selector.stream");
         assert_eq!(err_path(json!({"stream": []})), "selector.stream");
         assert_eq!(

@@ -231,6 +231,18 @@ fn bad_input_names_the_field() {
             "events[0].tags[1]",
         ),
         (
+            json!({"events": [{"stream": "a", "type": "x", "schemaVersion": 0}]}),
+            "events[0].schemaVersion",
+        ),
+        (
+            json!({"events": [event("a", "x"), {"stream": "a", "type": "x", "schemaVersion": 1.5}]}),
+            "events[1].schemaVersion",
+        ),
+        (
+            json!({"events": [{"stream": "a", "type": "x", "schemaVersion": "2"}]}),
+            "events[0].schemaVersion",
+        ),
+        (
             json!({"events": [event("a", "x")], "expect": {"acc-1": {"revision": -1}}}),
             "expect[\"acc-1\"].revision",
         ),
@@ -314,9 +326,14 @@ fn reads_bound_direction_and_limit() {
     let even = selector(json!({"stream": "even"}));
     assert_eq!(log.select(&even, 2, 9, 3, false), vec![3, 5, 7]);
     assert_eq!(log.select(&even, 2, 9, 3, true), vec![9, 7, 5]);
-    assert_eq!(log.select_stream("odd", 2, 2, false), &[6, 8]);
-    assert_eq!(log.select_stream("odd", 2, 2, true), &[8, 10]);
-    assert_eq!(log.select_stream("none", 0, 5, false), &[] as &[u32]);
+    assert_eq!(log.select_stream("odd", 2, u64::MAX, 2, false), &[6, 8]);
+    assert_eq!(log.select_stream("odd", 2, u64::MAX, 2, true), &[8, 10]);
+    assert_eq!(log.select_stream("none", 0, u64::MAX, 5, false), &[] as &[u32]);
+    // toVersion bounds from above, inclusive; `limit` counts from the end a read starts at.
+    assert_eq!(log.select_stream("odd", 0, 3, 2, true), &[6, 8]);
+    assert_eq!(log.select_stream("odd", 1, 3, 10, false), &[4, 6, 8]);
+    assert_eq!(log.select_stream("odd", 3, 1, 10, false), &[] as &[u32]);
+    assert_eq!(log.select_stream("odd", 4, 4, 10, false), &[10]);
     assert_eq!(log.last_revision(&even), 9);
     assert_eq!(log.last_revision(&selector(json!({"stream": "never"}))), 0);
 }

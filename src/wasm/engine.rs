@@ -235,7 +235,7 @@ impl Engine {
         let revs = self
             .store
             .log()
-            .select_stream(&stream, o.from_version, o.limit, o.backwards);
+            .select_stream(&stream, o.from_version, o.to_version, o.limit, o.backwards);
         Ok(if o.backwards {
             revs.iter().rev().copied().collect()
         } else {

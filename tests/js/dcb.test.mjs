@@ -63,6 +63,26 @@ test("a DCB item with types: [] matches on tags alone", async () => {
   assert.equal(store.lastRevision([{ types: [], tags: ["student:s3"] }]), 5);
 });
 
+test("a DCB query with no items matches every event, as the DCB specification says", async () => {
+  const store = await courses();
+  assert.deepEqual(revs(store.read([])), [1, 2, 3, 4, 5]);
+  assert.equal(store.lastRevision([]), 5);
+  // The append condition over "all events": fails once anything is after the position.
+  await assert.rejects(
+    store.transact({ events: [event("s", "x")], constraints: [{ failIfEventsMatch: [], after: 4 }] }),
+    (e) => e.code === "CONSTRAINT_VIOLATION" && e.violations[0].kind === "max_revision_exceeded" && e.violations[0].found === 5,
+  );
+  const commit = await store.transact({ events: [event("s", "x")], constraints: [{ failIfEventsMatch: [], after: 5 }] });
+  assert.equal(commit.revision, 6);
+  const seen = [];
+  const sub = store.subscribe((e) => {
+    seen.push(e.revision);
+  }, { selector: [] });
+  await sub.waitFor(6);
+  sub.cancel();
+  assert.deepEqual(seen, [1, 2, 3, 4, 5, 6]);
+});
+
 test("a DCB item without tags matches on types alone", async () => {
   const store = await courses();
   assert.deepEqual(revs(store.read([{ types: ["student_registered"] }])), [3, 4, 5]);

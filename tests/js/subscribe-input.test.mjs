@@ -25,7 +25,6 @@ describe("bad input to subscribe", () => {
     ["a misspelt selector key", () => [h, { selector: { steam: "x" } }], "options.selector.steam"],
     ["a selector with an empty stream", () => [h, { selector: { stream: "" } }], "options.selector.stream"],
     ["a selector of the wrong type", () => [h, { selector: "acc-1" }], "options.selector"],
-    ["an empty selector array", () => [h, { selector: [] }], "options.selector"],
     ["a bad selector inside an array", () => [h, { selector: [{ stream: "a" }, { typ: "x" }] }], "options.selector[1].typ"],
     ["a selector field undefined", () => [h, { selector: { stream: undefined } }], "options.selector.stream"],
     ["an unknown option", () => [h, { foo: 1 }], "options.foo"],
