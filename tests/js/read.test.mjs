@@ -1,5 +1,5 @@
 // SPEC §4, reading: store.revision, read(selector?, { from, to, limit,
-// backwards }), readStream(stream, { fromVersion, limit, backwards }),
+// backwards }), readStream(stream, { fromVersion, toVersion, limit, backwards }),
 // lastRevision(selector?) and stream(name), with the bounds of SEMANTICS.md.
 
 import { test } from "node:test";
@@ -188,6 +188,19 @@ test("readStream() fromVersion is an inclusive lower bound", async () => {
   assert.deepEqual(store.readStream("a", { fromVersion: 0 }).map((e) => e.version), [0, 1, 2, 3, 4]);
   assert.deepEqual(store.readStream("a", { fromVersion: 4 }).map((e) => e.version), [4]);
   assert.deepEqual(store.readStream("a", { fromVersion: 5 }), []);
+});
+
+test("readStream() toVersion is an inclusive upper bound, in both directions", async () => {
+  const store = await fixture();
+  const versions = (opts) => store.readStream("a", opts).map((e) => e.version);
+  assert.deepEqual(versions({ toVersion: 2 }), [0, 1, 2]);
+  assert.deepEqual(versions({ fromVersion: 1, toVersion: 3 }), [1, 2, 3]);
+  // "The 2 events before version 5": SPEC §4's example.
+  assert.deepEqual(versions({ toVersion: 4, backwards: true, limit: 2 }), [4, 3]);
+  assert.deepEqual(versions({ toVersion: 9 }), [0, 1, 2, 3, 4]);
+  assert.deepEqual(versions({ fromVersion: 3, toVersion: 2 }), []);
+  assert.throws(() => store.readStream("a", { toVersion: -1 }), (e) => e.code === "INVALID_INPUT" && e.path === "options.toVersion");
+  assert.throws(() => store.readStream("a", { toVersion: 1.5 }), (e) => e.code === "INVALID_INPUT" && e.path === "options.toVersion");
 });
 
 test("readStream() limit counts from the start", async () => {
