@@ -24,6 +24,7 @@ import { exportLog, importLog } from "./transfer.js";
 import { retry } from "./retry.js";
 import { Sync, checkSync } from "./sync.js";
 import { checkBatchSize } from "./pending.js";
+import { Schemas } from "./schemas.js";
 
 export {
   HindcastError,
@@ -32,12 +33,13 @@ export {
   StorageError,
   HandlerError,
 } from "./errors.js";
+export { SchemaError } from "./schemas.js";
 export { wasmMemoryBytes } from "./loader.js";
 
 /**
- * @import { AnyEvent, Commit, EventShape, HandlerResult, ImportSource, Matchers, OpenOptions,
+ * @import { AnyEvent, Commit, EventShape, HandlerResult, ImportSource, Matchers, MemoryOptions, OpenOptions,
  *   ProjectionSpec, ReadOptions, Recorded, RecordedEvent, RetryOptions, Selector, StreamPosition,
- *   StreamReadOptions, SubscribeOptions, TransactRequest } from "./index.js"
+ *   StreamReadOptions, SubscribeOptions, TransactRequest, NewerSchema } from "./index.js"
  * @typedef {"closed" | "deleted" | "upgraded"} ClosedReason
  * @import { Kept } from "./request.js"
  * @typedef {ReturnType<typeof prepare>} Prepared
@@ -108,9 +110,13 @@ class Core {
    */
   sync = null;
 
-  /** @param {Engine} engine */
-  constructor(engine) {
+  /**
+   * @param {Engine} engine
+   * @param {Schemas} schemas the store's event schemas (schemas.js)
+   */
+  constructor(engine, schemas) {
     this.engine = engine;
+    this.schemas = schemas;
   }
 
   /**
@@ -194,6 +200,10 @@ export class EventStore {
   #engine;
   #core;
   #events;
+  /** @type {Schemas} */
+  #schemas;
+  /** @type {{ newer(): NewerSchema[], onNewer(listener: (entry: NewerSchema) => void): () => void }} */
+  #schemasView;
   /**
    * The IndexedDB side of a persistent store (persistent.js); null in memory.
    * @type {Persistence | null}
@@ -218,12 +228,18 @@ export class EventStore {
    * Use `EventStore.memory()`.
    * @param {Engine} engine
    * @param {symbol} key
+   * @param {Schemas} [schemas]
    */
-  constructor(engine, key) {
+  constructor(engine, key, schemas) {
     if (key !== PRIVATE) throw new TypeError("Use `await EventStore.memory()` to create a store.");
     C ??= commitLayout();
     this.#engine = engine;
-    this.#core = new Core(engine);
+    const s = (this.#schemas = schemas ?? new Schemas(undefined, undefined));
+    this.#schemasView = Object.freeze({
+      newer: () => s.newer(),
+      onNewer: (/** @type {(entry: NewerSchema) => void} */ listener) => s.onNewer(listener),
+    });
+    this.#core = new Core(engine, s);
     this.#events = this.#core.events;
     this.closed = new Promise((resolve) => {
       this.#markClosed = resolve;
@@ -234,18 +250,26 @@ export class EventStore {
    * A store that lives in memory only; with `{ sync: { url, token } }` it
    * syncs with a Hindcast server (its pending batches live in memory only).
    * @template {EventShape} [E=AnyEvent]
-   * @param {{ sync?: { url: string, token?: string | (() => string | Promise<string>) } }} [options]
+   * @param {MemoryOptions} [options]
    * @returns {Promise<EventStore<E>>}
    */
   static async memory(options) {
     let sync;
+    let schemas;
     if (options !== undefined) {
-      if (options === null || typeof options !== "object" || Array.isArray(options)) throw invalid("options", "expected { sync? }");
-      for (const k of Object.keys(options)) if (k !== "sync") throw invalid(`options.${k}`, "unknown option; expected sync");
+      if (options === null || typeof options !== "object" || Array.isArray(options)) {
+        throw invalid("options", "expected { sync?, schemas?, newerSchemas? }");
+      }
+      for (const k of Object.keys(options)) {
+        if (k !== "sync" && k !== "schemas" && k !== "newerSchemas") {
+          throw invalid(`options.${k}`, "unknown option; expected sync, schemas or newerSchemas");
+        }
+      }
       if (options.sync !== undefined) sync = checkSync(options.sync);
+      schemas = new Schemas(options.schemas, options.newerSchemas);
     }
     await loadWasm();
-    const store = /** @type {EventStore<E>} */ (new EventStore(new Engine(), PRIVATE));
+    const store = /** @type {EventStore<E>} */ (new EventStore(new Engine(), PRIVATE, schemas));
     if (sync !== undefined) store.#startSync(sync);
     return store;
   }
@@ -277,6 +301,14 @@ export class EventStore {
     return this.#sync ?? undefined;
   }
 
+  /**
+   * The event schemas (SPEC §9): `newer()` lists the types seen written by
+   * newer code than this store's declaration knows; `onNewer(listener)`.
+   */
+  get schemas() {
+    return this.#schemasView;
+  }
+
   /** The confirmed prefix's head (SPEC §8.4); undefined for a store without sync. */
   get confirmedRevision() {
     return this.#sync?.confirmed;
@@ -293,7 +325,7 @@ export class EventStore {
    * @returns {Promise<EventStore<E>>}
    */
   static async open(name, options) {
-    const { onProgress, sync } = checkOpen(name, options);
+    const { onProgress, sync, schemas } = checkOpen(name, options);
     await loadWasm();
     let db;
     try {
@@ -301,7 +333,7 @@ export class EventStore {
     } catch (e) {
       throw fromWire(e);
     }
-    const store = /** @type {EventStore<E>} */ (new EventStore(new Engine(), PRIVATE));
+    const store = /** @type {EventStore<E>} */ (new EventStore(new Engine(), PRIVATE, schemas));
     const storage = store.#attach(db, name);
     try {
       const state = await storage.syncState(sync?.url);
@@ -383,6 +415,7 @@ export class EventStore {
   async transact(request) {
     // Everything the request holds is taken now (see request.js).
     const prepared = prepare(request);
+    this.#schemas.stamp(prepared.kept);
     if (this.#closedReason !== null) throw closedError();
     if (this.#storage !== null) return this.#storage.transact(prepared);
     const sync = this.#sync;
@@ -564,6 +597,7 @@ export class EventStore {
    */
   #publish(events, woken) {
     if (events.length === 0) return;
+    if (this.#schemas.active) this.#schemas.entered(events);
     // Every subscription asleep and not woken has examined all before these.
     const before = Math.min(events[0].revision - 1, this.#core.visibleHead());
     for (const e of events) this.#events.push(e);
@@ -604,6 +638,8 @@ export class EventStore {
     const events = this.#events;
     const out = new Array(revisions.length);
     for (let i = 0; i < revisions.length; i++) out[i] = events[revisions[i] - 1];
+    // Events of a declared type recorded at an older version are read upcast.
+    if (this.#schemas.active) this.#schemas.viewAll(out);
     return out;
   }
 
@@ -684,6 +720,7 @@ function checkReplay(first, kept, correlationId, eventAt) {
   if (eventAt(first).correlationId !== correlationId) throw differs("correlationId");
   for (let i = 0; i < kept.length; i++) {
     const stored = eventAt(first + i);
+    if (stored.schemaVersion !== kept[i].schemaVersion) throw differs(`events[${i}].schemaVersion`);
     for (const field of /** @type {const} */ (["data", "time", "metadata"])) {
       if (!sameJson(stored[field], kept[i][field])) throw differs(`events[${i}].${field}`);
     }

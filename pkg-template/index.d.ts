@@ -21,7 +21,7 @@ export interface SelectorObject {
   tags?: string[];
 }
 
-/** A selector, or a non-empty array of them matching any (OR); a DCB query is such an array. */
+/** A selector, or an array of them matching any (OR; `[]` matches every event); a DCB query is such an array. */
 export type Selector = SelectorObject | SelectorObject[];
 
 /** An event to write. */
@@ -38,6 +38,12 @@ export interface EventInput {
   /** Effective time, RFC 3339; reads back exactly as given. */
   time?: string;
   metadata?: { [key: string]: Json };
+  /**
+   * The version of `data`'s shape (SPEC §9): by default the type's current
+   * version in `schemas` (none for 1); an older one may be given (it is
+   * upcast when read), never a newer one.
+   */
+  schemaVersion?: number;
 }
 
 /**
@@ -58,6 +64,8 @@ export interface RecordedEvent<D = Json, T extends string = string> {
   time?: string;
   metadata?: { [key: string]: Json };
   correlationId?: string;
+  /** The version of `data`'s shape (SPEC §9), present only above 1; reads give the current one for a type in `schemas`. */
+  schemaVersion?: number;
   batchId: Uuid;
   /** Milliseconds since the epoch; non-decreasing with revision. */
   recordedAt: number;
@@ -134,7 +142,65 @@ export interface TransactRequest<E extends EventShape = AnyEvent> {
   correlationId?: string;
 }
 
-export interface OpenOptions {
+/**
+ * The upcast steps of a type whose data shapes are `V` (version 1 first):
+ * `upcast[n]` turns version n's data into version n + 1's.
+ */
+export type UpcastSteps<V extends readonly unknown[], N extends unknown[] = [unknown]> = V extends readonly [
+  infer A,
+  infer B,
+  ...infer R,
+]
+  ? { [K in N["length"]]: (data: A, event: RecordedEvent) => B } & UpcastSteps<[B, ...R], [...N, unknown]>
+  : unknown;
+
+/**
+ * One event type's schema, typed by its data shapes `V`, version 1 first and
+ * the current one last, so that each step must return the next shape:
+ *
+ *     const deposited: Schema<[{ amount: number }, { amount: number; currency: string }]> = {
+ *       version: 2,
+ *       upcast: { 1: (data) => ({ amount: data.amount, currency: "EUR" }) },
+ *     };
+ */
+export type Schema<V extends readonly [unknown, ...unknown[]]> = V extends readonly [unknown]
+  ? { version: 1; upcast?: {} }
+  : { version: V["length"]; upcast: UpcastSteps<V> };
+
+/** A schema as `open` and `memory` take it (any `Schema<V>` is one). */
+export interface SchemaDeclaration {
+  /** The version this code writes and reads. */
+  version: number;
+  /** `upcast[n]` turns version n's data into version n + 1's; every step from 1 to version − 1. */
+  upcast?: { [from: number]: (data: any, event: RecordedEvent) => unknown };
+}
+
+/** Event schemas by type (SPEC §9), for a store of the event shapes `E`. */
+export type Schemas<E extends EventShape = AnyEvent> = { [T in E["type"]]?: SchemaDeclaration };
+
+/** A type seen written by newer code than this store's `schemas` know. */
+export interface NewerSchema {
+  type: string;
+  /** The highest version seen. */
+  schemaVersion: number;
+  /** This code's version of the type. */
+  known: number;
+  /** The revision of the first such event seen. */
+  firstRevision: number;
+}
+
+/** Options of `open` and `memory` for event schemas (SPEC §9). */
+export interface SchemaOptions<E extends EventShape = AnyEvent> {
+  /** Per type, the current version and the upcast steps to it. */
+  schemas?: Schemas<E>;
+  /**
+   * An event written by newer code: "pause" (default) stops a subscription
+   * or projection just before it; "deliver" delivers it as recorded.
+   */
+  newerSchemas?: "pause" | "deliver";
+}
+
+export interface OpenOptions<E extends EventShape = AnyEvent> extends SchemaOptions<E> {
   /** Called as the log loads; `loaded` never decreases, the last call has `loaded === total`. */
   onProgress?: (progress: { loaded: number; total: number }) => void;
   /**
@@ -142,6 +208,19 @@ export interface OpenOptions {
    * rejections are kept in IndexedDB and shared by the device's tabs.
    */
   sync?: SyncOptions;
+}
+
+export interface MemoryOptions<E extends EventShape = AnyEvent> extends SchemaOptions<E> {
+  /** Sync with a Hindcast server (pending batches live in memory only). */
+  sync?: SyncOptions;
+}
+
+/** A store's `schemas` (SPEC §9). */
+export interface StoreSchemas {
+  /** Each type seen written by newer code than this store's declaration, once. */
+  newer(): NewerSchema[];
+  /** Calls `listener` for each such type, those already seen included; returns a function that stops that. */
+  onNewer(listener: (entry: NewerSchema) => void): () => void;
 }
 
 export interface StreamPosition {
@@ -240,6 +319,8 @@ export interface ReadOptions {
 export interface StreamReadOptions {
   /** Inclusive lower bound on the version (default 0). */
   fromVersion?: number;
+  /** Inclusive upper bound on the version (default the stream's last). */
+  toVersion?: number;
   limit?: number;
   backwards?: boolean;
 }
@@ -275,7 +356,7 @@ export interface Subscription {
   waitFor(revision: number): Promise<void>;
   /** Stops the subscription: no event is delivered after this returns. */
   cancel(): void;
-  /** Resolves when the subscription stops ("stop" or cancel); rejects with a HandlerError. */
+  /** Resolves when the subscription stops ("stop" or cancel); rejects with a HandlerError, or a SchemaError if an upcast failed. */
   readonly done: Promise<void>;
 }
 
@@ -303,8 +384,13 @@ export interface Projection<S> {
   onChange(listener: (state: S, position: number) => void): () => void;
   /** Stops updating: state and position no longer change, no listener is called. */
   close(): void;
-  /** Resolves when closed; rejects with a HandlerError if a fold threw. */
+  /** Resolves when closed; rejects with a HandlerError if a fold threw, a SchemaError if an upcast failed. */
   readonly done: Promise<void>;
+  /**
+   * Resolves once the state reflects the log as of the `project` call (or
+   * the projection paused before an event written by newer code).
+   */
+  readonly ready: Promise<void>;
 }
 
 /** What `EventStore.import` reads: NDJSON text, whole or in pieces. */
@@ -331,7 +417,9 @@ export declare class EventStore<E extends EventShape = AnyEvent> {
    * A store that lives in memory; with `sync`, it syncs with a Hindcast
    * server (its pending batches then live in memory only).
    */
-  static memory<E extends EventShape = AnyEvent>(options?: { sync?: SyncOptions }): Promise<EventStore<E>>;
+  static memory<E extends EventShape = AnyEvent>(options?: MemoryOptions<E>): Promise<EventStore<E>>;
+  /** The event schemas (SPEC §9): the types seen written by newer code. */
+  readonly schemas: StoreSchemas;
   /** A syncing store's sync; undefined without sync. */
   readonly sync: Sync | undefined;
   /** The confirmed prefix's head on a syncing store; undefined without sync. */
@@ -345,7 +433,7 @@ export declare class EventStore<E extends EventShape = AnyEvent> {
    * which `sync.url`, for good: opening it otherwise rejects with an
    * InvalidInputError naming `options.sync` or `options.sync.url`.
    */
-  static open<E extends EventShape = AnyEvent>(name: string, options?: OpenOptions): Promise<EventStore<E>>;
+  static open<E extends EventShape = AnyEvent>(name: string, options?: OpenOptions<E>): Promise<EventStore<E>>;
   /** Deletes the IndexedDB database `name`; stores open on it close. */
   static delete(name: string): Promise<void>;
   /**
@@ -428,7 +516,7 @@ export type Violation =
   | { kind: "duplicate_event_id"; id: Uuid; revision: number };
 
 /** STOPPED: a waitFor whose subscription stopped before reaching the revision. */
-export type ErrorCode = "CONSTRAINT_VIOLATION" | "INVALID_INPUT" | "STORAGE" | "HANDLER" | "STOPPED";
+export type ErrorCode = "CONSTRAINT_VIOLATION" | "INVALID_INPUT" | "STORAGE" | "HANDLER" | "SCHEMA" | "STOPPED";
 
 /** The base of every error Hindcast reports. */
 export declare class HindcastError extends Error {
@@ -467,6 +555,15 @@ export declare class HandlerError extends HindcastError {
   constructor(message: string, cause: unknown, event: RecordedEvent);
   readonly code: "HANDLER";
   readonly cause: unknown;
+  readonly event: RecordedEvent;
+}
+
+/** An upcast step threw or returned a value that is not JSON (SPEC §9); the log is unchanged. */
+export declare class SchemaError extends HindcastError {
+  constructor(message: string, cause: unknown, event: RecordedEvent);
+  readonly code: "SCHEMA";
+  readonly cause: unknown;
+  /** The event as recorded. */
   readonly event: RecordedEvent;
 }
 

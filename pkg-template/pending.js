@@ -9,7 +9,7 @@
  * @typedef {ReturnType<typeof prepare>} Prepared
  * @typedef {ConfirmedCommit} Confirmed
  * @typedef {{ id: string, stream: string, type: string, data: unknown, subject?: string,
- *   tags?: readonly string[], time?: string, metadata?: unknown }} PushedEvent
+ *   tags?: readonly string[], time?: string, metadata?: unknown, schemaVersion?: number }} PushedEvent
  * @typedef {{ seq: number, id: string, events: PushedEvent[], expect?: unknown, constraints?: unknown,
  *   correlationId?: string, view: { base: number, own: string[] } }} PushedBatch
  * @typedef {{ id: string, events: RecordedEvent[], body: PushedBatch, committed: [number, number] | null,
@@ -55,6 +55,7 @@ export function pushed(e) {
   if (e.tags !== undefined) out.tags = e.tags;
   if (e.time !== undefined) out.time = e.time;
   if (e.metadata !== undefined) out.metadata = e.metadata;
+  if (e.schemaVersion !== undefined) out.schemaVersion = e.schemaVersion;
   return out;
 }
 

@@ -53,6 +53,7 @@ import {
 } from "./wasm/hindcast.js";
 import { StorageError, fromWire, invalid } from "./errors.js";
 import { decodeRecorded, joinArrays, restore } from "./record.js";
+import { Schemas } from "./schemas.js";
 import { exclusive, hold } from "./locks.js";
 import { checkSync } from "./sync.js";
 import { checkBatchSize, pendingRecord } from "./pending.js";
@@ -883,20 +884,26 @@ export function initialState(url) {
 }
 
 /**
- * Checks `open`'s arguments: `{ onProgress?, sync? }`.
+ * Checks `open`'s arguments: `{ onProgress?, sync?, schemas?, newerSchemas? }`.
  * @param {unknown} name
  * @param {any} options as given
- * @returns {{ onProgress: Progress | undefined, sync: ReturnType<typeof checkSync> | undefined }}
+ * @returns {{ onProgress: Progress | undefined, sync: ReturnType<typeof checkSync> | undefined, schemas: Schemas }}
  */
 export function checkOpen(name, options) {
   if (typeof name !== "string" || name === "") throw invalid("name", "expected the database's name, a non-empty string");
-  if (options === undefined) return { onProgress: undefined, sync: undefined };
-  if (options === null || typeof options !== "object") throw invalid("options", "expected { onProgress?, sync? }");
+  if (options === undefined) return { onProgress: undefined, sync: undefined, schemas: new Schemas(undefined, undefined) };
+  if (options === null || typeof options !== "object") throw invalid("options", "expected { onProgress?, sync?, schemas?, newerSchemas? }");
   for (const k of Object.keys(options)) {
-    if (k !== "onProgress" && k !== "sync") throw invalid(`options.${k}`, "unknown option; expected onProgress or sync");
+    if (k !== "onProgress" && k !== "sync" && k !== "schemas" && k !== "newerSchemas") {
+      throw invalid(`options.${k}`, "unknown option; expected onProgress, sync, schemas or newerSchemas");
+    }
   }
   if (options.onProgress !== undefined && typeof options.onProgress !== "function") {
     throw invalid("options.onProgress", "expected a function ({ loaded, total }) => void");
   }
-  return { onProgress: options.onProgress, sync: options.sync === undefined ? undefined : checkSync(options.sync) };
+  return {
+    onProgress: options.onProgress,
+    sync: options.sync === undefined ? undefined : checkSync(options.sync),
+    schemas: new Schemas(options.schemas, options.newerSchemas),
+  };
 }

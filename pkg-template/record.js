@@ -29,6 +29,7 @@ export const FIELDS = [
   "time",
   "metadata",
   "correlationId",
+  "schemaVersion",
   "batchId",
   "recordedAt",
 ];
@@ -55,6 +56,7 @@ export function recorded(revision, k, version, id, correlationId, batchId, recor
   if (k.time !== undefined) e.time = k.time;
   if (k.metadata !== undefined) e.metadata = k.metadata;
   if (correlationId !== undefined) e.correlationId = correlationId;
+  if (k.schemaVersion !== undefined) e.schemaVersion = k.schemaVersion;
   e.batchId = batchId;
   e.recordedAt = recordedAt;
   if (pending) e.pending = true; // a syncing store's batch the server has not confirmed
@@ -86,7 +88,7 @@ export function decodeRecorded(e, strict) {
     for (const k of Object.keys(e)) {
       const i = ORDER.get(k);
       if (i === undefined) return { field: k, why: `unknown field; a recorded event has ${FIELDS.join(", ")}` };
-      if (i < last || e[k] === null) asIs = false;
+      if (i < last || e[k] === null || (k === "schemaVersion" && e[k] === 1)) asIs = false;
       last = i;
     }
     strict.asIs = asIs;
@@ -108,6 +110,12 @@ export function decodeRecorded(e, strict) {
   if (e.tags === null) delete e.tags;
   else if (e.tags !== undefined && !(Array.isArray(e.tags) && e.tags.every(isText))) {
     return { field: "tags", why: "expected a list of non-empty strings" };
+  }
+  // schemaVersion: a positive integer, and 1 is recorded as none (SPEC §9; src/schema.rs).
+  const sv = e.schemaVersion;
+  if (sv === null || sv === 1) delete e.schemaVersion;
+  else if (sv !== undefined && !(Number.isSafeInteger(sv) && sv > 1)) {
+    return { field: "schemaVersion", why: "expected a schema version (a positive integer)" };
   }
   if (e.metadata === null) delete e.metadata;
   else if (e.metadata !== undefined && !isObject(e.metadata)) return { field: "metadata", why: "expected a JSON object" };

@@ -16,7 +16,8 @@ import { checkJsonSafe, checkSelector, frozenJson, joinPath, setOwn, isObject } 
  * What this layer keeps of an event for its recorded form (record.js): the
  * checked fields the engine does not keep, frozen.
  * @typedef {{ stream: string, type: string, data: unknown, subject?: string, tags?: unknown,
- *   time?: string, metadata?: unknown }} Kept
+ *   time?: string, metadata?: unknown, schemaVersion?: number }} Kept
+ *   (`schemaVersion`: as given, checked by the engine; schemas.js stamps and checks it against the declaration)
  */
 
 const { stringify } = JSON;
@@ -141,7 +142,7 @@ function eventText(keys, values, path, kept) {
       checkJsonSafe(v, path);
       if (text.length > 1) text += ",";
       text += (KEY[k] ?? stringify(k)) + ":" + stringify(v);
-      if (k === "subject" || k === "time") keep[k] = v;
+      if (k === "subject" || k === "time" || k === "schemaVersion") keep[k] = v;
     }
     path.pop();
   }

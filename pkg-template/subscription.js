@@ -14,6 +14,7 @@
 
 import { HandlerError, HindcastError, invalid } from "./errors.js";
 import { joinPath, isObject } from "./json.js";
+import { SchemaError } from "./schemas.js";
 
 /**
  * @import { RecordedEvent } from "./index.js"
@@ -54,6 +55,13 @@ export class Subscription {
   #position;
   #stopped = false;
   /**
+   * Stopped just before an event written by newer code (SPEC §9, "pause"):
+   * it sleeps until a rebase takes that event back or it is cancelled.
+   */
+  #paused = false;
+  /** @type {(() => void) | undefined} told once, when it pauses */
+  #onPause;
+  /**
    * Resolves the loop's sleep; null while it is not asleep.
    * @type {((value?: unknown) => void) | null}
    */
@@ -63,8 +71,8 @@ export class Subscription {
   /** @type {{ revision: number, resolve: () => void, reject: (error: unknown) => void }[]} */
   #waiters = [];
   /**
-   * The HandlerError the subscription stopped with, if it failed.
-   * @type {HandlerError | null}
+   * The HandlerError or SchemaError the subscription stopped with, if it failed.
+   * @type {HandlerError | SchemaError | null}
    */
   #failure = null;
   /** The lowest revision a waiter waits for (Infinity: none). */
@@ -84,7 +92,7 @@ export class Subscription {
    * @param {unknown} handler as given
    * @param {unknown} options as given
    * @param {() => void} [afterChunk]
-   * @param {{ selector: unknown }} [projection]
+   * @param {{ selector: unknown, onPause: () => void }} [projection]
    */
   constructor(core, handler, options, afterChunk, projection) {
     const { handle, types } = handlerOf(handler);
@@ -94,6 +102,7 @@ export class Subscription {
     this.#afterChunk = afterChunk;
     this.#pending = pending && core.sync !== null;
     this.#onRewind = onRewind;
+    this.#onPause = projection?.onPause;
     this.#position = after === "end" ? this.#head() : after;
     this.#id = core.register(projection ? projection.selector : selector, types, this, !projection);
     this.done = new Promise((resolve, reject) => {
@@ -109,8 +118,8 @@ export class Subscription {
    * It never decreases, and stays as it is once stopped.
    */
   get position() {
-    // Asleep and not woken: nothing up to the head concerns it.
-    if (!this.#stopped && this.#wake !== null && !this.#woken) return Math.max(this.#position, this.#head());
+    // Asleep and not woken: nothing up to the head concerns it (unless paused before an event).
+    if (!this.#stopped && !this.#paused && this.#wake !== null && !this.#woken) return Math.max(this.#position, this.#head());
     return this.#position;
   }
 
@@ -147,7 +156,12 @@ export class Subscription {
    * @param {number} revision
    */
   rewind(revision) {
-    if (!this.#pending || this.#stopped || this.position <= revision) return;
+    if (!this.#pending || this.#stopped || this.position <= revision) {
+      // Paused before a pending event that no longer stands: look again.
+      if (this.#paused && !this.#stopped) this.#unpause();
+      return;
+    }
+    this.#paused = false;
     this.#rewindTo = this.#rewindTo === null ? revision : Math.min(this.#rewindTo, revision);
     if (this.#wake !== null && !this.#woken) {
       this.#woken = true;
@@ -176,7 +190,7 @@ export class Subscription {
    * @param {number} before
    */
   wake(before) {
-    if (this.#wake === null || this.#woken) return;
+    if (this.#wake === null || this.#woken || this.#paused) return;
     if (before > this.#position) this.#position = before;
     this.#woken = true;
     this.#wake();
@@ -202,11 +216,28 @@ export class Subscription {
     if (kept === 0) this.#core.waiting.delete(this);
   }
 
+  /** Wakes a paused loop to look at what follows its position again. */
+  #unpause() {
+    this.#paused = false;
+    if (this.#wake !== null && !this.#woken) {
+      this.#woken = true;
+      this.#wake();
+    }
+  }
+
+  /** Whether it is paused before an event written by newer code. */
+  get paused() {
+    return this.#paused;
+  }
+
   async #run() {
     const core = this.#core;
     const events = core.events;
     const handle = this.#handle;
+    const schemas = core.schemas;
     let event;
+    /** Whether the failure at hand is an upcast's, not a handler's. */
+    let upcasting = false;
     /** Whether a handler ran in the current run of events. */
     let ran = false;
     try {
@@ -231,6 +262,16 @@ export class Subscription {
           for (let i = 0; i < n; i++) {
             if (this.#stopped) return;
             event = events[revs[i] - 1];
+            if (schemas.active) {
+              // Written by newer code: stop just before it (SPEC §9).
+              if (schemas.pause && schemas.isNewer(event)) {
+                this.#paused = true;
+                break;
+              }
+              upcasting = true;
+              event = schemas.view(event);
+              upcasting = false;
+            }
             ran = true;
             let out = handle(event);
             if (out !== undefined && out !== null && typeof out.then === "function") out = await out;
@@ -246,6 +287,19 @@ export class Subscription {
           }
           event = undefined;
           if (this.#rewindTo !== null) continue;
+          if (this.#paused) {
+            if (ran) this.#afterChunk?.();
+            ran = false;
+            this.progress();
+            this.#onPause?.();
+            this.#onPause = undefined;
+            await new Promise((resolve) => {
+              this.#wake = resolve;
+            });
+            this.#wake = null;
+            this.#woken = false;
+            continue;
+          }
           // A short (or cut) answer means nothing else matched up to `head`.
           if ((revs.length < CHUNK || n < revs.length) && this.#position < head) this.#position = head;
           if (n !== 0) this.#afterChunk?.();
@@ -262,6 +316,10 @@ export class Subscription {
     } catch (cause) {
       // What the handlers before it did (a projection's state) is reported.
       if (ran && !this.#stopped) this.#afterChunk?.();
+      if (upcasting && cause instanceof SchemaError) {
+        this.#stop(cause);
+        return;
+      }
       this.#stop(
         new HandlerError(
           `A subscription handler failed on the event at revision ${event?.revision} (${event?.type}): ${
@@ -274,7 +332,7 @@ export class Subscription {
     }
   }
 
-  /** @param {HandlerError | null} error */
+  /** @param {HandlerError | SchemaError | null} error */
   #stop(error) {
     if (this.#stopped) return;
     this.#position = this.position; // what it showed last stays
@@ -348,10 +406,18 @@ function optionsOf(options) {
  */
 export class Projection {
   /**
-   * Resolves when the projection is closed; rejects with a HandlerError if a fold threw.
+   * Resolves when the projection is closed; rejects with a HandlerError if
+   * a fold threw, or a SchemaError if an upcast step failed.
    * @type {Promise<void>}
    */
   done;
+  /**
+   * Resolves once the state reflects the log as of the `project` call (or
+   * the projection paused before an event written by newer code); rejects
+   * if it failed or closed before.
+   * @type {Promise<void>}
+   */
+  ready;
   /** @type {Subscription} */
   #sub;
   /** @type {S} */
@@ -378,6 +444,8 @@ export class Projection {
   #refoldDue = false;
   /** @type {{ revision: number, resolve: () => void }[]} */
   #pendingWaiters = [];
+  /** Called when the folds pause before an event written by newer code: `ready` resolves. */
+  #paused = () => {};
 
   /**
    * Internal: use `store.project`.
@@ -410,8 +478,14 @@ export class Projection {
       };
     }
     if (Object.keys(handlers).length === 0) throw invalid("on", "give at least one event type to fold");
-    this.#sub = new Subscription(core, handlers, undefined, () => this.#changed(), { selector });
+    this.#sub = new Subscription(core, handlers, undefined, () => this.#changed(), { selector, onPause: () => this.#paused() });
     this.done = this.#sub.done;
+    const target = this.#optimisticMode ? core.events.length : core.visibleHead();
+    this.ready = new Promise((resolve, reject) => {
+      this.#paused = resolve;
+      this.waitFor(target).then(resolve, reject);
+    });
+    this.ready.catch(() => {}); // nobody is obliged to listen
     if (this.#optimisticMode) {
       core.projections.add(this);
       // Pending events already there are folded even if no confirmed event is delivered first.
@@ -474,15 +548,25 @@ export class Projection {
     const core = this.#core;
     const confirmed = core.visibleHead();
     const local = core.events.length;
-    // The confirmed fold is behind: its next run ends with a refold.
-    if (this.#sub.position < confirmed) return;
+    // The confirmed fold is behind (or paused): its next run ends with a refold.
+    if (this.#sub.position < confirmed || this.#sub.paused) return;
     this.#optimistic = null;
     if (local > confirmed) {
       let state;
+      let reached = local;
+      const schemas = core.schemas;
       try {
         state = structuredClone(this.#state);
         for (const r of this.#sub.matchingAfter(confirmed)) {
-          const e = core.events[r - 1];
+          let e = core.events[r - 1];
+          if (schemas.active) {
+            if (schemas.pause && schemas.isNewer(e)) {
+              reached = r - 1; // folds stop just before it, as the confirmed fold does
+              this.#paused();
+              break;
+            }
+            e = schemas.view(e);
+          }
           const fold = this.#folds[e.type];
           if (fold === undefined) continue;
           const next = fold(state, e);
@@ -494,9 +578,9 @@ export class Projection {
         this.#notify();
         return;
       }
-      this.#optimistic = { state, position: local };
+      this.#optimistic = { state, position: reached };
       this.#pendingWaiters = this.#pendingWaiters.filter((w) => {
-        if (w.revision > local) return true;
+        if (w.revision > reached) return true;
         w.resolve();
         return false;
       });

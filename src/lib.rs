@@ -6,7 +6,8 @@
 //! [`request`] parses a transact request, [`condition`] its expectations and
 //! constraints, which [`constraint`] checks against the log;
 //! [`store::Store`] turns a request into one atomic batch and restores
-//! [`stored`] batches; [`storage`] decides a persistent store's reads and
+//! [`stored`] batches; [`schema`] holds the rules of
+//! `schemaVersion`; [`storage`] decides a persistent store's reads and
 //! writes, leaving the IO to the binding; [`view`] checks a batch decided on a device's view
 //! against the shared log; [`rebase`] moves a syncing device's local log on
 //! after a pull. The [`wasm`] module is the thin `wasm-bindgen`
@@ -23,6 +24,7 @@ pub mod random_ids;
 pub mod read_options;
 pub mod rebase;
 pub mod request;
+pub mod schema;
 pub mod selector;
 pub mod storage;
 pub mod store;

@@ -16,6 +16,7 @@ use serde_json::value::RawValue;
 use crate::condition::{parse_constraint, parse_expectation, Constraint, Expectation};
 use crate::error::{Error, Result};
 use crate::json::{index_path, is_rfc3339, key_path, parse_uuid};
+use crate::schema;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -49,6 +50,9 @@ struct EventIn<'a> {
     /// Checked here, kept by the JavaScript layer.
     #[serde(borrow, default)]
     time: Option<Cow<'a, str>>,
+    /// Checked here (see [`crate::schema`]), kept by the JavaScript layer.
+    #[serde(borrow, default, rename = "schemaVersion")]
+    schema_version: Option<&'a RawValue>,
 }
 
 /// A JSON object's entries in the order given (for `expect`, whose
@@ -203,6 +207,11 @@ fn event_spec(e: EventIn<'_>, i: usize) -> Result<EventSpec<'_>> {
                 field("time"),
                 "expected an RFC 3339 date-time such as \"2026-11-23T10:00:00Z\"",
             ));
+        }
+    }
+    if let Some(v) = e.schema_version {
+        if schema::parse_version(v.get()).is_none() {
+            return Err(Error::invalid(field("schemaVersion"), schema::EXPECTED));
         }
     }
     Ok(EventSpec {
