@@ -13,7 +13,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-export const SECRET = "sync-test-secret";
+export const SECRET = "sync-test-secret-at-least-32-bytes-long";
 
 /** The server binary: $HINDCAST_SERVER_BIN, or the workspace's debug build. */
 function binary() {
