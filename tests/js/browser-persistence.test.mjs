@@ -204,3 +204,66 @@ test("delete removes the database and closes stores open on it", async () => {
   }, dbName());
   assert.deepEqual(out, { write: ["StorageError", "closed"], revision: 0, kept: 1 });
 });
+
+test("event schemas over a database: written by version 1, read upcast by version 3, paused by version 1 again; the records never change", async () => {
+  const out = await page.evaluate(async (name) => {
+    const { EventStore } = window;
+    const v3 = {
+      money_deposited: {
+        version: 3,
+        upcast: { 1: (d) => ({ amount: d.amount, currency: "EUR" }), 2: (d) => ({ ...d, channel: "unknown" }) },
+      },
+    };
+    const v1 = { money_deposited: { version: 1 } };
+    /** The database's records, as stored. */
+    const stored = () =>
+      new Promise((resolve, reject) => {
+        const r = indexedDB.open(name);
+        r.onsuccess = () => {
+          const get = r.result.transaction("events").objectStore("events").getAll();
+          get.onsuccess = () => {
+            r.result.close();
+            resolve(JSON.stringify(get.result));
+          };
+          get.onerror = () => reject(get.error);
+        };
+      });
+    const total = { initial: 0, on: { money_deposited: (s, e) => s + e.data.amount } };
+
+    // "Version 1" of the app writes two deposits.
+    const old = await EventStore.open(name, { schemas: v1 });
+    await old.transact({ events: [{ stream: "acc-1", type: "money_deposited", data: { amount: 10 } }] });
+    await old.transact({ events: [{ stream: "acc-1", type: "money_deposited", data: { amount: 20 } }] });
+    await old.close();
+    const written = await stored();
+
+    // "Version 3" reads them upcast, and writes one of its own.
+    const next = await EventStore.open(name, { schemas: v3 });
+    const upcast = next.read().map((e) => [e.schemaVersion, e.data]);
+    const unchanged = (await stored()) === written;
+    await next.transact({ events: [{ stream: "acc-1", type: "money_deposited", data: { amount: 5, currency: "SEK", channel: "app" } }] });
+    await next.close();
+    const withV3 = await stored();
+
+    // "Version 1" again: its projection pauses before the version-3 event; newer() lists it.
+    const again = await EventStore.open(name, { schemas: v1 });
+    const p = again.project(total);
+    await p.ready;
+    const paused = { state: p.state, position: p.position, newer: again.schemas.newer() };
+    const asRecorded = again.read()[2];
+    await again.close();
+    return { upcast, unchanged, paused, asRecorded: [asRecorded.schemaVersion, asRecorded.data], untouched: (await stored()) === withV3 };
+  }, dbName());
+  assert.deepEqual(out.upcast, [
+    [3, { amount: 10, currency: "EUR", channel: "unknown" }],
+    [3, { amount: 20, currency: "EUR", channel: "unknown" }],
+  ]);
+  assert.equal(out.unchanged, true);
+  assert.deepEqual(out.paused, {
+    state: 30,
+    position: 2,
+    newer: [{ type: "money_deposited", schemaVersion: 3, known: 1, firstRevision: 3 }],
+  });
+  assert.deepEqual(out.asRecorded, [3, { amount: 5, currency: "SEK", channel: "app" }]);
+  assert.equal(out.untouched, true);
+});
