@@ -4,11 +4,27 @@
 // decided on the balance shown and sent with `maxRevision` on the account,
 // so the server refuses it if the shared log holds an event on the account
 // that this device had not seen.
+//
+// A device runs version 1 or 2 of the app (SCHEMAS): version 2 gives
+// money_deposited a memo. A version-1 device pauses its balance before the
+// first deposit written by version 2 and asks to be updated.
 import { ConstraintViolationError, InvalidInputError, StorageError } from "hindcast";
 import { explain } from "./bank.js";
 import { h, money, showResult, wholeNumber, UserMistake } from "./ui.js";
 
 export const ACCOUNT = "account-1";
+
+/** The event schemas of each version of the app (SPEC §9). */
+export const SCHEMAS = {
+  1: { money_deposited: { version: 1 } },
+  2: {
+    money_deposited: {
+      version: 2,
+      // Version 1 wrote { amount }; version 2 reads { amount, memo }.
+      upcast: { 1: (data) => ({ amount: data.amount, memo: "(before memos)" }) },
+    },
+  },
+};
 
 /** The account's balance. */
 const BALANCE = {
@@ -28,10 +44,11 @@ const SHOWN = 8;
  * proxy path), `where` (a sentence on where the store lives), `offline` (the
  * proxy's switch as the page loaded), `act` (runs an action, showing its
  * outcome), `fault` (shows a failure), `switched(offline)` (tells the other
- * tabs). Returns `{ store, balance, confirmed, showOffline }`;
- * `showOffline(offline)` sets the switch as another tab left it.
+ * tabs), `version` (of the app: 1 or 2) and `switchVersion(v)`, when the
+ * device can run another version. Returns `{ store, balance, confirmed,
+ * showOffline }`; `showOffline(offline)` sets the switch as another tab left it.
  */
-export function followDevice(card, { name, key, where, store, offline, act, fault, switched }) {
+export function followDevice(card, { name, key, where, store, offline, act, fault, switched, version, switchVersion }) {
   const $ = (role) => card.querySelector(`[data-role="${role}"]`);
   const balance = store.project(BALANCE);
   const confirmed = store.project({ ...BALANCE, pending: false });
@@ -40,6 +57,25 @@ export function followDevice(card, { name, key, where, store, offline, act, faul
   const toggle = $("offline");
   $("where").textContent = where;
   toggle.checked = offline;
+  $("app-version").textContent = `version ${version}`;
+  $("memo-field").hidden = version < 2;
+  const other = version === 2 ? 1 : 2;
+  const switcher = $("switch-version");
+  switcher.textContent = other === 2 ? "Update to version 2" : "Run version 1";
+  switcher.hidden = switchVersion === undefined;
+  switcher.addEventListener("click", () => switchVersion?.(other));
+
+  // Events written by a newer version of the app: the balance stops before them.
+  store.schemas.onNewer((n) => {
+    const update = h("button", { type: "button", class: "small" }, "Update to version 2");
+    update.addEventListener("click", () => switchVersion?.(n.schemaVersion));
+    update.hidden = switchVersion === undefined;
+    $("update").replaceChildren(
+      `Device ${name} runs version ${n.known} of the app, and the log holds ${n.type} written by version ${n.schemaVersion} (from revision ${n.firstRevision}). Its balance stops just before it. `,
+      update,
+    );
+    $("update").hidden = false;
+  });
 
   function render() {
     const status = store.sync.status;
@@ -49,6 +85,9 @@ export function followDevice(card, { name, key, where, store, offline, act, faul
     $("state").textContent = status.state;
     $("state").dataset.state = status.state;
     card.dataset.pending = String(status.pendingBatches);
+    // Switching versions reloads the page: not while this device's writes are pending.
+    switcher.disabled = status.pendingBatches > 0;
+    switcher.title = switcher.disabled ? "Wait until this device's pending batches are confirmed." : "";
     const events = store.read({ stream: ACCOUNT }, { backwards: true, limit: SHOWN });
     $("events").replaceChildren(...events.map(row));
   }
@@ -123,7 +162,9 @@ export function followDevice(card, { name, key, where, store, offline, act, faul
     delete result.dataset.batch;
     act(result, async () => {
       const amount = wholeNumber(form, "amount", "The amount", 1);
-      const events = [{ stream: ACCOUNT, type: op === "deposit" ? "money_deposited" : "money_withdrawn", data: { amount }, metadata: { device: name } }];
+      // Version 2's deposits carry a memo.
+      const data = op === "deposit" && version >= 2 ? { amount, memo: form.elements.namedItem("memo").value.trim() } : { amount };
+      const events = [{ stream: ACCOUNT, type: op === "deposit" ? "money_deposited" : "money_withdrawn", data, metadata: { device: name } }];
       if (op === "deposit") return follow(await write({ events }), `Deposited ${money(amount)}`);
       // Decide on the balance as this device has it (pending writes included) …
       await balance.waitFor(store.revision);
@@ -176,6 +217,7 @@ function row(e) {
     h("td", { class: "num" }, money(sign * e.data.amount)),
     h("td", {}, e.metadata?.device ?? ""),
     h("td", {}, e.pending ? h("span", { class: "badge" }, "pending") : "confirmed"),
+    h("td", {}, typeof e.data.memo === "string" ? e.data.memo : ""),
   );
 }
 

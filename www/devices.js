@@ -3,12 +3,15 @@
 // pending batches kept across reloads); device B a memory store in this
 // page. Each reaches the server through the demo server's proxy,
 // /sync/<a|b>/, which can take it offline. `?log=name` picks the log
-// (default "bank").
+// (default "bank"). Device A runs version 2 of the app; device B version 2,
+// or version 1 with `?b=1` (the switch on its card reloads the page).
 import { EventStore, StorageError } from "hindcast";
-import { followDevice } from "./device.js";
+import { SCHEMAS, followDevice } from "./device.js";
 import { byId } from "./ui.js";
 
 const LOG = new URL(location.href).searchParams.get("log") || "bank";
+/** The version of the app device B runs. */
+const B_VERSION = new URL(location.href).searchParams.get("b") === "1" ? 1 : 2;
 /** Device A's database: one per log, so that its confirmed prefix is that log's. */
 const DB = LOG === "bank" ? "hindcast-demo-sync" : `hindcast-demo-sync-${LOG}`;
 
@@ -17,19 +20,20 @@ const syncUrl = (key) => `${location.origin}/sync/${key}/v1/logs/${encodeURIComp
 /** Device A: an IndexedDB store that syncs; in memory where the browser offers no IndexedDB. */
 async function openA() {
   const sync = { url: syncUrl("a") };
+  const schemas = SCHEMAS[2];
   try {
-    const store = await EventStore.open(DB, { sync });
+    const store = await EventStore.open(DB, { sync, schemas });
     return { store, where: `This tab's IndexedDB store “${DB}”: every tab of this page shares it, and its pending batches survive a reload.` };
   } catch (e) {
     if (!(e instanceof StorageError && e.reason === "unavailable")) throw e;
-    const store = await EventStore.memory({ sync });
+    const store = await EventStore.memory({ sync, schemas });
     return { store, where: "This browser offers no IndexedDB here, so device A is a memory store in this page: a reload forgets its pending batches." };
   }
 }
 
 /** Device B: a memory store of this page (each tab has its own). */
 async function openB() {
-  const store = await EventStore.memory({ sync: { url: syncUrl("b") } });
+  const store = await EventStore.memory({ sync: { url: syncUrl("b") }, schemas: SCHEMAS[B_VERSION] });
   return { store, where: "A memory store in this page: each tab has its own device B, and a reload forgets its pending batches." };
 }
 
@@ -63,7 +67,17 @@ export async function setupDevices({ act, fault }) {
     byId(`device-${key}-title`).textContent = `Device ${name}`;
     const { store, where } = await open();
     const switched = (offline) => channel.postMessage({ key, offline });
-    devices[key] = followDevice(card, { name, key, where, store, offline: links[key].offline, act, fault, switched });
+    const version = key === "b" ? B_VERSION : 2;
+    // Device B runs either version: the page reloads with the other (B is a memory store).
+    const switchVersion =
+      key === "b"
+        ? (/** @type {number} */ v) => {
+            const url = new URL(location.href);
+            url.searchParams.set("b", String(v));
+            location.assign(url);
+          }
+        : undefined;
+    devices[key] = followDevice(card, { name, key, where, store, offline: links[key].offline, act, fault, switched, version, switchVersion });
   }
   byId("devices").hidden = false;
   return devices;

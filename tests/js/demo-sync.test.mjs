@@ -76,7 +76,13 @@ async function waitFacts(page, key, want, timeout = WAIT) {
 
 /** The account's events on device `key`, newest first: [revision, type, amount, by, state]. */
 const eventRows = (page, key) =>
-  page.$$eval(`#device-${key} [data-role="events"] tr`, (rows) => rows.map((r) => [...r.cells].map((c) => c.textContent)));
+  page.$$eval(`#device-${key} [data-role="events"] tr`, (rows) => rows.map((r) => [...r.cells].slice(0, 5).map((c) => c.textContent)));
+
+/** The account's deposits on device `key`, newest first: [revision, amount, memo]. */
+const memoRows = (page, key) =>
+  page.$$eval(`#device-${key} [data-role="events"] tr`, (rows) =>
+    rows.filter((r) => r.cells[1].textContent === "money_deposited").map((r) => [r.cells[0].textContent, r.cells[2].textContent, r.cells[5].textContent]),
+  );
 
 /** Deposits or withdraws on device `key` through its form. */
 async function move(page, key, op, amount) {
@@ -100,9 +106,9 @@ async function setOffline(page, key, offline) {
 }
 
 /** Opens the page on a log of its own and waits for both devices to have heard from the server. */
-async function openPage(context, log) {
+async function openPage(context, log, query = "") {
   const page = await context.newPage();
-  await page.goto(`${server.url}?db=demo-sync-${process.pid}-${log}&log=${log}`);
+  await page.goto(`${server.url}?db=demo-sync-${process.pid}-${log}&log=${log}${query}`);
   for (const key of ["a", "b"]) await waitFacts(page, key, { state: "online" });
   return page;
 }
@@ -374,4 +380,46 @@ test("the proxy: a device offline loses its live stream and is refused; online i
   const back = await fetch(`${base}/v1/logs/bank/events?after=0`);
   assert.equal(back.status, 200);
   assert.deepEqual(Object.keys(await back.json()).sort(), ["events", "head"]);
+});
+
+test("two versions of the app: device B on version 1 pauses before a version-2 deposit, asks to update, and folds on once updated", async () => {
+  const errors = [];
+  const context = await freshContext(browser, server.url, errors, `${server.url}sync/`);
+  const log = `versions-${Date.now()}`;
+  const page = await openPage(context, log, "&b=1");
+  await waitText(page, "#device-b [data-role=app-version]", "version 1");
+  await waitText(page, "#device-a [data-role=app-version]", "version 2");
+  assert.equal(await card(page, "b").getByLabel("Memo").isVisible(), false);
+
+  // B (version 1) deposits 100: recorded as version 1.
+  await move(page, "b", "deposit", 100);
+  await waitText(page, "#device-b [data-role=result]", "Deposited 100: confirmed at revision 1 of the shared log.");
+  // A (version 2) reads it upcast: the memo its upcast step gives.
+  await waitFacts(page, "a", { balance: "100", confirmed: "100, up to revision 1" });
+  assert.deepEqual(await memoRows(page, "a"), [["1", "100", "(before memos)"]]);
+
+  // A deposits 50 with a memo: version 2. B's balance stops just before it, and B asks to update.
+  await card(page, "a").getByLabel("Memo").fill("rent");
+  await move(page, "a", "deposit", 50);
+  await waitText(page, "#device-a [data-role=result]", "Deposited 50: confirmed at revision 2 of the shared log.");
+  await waitText(
+    page,
+    "#device-b [data-role=update]",
+    "Device B runs version 1 of the app, and the log holds money_deposited written by version 2 (from revision 2). Its balance stops just before it.",
+  );
+  await waitFacts(page, "b", { balance: "100", confirmed: "100, up to revision 2", pending: "0" });
+  assert.deepEqual(await memoRows(page, "b"), [["2", "50", "rent"], ["1", "100", ""]]);
+  await shot(page, "devices-5-version-1-paused");
+
+  // Updated to version 2 (the page reloads): B folds on, its old deposit upcast.
+  await card(page, "b").locator("[data-role=update]").getByRole("button", { name: "Update to version 2" }).click();
+  await page.waitForURL(/[?&]b=2/);
+  for (const key of ["a", "b"]) await waitFacts(page, key, { state: "online" });
+  await waitText(page, "#device-b [data-role=app-version]", "version 2");
+  await waitFacts(page, "b", { balance: "150", confirmed: "150, up to revision 2", pending: "0" });
+  assert.equal(await page.locator("#device-b [data-role=update]").isHidden(), true);
+  assert.deepEqual(await memoRows(page, "b"), [["2", "50", "rent"], ["1", "100", "(before memos)"]]);
+  await shot(page, "devices-6-version-2-updated");
+  assert.deepEqual(errors, []);
+  await context.close();
 });
