@@ -141,13 +141,13 @@ function page(dist, type) {
 
 test("the tarball: the entries, both wasm builds, types for import and require, licenses, the size budget", () => {
   const listed = execFileSync("tar", ["-tzf", tarball], { encoding: "utf8" }).split("\n");
-  for (const file of ["index.js", "slim.js", "hindcast.cjs", "index.d.ts", "index.d.cts", "slim.d.ts", "wasm/inline.js", "wasm/hindcast_bg.wasm", "wasm/hindcast_bg.debug.wasm", "LICENSE-MIT", "LICENSE-APACHE", "README.md"]) {
+  for (const file of ["index.js", "slim.js", "hindcast.cjs", "index.d.ts", "index.d.cts", "slim.d.ts", "react.js", "react.d.ts", "wasm/inline.js", "wasm/hindcast_bg.wasm", "wasm/hindcast_bg.debug.wasm", "LICENSE-MIT", "LICENSE-APACHE", "README.md"]) {
     assert.ok(listed.includes(`package/${file}`), `${file} ships`);
   }
   const manifest = JSON.parse(readFileSync(join(project, "node_modules/hindcast/package.json"), "utf8"));
   assert.equal(manifest.license, "MIT OR Apache-2.0");
   assert.equal(typeof manifest.repository.url, "string");
-  assert.deepEqual(Object.keys(manifest.exports), [".", "./slim", "./wasm", "./wasm-debug", "./package.json"]);
+  assert.deepEqual(Object.keys(manifest.exports), [".", "./slim", "./react", "./wasm", "./wasm-debug", "./package.json"]);
   // The size budget: the default module at most 150 KB gzipped, without its name section.
   const wasm = readFileSync(join(project, "node_modules/hindcast/wasm/hindcast_bg.wasm"));
   assert.ok(gzipSync(wasm, { level: 9 }).length <= 150_000, "hindcast_bg.wasm ≤ 150 KB gzip");
