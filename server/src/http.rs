@@ -17,11 +17,13 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
+use crate::metrics::{Outcome, METRICS};
 use crate::push::{push, Engines, PushError, Pushed};
 use crate::storage::{Page, Storage};
 
-/// A push above either limit is refused whole (413).
+/// A push above any of these limits is refused whole (413).
 pub const MAX_EVENTS: usize = 1000;
+pub const MAX_BATCHES: usize = 1000;
 pub const MAX_EVENT_BYTES: usize = 4 * 1024 * 1024;
 /// The body may hold a little more than the events (the envelope).
 const MAX_BODY: usize = MAX_EVENT_BYTES + 256 * 1024;
@@ -33,8 +35,12 @@ const READ_TIMEOUT: Duration = Duration::from_secs(30);
 pub enum Auth {
     /// Every request is the principal "anonymous".
     Insecure,
-    Secret(DecodingKey, Verified),
+    /// Tokens signed with this key, with `aud` this audience when given.
+    Secret(DecodingKey, Verified, Option<String>),
 }
+
+/// How far in the future a token's `nbf` may be (clocks differ).
+const NBF_LEEWAY: f64 = 60.0;
 
 /// Tokens already verified, by their text, with what they grant: a client
 /// sends the same token with every request, and checking its signature
@@ -48,10 +54,10 @@ pub struct Verified {
 
 /// What a verified token grants, until `exp` (seconds since the epoch).
 #[derive(Clone)]
-struct Grant {
-    sub: String,
+pub struct Grant {
+    pub sub: String,
     logs: Vec<String>,
-    exp: u64,
+    pub exp: u64,
 }
 
 /// Tokens remembered at most; past this the memory starts over.
@@ -92,14 +98,40 @@ pub struct App<S> {
 /// the readers of its log wake together and ask for the same page; one
 /// query answers them all. A reader only joins a read that started after
 /// it woke, so it never gets a page older than the commit that woke it.
+/// A read is kept only while readers hold it: the pages in memory are
+/// those that readers are sending (each at most a page's bytes).
 #[derive(Default)]
 pub struct SharedReads {
-    reads: std::sync::Mutex<HashMap<(String, u64, u64), Arc<SharedRead>>>,
+    reads: std::sync::Mutex<HashMap<(String, u64, u64), std::sync::Weak<SharedRead>>>,
 }
 
 struct SharedRead {
     started: Instant,
     page: tokio::sync::OnceCell<Result<Arc<Page>, String>>,
+}
+
+impl SharedRead {
+    fn new() -> Self {
+        METRICS.live_pages.inc();
+        SharedRead {
+            started: Instant::now(),
+            page: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    fn bytes(&self) -> i64 {
+        match self.page.get() {
+            Some(Ok(page)) => page.rows.iter().map(|r| r.body.len() as i64).sum(),
+            _ => 0,
+        }
+    }
+}
+
+impl Drop for SharedRead {
+    fn drop(&mut self) {
+        METRICS.live_pages.dec();
+        METRICS.live_page_bytes.dec_by(self.bytes());
+    }
 }
 
 impl SharedReads {
@@ -114,20 +146,15 @@ impl SharedReads {
         let key = (log.to_string(), after, limit);
         let read = {
             let mut reads = self.reads.lock().expect("reads lock");
-            match reads.get(&key) {
-                Some(r) if r.started >= woke => r.clone(),
+            match reads.get(&key).and_then(std::sync::Weak::upgrade) {
+                Some(r) if r.started >= woke => r,
                 _ => {
-                    // A finished read stays for the readers still waking
-                    // up; reads older than a few seconds are forgotten.
-                    if reads.len() > 64 {
-                        let now = Instant::now();
-                        reads.retain(|_, r| now.duration_since(r.started) < Duration::from_secs(5));
+                    // Reads that no reader holds any more are forgotten.
+                    if reads.len() >= 64 {
+                        reads.retain(|_, r| r.strong_count() > 0);
                     }
-                    let r = Arc::new(SharedRead {
-                        started: Instant::now(),
-                        page: tokio::sync::OnceCell::new(),
-                    });
-                    reads.insert(key.clone(), r.clone());
+                    let r = Arc::new(SharedRead::new());
+                    reads.insert(key.clone(), Arc::downgrade(&r));
                     r
                 }
             }
@@ -136,7 +163,11 @@ impl SharedReads {
             .page
             .get_or_init(|| async {
                 match tokio::time::timeout(READ_TIMEOUT, storage.read(log, after, limit)).await {
-                    Ok(Ok(page)) => Ok(Arc::new(page)),
+                    Ok(Ok(page)) => {
+                        let bytes = page.rows.iter().map(|r| r.body.len() as i64).sum();
+                        METRICS.live_page_bytes.inc_by(bytes);
+                        Ok(Arc::new(page))
+                    }
                     Ok(Err(e)) => Err(e.0),
                     Err(_) => Err("the storage timed out".into()),
                 }
@@ -150,6 +181,7 @@ impl SharedReads {
 pub fn router<S: Storage>(app: Arc<App<S>>) -> Router {
     Router::new()
         .route("/healthz", get(healthz::<S>))
+        .route("/metrics", get(metrics::<S>))
         .route("/v1/logs/{log}/push", post(push_handler::<S>))
         .route("/v1/logs/{log}/events", get(events::<S>))
         .with_state(app)
@@ -204,6 +236,8 @@ struct Claims {
     /// Required and checked by `jsonwebtoken`: a number, a fraction
     /// rounded to the nearest second.
     exp: f64,
+    #[serde(default)]
+    nbf: Option<f64>,
 }
 
 fn now_seconds() -> u64 {
@@ -212,14 +246,37 @@ fn now_seconds() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// The principal of the request, if it may use `log`.
-fn authorize<S>(app: &App<S>, headers: &HeaderMap, log: &str) -> Result<String, ApiError> {
+/// The grant of the request (its principal and until when), if it may
+/// use `log`.
+fn authorize<S>(app: &App<S>, headers: &HeaderMap, log: &str) -> Result<Grant, ApiError> {
     if log.is_empty() || log.len() > 200 {
         return Err(invalid("log", "a log name has 1 to 200 characters"));
     }
-    let (key, verified) = match &app.auth {
-        Auth::Insecure => return Ok("anonymous".into()),
-        Auth::Secret(key, verified) => (key, verified),
+    if log.contains('\0') {
+        return Err(invalid("log", "a log name cannot hold the NUL character"));
+    }
+    let grant = verify(app, headers)?;
+    if !grant.logs.iter().any(|l| l == "*" || l == log) {
+        return Err(error(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "the token does not grant this log",
+        ));
+    }
+    Ok(grant)
+}
+
+/// The grant of the request's token (401 if it has none that holds).
+fn verify<S>(app: &App<S>, headers: &HeaderMap) -> Result<Grant, ApiError> {
+    let (key, verified, audience) = match &app.auth {
+        Auth::Insecure => {
+            return Ok(Grant {
+                sub: "anonymous".into(),
+                logs: vec!["*".into()],
+                exp: u64::MAX,
+            })
+        }
+        Auth::Secret(key, verified, audience) => (key, verified, audience),
     };
     let unauthorized = |m: &str| error(StatusCode::UNAUTHORIZED, "unauthorized", m);
     let token = headers
@@ -232,10 +289,30 @@ fn authorize<S>(app: &App<S>, headers: &HeaderMap, log: &str) -> Result<String, 
         None => {
             let mut validation = Validation::new(Algorithm::HS256);
             validation.leeway = 0;
-            validation.set_required_spec_claims(&["exp", "sub"]);
+            match audience {
+                Some(aud) => {
+                    validation.set_audience(&[aud]);
+                    validation.set_required_spec_claims(&["exp", "sub", "aud"]);
+                }
+                None => {
+                    validation.validate_aud = false;
+                    validation.set_required_spec_claims(&["exp", "sub"]);
+                }
+            }
             let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
                 .map_err(|e| unauthorized(&format!("bad token: {e}")))?
                 .claims;
+            if claims.sub.is_empty() || claims.sub.contains('\0') {
+                return Err(unauthorized(
+                    "bad token: sub must name the principal (not empty, no NUL)",
+                ));
+            }
+            if claims
+                .nbf
+                .is_some_and(|nbf| nbf > now_seconds() as f64 + NBF_LEEWAY)
+            {
+                return Err(unauthorized("bad token: not valid yet (nbf)"));
+            }
             let grant = Grant {
                 sub: claims.sub,
                 logs: claims.logs,
@@ -245,14 +322,36 @@ fn authorize<S>(app: &App<S>, headers: &HeaderMap, log: &str) -> Result<String, 
             grant
         }
     };
-    if !grant.logs.iter().any(|l| l == "*" || l == log) {
+    Ok(grant)
+}
+
+/// The metrics, for a token that grants every log ("*").
+async fn metrics<S: Storage>(
+    State(app): State<Arc<App<S>>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let grant = verify(&app, &headers)?;
+    if matches!(app.auth, Auth::Secret(..)) && !grant.logs.iter().any(|l| l == "*") {
         return Err(error(
             StatusCode::FORBIDDEN,
             "forbidden",
-            "the token does not grant this log",
+            "the metrics are for a token that grants every log (\"*\")",
         ));
     }
-    Ok(grant.sub)
+    Ok(metrics_response(&app.engines))
+}
+
+/// The metrics as Prometheus reads them.
+pub fn metrics_response(engines: &Engines) -> Response {
+    METRICS.logs_in_memory.set(engines.count() as i64);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        METRICS.text(),
+    )
+        .into_response()
 }
 
 async fn healthz<S: Storage>(State(app): State<Arc<App<S>>>) -> Response {
@@ -276,12 +375,40 @@ async fn push_handler<S: Storage>(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let principal = authorize(&app, &headers, &log)?;
+    let started = Instant::now();
+    let answer = push_request(&app, &log, &headers, body).await;
+    let outcome = match &answer {
+        Ok(_) => "ok",
+        Err(ApiError(status, _)) => match *status {
+            StatusCode::BAD_REQUEST => "invalid",
+            StatusCode::UNAUTHORIZED => "unauthorized",
+            StatusCode::FORBIDDEN => "forbidden",
+            StatusCode::CONFLICT => "out_of_order",
+            StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+            StatusCode::REQUEST_TIMEOUT => "timeout",
+            _ => "unavailable",
+        },
+    };
+    METRICS.pushes.get_or_create(&Outcome { outcome }).inc();
+    METRICS
+        .push_seconds
+        .observe(started.elapsed().as_secs_f64());
+    answer
+}
+
+async fn push_request<S: Storage>(
+    app: &Arc<App<S>>,
+    log: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let (app, log) = (app.clone(), log.to_string());
+    let principal = authorize(&app, headers, &log)?.sub;
     let too_large = || {
         error(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_large",
-            "a push holds at most 1,000 events and 4 MiB of them; split it",
+            "a push holds at most 1,000 batches, 1,000 events and 4 MiB of them; split it",
         )
     };
     let length = headers
@@ -305,6 +432,9 @@ async fn push_handler<S: Storage>(
         };
     let text = std::str::from_utf8(&bytes).map_err(|_| invalid("", "the body is not UTF-8"))?;
     let envelope: PushIn = parse_with_path(text)?;
+    if envelope.batches.len() > MAX_BATCHES {
+        return Err(too_large());
+    }
     if envelope.protocol != 1 {
         return Err(invalid("protocol", "this server speaks protocol 1"));
     }
@@ -366,6 +496,7 @@ async fn push_handler<S: Storage>(
             json!({ "error": "out_of_order", "expected": expected }),
         )),
         Err(PushError::Storage(e)) => {
+            METRICS.storage_errors.inc();
             eprintln!("push on {log:?} failed: {e}");
             Err(unavailable(
                 "the storage failed; nothing was decided, try again",
@@ -383,12 +514,15 @@ fn parse_with_path<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, ApiE
         return Ok(v);
     }
     let de = &mut serde_json::Deserializer::from_str(text);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = e.path().to_string();
         let path = if path == "." { String::new() } else { path };
         let message = e.inner().to_string();
         invalid(&path, &message)
-    })
+    })?;
+    // One JSON document, nothing after it.
+    de.end().map_err(|e| invalid("", &e.to_string()))?;
+    Ok(value)
 }
 
 #[derive(Deserialize)]
@@ -400,12 +534,17 @@ struct EventsQuery {
     limit: Option<String>,
 }
 
+/// The largest revision a client can name exactly (JavaScript's safe integers).
+const MAX_REVISION: u64 = (1 << 53) - 1;
+
 fn number(v: Option<&str>, path: &str, default: u64) -> Result<u64, ApiError> {
     match v {
         None => Ok(default),
         Some(s) => s
             .parse::<u64>()
-            .map_err(|_| invalid(path, "expected a non-negative integer")),
+            .ok()
+            .filter(|n| *n <= MAX_REVISION)
+            .ok_or_else(|| invalid(path, "expected an integer from 0 to 2^53 - 1")),
     }
 }
 
@@ -427,7 +566,7 @@ async fn events<S: Storage>(
     headers: HeaderMap,
     query: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    authorize(&app, &headers, &log)?;
+    let grant = authorize(&app, &headers, &log)?;
     let Query(q) = query.map_err(|e| invalid("", &e.body_text()))?;
     let mut after = number(q.after.as_deref(), "after", 0)?;
     let limit = number(q.limit.as_deref(), "limit", 1000)?.clamp(1, 10_000);
@@ -449,7 +588,7 @@ async fn events<S: Storage>(
     if let Some(id) = headers.get("last-event-id") {
         after = number(id.to_str().ok(), "Last-Event-ID", 0)?;
     }
-    let stream = live_stream(app, log, after, limit);
+    let stream = live_stream(app, log, after, limit, grant.exp);
     Ok((
         [
             (header::CONTENT_TYPE, "text/event-stream"),
@@ -458,6 +597,22 @@ async fn events<S: Storage>(
         Body::from_stream(stream),
     )
         .into_response())
+}
+
+/// Counts a live stream while it is open.
+struct LiveReader;
+
+impl LiveReader {
+    fn open() -> Self {
+        METRICS.live_readers.inc();
+        LiveReader
+    }
+}
+
+impl Drop for LiveReader {
+    fn drop(&mut self) {
+        METRICS.live_readers.dec();
+    }
 }
 
 /// Server-Sent Events from `after` on. Every wake-up (a hint for this log,
@@ -469,8 +624,16 @@ fn live_stream<S: Storage>(
     log: String,
     mut last: u64,
     limit: u64,
+    exp: u64,
 ) -> impl futures_util::Stream<Item = Result<Bytes, Infallible>> {
-    async_stream::stream! {
+    // The stream ends when its token expires (the client reconnects with
+    // a fresh one).
+    let expires = std::time::SystemTime::UNIX_EPOCH
+        .checked_add(Duration::from_secs(exp).saturating_add(Duration::from_secs(1)))
+        .and_then(|at| at.duration_since(std::time::SystemTime::now()).ok())
+        .and_then(|left| tokio::time::Instant::now().checked_add(left));
+    let stream = async_stream::stream! {
+        let _reader = LiveReader::open();
         let mut hints = app.storage.hints();
         yield Ok(Bytes::from_static(b": live\n\n"));
         // What a read must not be older than: the hint that woke the reader
@@ -489,8 +652,10 @@ fn live_stream<S: Storage>(
                         message.push_str(&row.body);
                     }
                     message.push_str("]}\n\n");
+                    let head = page.head;
+                    drop(page);
                     yield Ok(Bytes::from(message));
-                    if last < page.head {
+                    if last < head {
                         // More than a page was waiting: read on at once.
                         woke = Instant::now();
                         continue;
@@ -528,7 +693,12 @@ fn live_stream<S: Storage>(
                 }
             }
         }
-    }
+    };
+    let expired: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> = match expires {
+        Some(at) => Box::pin(tokio::time::sleep_until(at)),
+        None => Box::pin(std::future::pending()),
+    };
+    futures_util::StreamExt::take_until(stream, expired)
 }
 
 #[cfg(test)]

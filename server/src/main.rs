@@ -7,10 +7,15 @@
 //! #   --insecure-no-auth                          accept every request (loopback only)
 //! ```
 //!
+//! `--help` lists every setting and its environment variable.
+//!
 //! Once listening it prints `hindcast-server listening on http://ADDR` on
 //! stdout (with `--listen 127.0.0.1:0`, ADDR has the port it was given).
 
+mod canonical;
+mod conns;
 mod http;
+mod metrics;
 mod postgres;
 mod push;
 mod sqlite;
@@ -26,47 +31,120 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use storage::Storage;
 
-const USAGE: &str = "usage: hindcast-server [--listen ADDR] [--data FILE | --database-url URL] [--jwt-secret SECRET | --insecure-no-auth]";
+const USAGE: &str = "\
+usage: hindcast-server [options]
+
+Each option may also be given by its environment variable; an option on
+the command line wins over the environment.
+
+  --listen ADDR            HINDCAST_LISTEN            address to serve on (127.0.0.1:8787)
+  --data FILE              HINDCAST_DATA              embedded storage file (hindcast.db)
+  --database-url URL       HINDCAST_DATABASE_URL      PostgreSQL instead (or DATABASE_URL)
+  --jwt-secret SECRET      HINDCAST_JWT_SECRET        verify bearer tokens (HS256; 32 bytes or more)
+  --jwt-audience AUD       HINDCAST_JWT_AUDIENCE      require tokens whose aud is AUD
+  --insecure-no-auth       HINDCAST_INSECURE_NO_AUTH  accept every request (loopback --listen only)
+  --max-connections N      HINDCAST_MAX_CONNECTIONS   connections served at once (10000)
+  --max-logs N             HINDCAST_MAX_LOGS          logs kept decided in memory (10000)
+  --version                                           print the version and exit
+  --help                                              print this and exit";
 
 struct Args {
     listen: SocketAddr,
     data: String,
     database_url: Option<String>,
     secret: Option<String>,
+    audience: Option<String>,
     insecure: bool,
+    max_connections: usize,
+    max_logs: usize,
 }
 
+/// The settings: each flag, else its environment variable, else the default.
 fn args() -> Result<Args, String> {
-    let mut a = Args {
-        listen: "127.0.0.1:8787".parse().expect("a socket address"),
-        data: "hindcast.db".into(),
-        database_url: None,
-        secret: std::env::var("HINDCAST_JWT_SECRET")
-            .ok()
-            .filter(|s| !s.is_empty()),
-        insecure: false,
-    };
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let mut given: std::collections::HashMap<&'static str, String> = Default::default();
+    let mut insecure = None;
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
-        let mut value = || it.next().ok_or(format!("{flag} needs a value\n{USAGE}"));
-        match flag.as_str() {
-            "--listen" => {
-                a.listen = value()?.parse().map_err(|e| {
-                    format!("--listen: {e} (give an address such as 127.0.0.1:8787)")
-                })?
+        let key = match flag.as_str() {
+            "--listen" => "listen",
+            "--data" => "data",
+            "--database-url" => "database-url",
+            "--jwt-secret" => "jwt-secret",
+            "--jwt-audience" => "jwt-audience",
+            "--max-connections" => "max-connections",
+            "--max-logs" => "max-logs",
+            "--insecure-no-auth" => {
+                insecure = Some(true);
+                continue;
             }
-            "--data" => a.data = value()?,
-            "--database-url" => a.database_url = Some(value()?),
-            "--jwt-secret" => a.secret = Some(value()?),
-            "--insecure-no-auth" => a.insecure = true,
-            "--help" | "-h" => return Err(USAGE.into()),
+            "--help" | "-h" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            "--version" | "-V" => {
+                println!("hindcast-server {}", env!("CARGO_PKG_VERSION"));
+                std::process::exit(0);
+            }
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
-        }
+        };
+        let value = it.next().ok_or(format!("{flag} needs a value\n{USAGE}"))?;
+        given.insert(key, value);
     }
-    if a.secret.is_none() && !a.insecure {
-        return Err(
-            "refusing to start without a secret: give --jwt-secret (or HINDCAST_JWT_SECRET), or --insecure-no-auth on a loopback address".into(),
-        );
+    let mut get = |key: &str, var: &str| given.remove(key).or_else(|| env(var));
+    let count = |value: Option<String>, flag: &str, default: usize| match value {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or(format!("{flag}: expected a positive integer, got {v:?}")),
+    };
+    let listen = match get("listen", "HINDCAST_LISTEN") {
+        None => "127.0.0.1:8787".parse().expect("a socket address"),
+        Some(v) => v
+            .parse()
+            .map_err(|e| format!("--listen: {e} (give an address such as 127.0.0.1:8787)"))?,
+    };
+    let insecure = match insecure {
+        Some(i) => i,
+        None => match env("HINDCAST_INSECURE_NO_AUTH").as_deref() {
+            None | Some("0" | "false") => false,
+            Some("1" | "true") => true,
+            Some(v) => {
+                return Err(format!(
+                    "HINDCAST_INSECURE_NO_AUTH: expected 1 or 0, got {v:?}"
+                ))
+            }
+        },
+    };
+    let a = Args {
+        listen,
+        data: get("data", "HINDCAST_DATA").unwrap_or_else(|| "hindcast.db".into()),
+        database_url: get("database-url", "HINDCAST_DATABASE_URL").or_else(|| env("DATABASE_URL")),
+        secret: get("jwt-secret", "HINDCAST_JWT_SECRET"),
+        audience: get("jwt-audience", "HINDCAST_JWT_AUDIENCE"),
+        insecure,
+        max_connections: count(
+            get("max-connections", "HINDCAST_MAX_CONNECTIONS"),
+            "--max-connections",
+            10_000,
+        )?,
+        max_logs: count(get("max-logs", "HINDCAST_MAX_LOGS"), "--max-logs", 10_000)?,
+    };
+    match (&a.secret, a.insecure) {
+        (None, false) => {
+            return Err(
+                "refusing to start without a secret: give --jwt-secret (or HINDCAST_JWT_SECRET), or --insecure-no-auth on a loopback address".into(),
+            )
+        }
+        (Some(_), true) => {
+            return Err("give either a secret or --insecure-no-auth, not both (a secret would not be checked)".into())
+        }
+        (Some(s), false) if s.len() < 32 => {
+            return Err("the JWT secret must be at least 32 bytes long (HS256 is only as strong as its secret)".into())
+        }
+        _ => {}
     }
     if a.insecure && !a.listen.ip().is_loopback() {
         return Err("--insecure-no-auth is only accepted with a loopback --listen address".into());
@@ -74,11 +152,17 @@ fn args() -> Result<Args, String> {
     Ok(a)
 }
 
-async fn serve<S: Storage>(storage: S, auth: Auth, listen: SocketAddr) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(listen).await?;
+async fn serve<S: Storage>(storage: S, auth: Auth, a: &Args) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(a.listen).await?;
+    // Each connection holds a file; the cap leaves room for the storage's.
+    let files = conns::raise_open_files();
+    let max_connections = a
+        .max_connections
+        .min(files.saturating_sub(64).max(1) as usize);
+    let conns = Arc::new(conns::Conns::new(max_connections));
     let app = Arc::new(App {
         storage: Arc::new(storage),
-        engines: push::Engines::new(),
+        engines: push::Engines::new(a.max_logs),
         auth,
         reads: http::SharedReads::default(),
     });
@@ -108,12 +192,36 @@ async fn serve<S: Storage>(storage: S, auth: Auth, listen: SocketAddr) -> std::i
             },
             _ = &mut shutdown => return Ok(()),
         };
+        // Every connection busy: this one is closed at once.
+        let Some(conn) = conns.admit() else {
+            continue;
+        };
         // Small answers go out at once (no Nagle delay on each response).
         let _ = tcp.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
-        let connection = http1.serve_connection(TokioIo::new(tcp), service);
+        let (router, busy_conns, busy_conn) = (router.clone(), conns.clone(), conn.clone());
+        let service = tower::service_fn(move |req: axum::http::Request<hyper::body::Incoming>| {
+            let busy = busy_conns.busy(&busy_conn);
+            let response = tower::ServiceExt::oneshot(router.clone(), req);
+            async move {
+                let response = response.await?;
+                Ok::<_, std::convert::Infallible>(
+                    response.map(|body| conns::Guarded::body(body, busy)),
+                )
+            }
+        });
+        let connection =
+            http1.serve_connection(TokioIo::new(tcp), TowerToHyperService::new(service));
+        let conns = conns.clone();
         tokio::spawn(async move {
-            let _ = connection.await;
+            tokio::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                _ = conn.close.notified() => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
+            }
+            conns.closed(&conn);
         });
     }
 }
@@ -131,19 +239,20 @@ async fn main() {
         Some(s) if !a.insecure => Auth::Secret(
             jsonwebtoken::DecodingKey::from_secret(s.as_bytes()),
             http::Verified::default(),
+            a.audience.clone(),
         ),
         _ => Auth::Insecure,
     };
     let result = match &a.database_url {
         Some(url) => match postgres::Postgres::connect(url).await {
-            Ok(pg) => serve(pg, auth, a.listen).await,
+            Ok(pg) => serve(pg, auth, &a).await,
             Err(e) => {
                 eprintln!("hindcast-server: {e}");
                 std::process::exit(1);
             }
         },
         None => match sqlite::Sqlite::open(&a.data) {
-            Ok(db) => serve(db, auth, a.listen).await,
+            Ok(db) => serve(db, auth, &a).await,
             Err(e) => {
                 eprintln!("hindcast-server: {}: {e}", a.data);
                 std::process::exit(1);

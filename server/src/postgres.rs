@@ -29,7 +29,9 @@ use tokio::sync::broadcast;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{AsyncMessage, NoTls, Row};
 
-use crate::storage::{BatchRecord, EventRow, Head, Hint, Page, Result, Storage, StorageError, Tx};
+use crate::storage::{
+    BatchRecord, EventRow, Head, Hint, Page, PageRows, Result, Storage, StorageError, Tx,
+};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS heads (log TEXT PRIMARY KEY, head BIGINT NOT NULL, recorded_at DOUBLE PRECISION NOT NULL);
@@ -153,6 +155,44 @@ impl Postgres {
     async fn client(&self) -> Result<Object> {
         let client = self.pool.get().await?;
         Ok(client)
+    }
+}
+
+/// A page of rows after `after` (see [`PageRows`]), asked for a few rows at
+/// a time and taken as they arrive: past the page, at most the rest of
+/// one small request is read (and dropped), and nothing is held.
+async fn page_rows<C: tokio_postgres::GenericClient + Sync>(
+    c: &C,
+    st: &tokio_postgres::Statement,
+    log: &str,
+    after: u64,
+    limit: u64,
+) -> Result<Vec<EventRow>> {
+    use futures_util::StreamExt;
+    let mut page = PageRows::new(limit);
+    let mut from = after as i64;
+    loop {
+        let chunk = page.next_chunk() as i64;
+        let params: [&(dyn ToSql + Sync); 3] = [&log, &from, &chunk];
+        let stream = c.query_raw(st, params).await?;
+        futures_util::pin_mut!(stream);
+        let mut got = 0;
+        while let Some(r) = stream.next().await {
+            let r = r?;
+            got += 1;
+            let row = EventRow {
+                revision: r.get::<_, i64>(0) as u64,
+                batch_last: r.get::<_, i64>(1) as u64,
+                body: r.get(2),
+            };
+            from = row.revision as i64;
+            if !page.offer(row) {
+                return Ok(page.finish());
+            }
+        }
+        if got < chunk {
+            return Ok(page.finish());
+        }
     }
 }
 
@@ -291,18 +331,8 @@ impl Tx for PgTx {
     async fn events_after(&mut self, after: u64, limit: u64) -> Result<Vec<EventRow>> {
         self.reads()?;
         let st = self.c().prepare_cached(EVENTS_AFTER).await?;
-        let rows = self
-            .c()
-            .query(&st, &[&self.log, &(after as i64), &(limit as i64)])
-            .await?;
-        Ok(rows
-            .iter()
-            .map(|r| EventRow {
-                revision: r.get::<_, i64>(0) as u64,
-                batch_last: r.get::<_, i64>(1) as u64,
-                body: r.get(2),
-            })
-            .collect())
+        let client: &tokio_postgres::Client = self.c();
+        page_rows(client, &st, &self.log, after, limit).await
     }
 
     async fn bind_client(&mut self, client: &str, principal: &str) -> Result<String> {
@@ -655,29 +685,8 @@ impl Storage for Postgres {
             .await?
             .map_or(0, |r| r.get::<_, i64>(0) as u64);
         let st = t.prepare_cached(EVENTS_AFTER).await?;
-        let row = |r: &tokio_postgres::Row| EventRow {
-            revision: r.get::<_, i64>(0) as u64,
-            batch_last: r.get::<_, i64>(1) as u64,
-            body: r.get(2),
-        };
-        let mut rows: Vec<EventRow> = t
-            .query(&st, &[&log, &(after as i64), &(limit as i64)])
-            .await?
-            .iter()
-            .map(row)
-            .collect();
-        if let Some(last) = rows.last() {
-            if last.batch_last > last.revision {
-                let (from, to) = (last.revision as i64, last.batch_last as i64);
-                let rest = t
-                    .query(
-                        "SELECT revision, batch_last, body FROM events WHERE log = $1 AND revision > $2 AND revision <= $3 ORDER BY revision",
-                        &[&log, &from, &to],
-                    )
-                    .await?;
-                rows.extend(rest.iter().map(row));
-            }
-        }
+        let inner: &tokio_postgres::Transaction = &t;
+        let rows = page_rows(inner, &st, log, after, limit).await?;
         t.commit().await?;
         Ok(Page { head, rows })
     }

@@ -24,6 +24,7 @@ use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
+use crate::canonical::{canonical, depth, MAX_DEPTH};
 use crate::storage::{BatchRecord, EventRow, Head, Storage, StorageError, Tx};
 
 /// How long a push may wait for its log (behind other pushes, in this
@@ -52,6 +53,8 @@ pub struct Pushed {
     pub seq: u64,
     pub raw: Box<RawValue>,
     batch: Option<BatchIn>,
+    /// The batch's id, as results name it, when it is a UUID.
+    id: Option<String>,
     /// The number of its events, and the length of its `events` as sent.
     pub events: usize,
     pub event_bytes: usize,
@@ -70,6 +73,7 @@ impl Pushed {
                 seq: b.seq,
                 event_bytes: b.events.get().len(),
                 events,
+                id: b.id.as_deref().and_then(normal_id),
                 batch: Some(b),
                 raw,
             });
@@ -83,6 +87,8 @@ impl Pushed {
         struct BatchHead {
             seq: u64,
             #[serde(default)]
+            id: Option<Box<RawValue>>,
+            #[serde(default)]
             events: Option<Box<RawValue>>,
         }
         let head: BatchHead = serde_json::from_str(raw.get()).ok()?;
@@ -91,14 +97,24 @@ impl Pushed {
                 serde_json::from_str::<Vec<serde::de::IgnoredAny>>(e.get()).map_or(0, |v| v.len());
             (n, e.get().len())
         });
+        let id = head
+            .id
+            .and_then(|id| serde_json::from_str::<String>(id.get()).ok())
+            .and_then(|id| normal_id(&id));
         Some(Pushed {
             seq: head.seq,
             raw,
             batch: None,
+            id,
             events,
             event_bytes,
         })
     }
+}
+
+/// A batch id as results and storage write it, if it is a UUID.
+fn normal_id(id: &str) -> Option<String> {
+    parse_uuid(id).map(|id| uuid::Uuid::from_u128(id).hyphenated().to_string())
 }
 
 /// A log's engine. `clean` is false while a group is being decided: if
@@ -137,6 +153,8 @@ pub type PushResult = Result<(u64, Vec<String>), PushError>;
 
 #[derive(Default)]
 struct Lane {
+    /// When it was last asked for, to evict the idle longest first.
+    used: std::sync::atomic::AtomicU64,
     engine: tokio::sync::Mutex<Engine>,
     waiting: Mutex<VecDeque<Waiting>>,
     /// Told when a push starts waiting.
@@ -154,20 +172,50 @@ impl Drop for Running<'_> {
     }
 }
 
-/// The per-log lanes of this process.
-#[derive(Default)]
+/// The per-log lanes of this process, at most `max` of them idle: past
+/// that, the lanes idle the longest are dropped (a lane is rebuilt from
+/// storage when its log is pushed to again).
 pub struct Engines {
     lanes: Mutex<HashMap<String, Arc<Lane>>>,
+    max: usize,
+    clock: std::sync::atomic::AtomicU64,
 }
 
 impl Engines {
-    pub fn new() -> Self {
-        Self::default()
+    pub fn new(max: usize) -> Self {
+        Engines {
+            lanes: Mutex::default(),
+            max: max.max(1),
+            clock: Default::default(),
+        }
+    }
+
+    /// Logs held in memory.
+    pub fn count(&self) -> usize {
+        self.lanes.lock().expect("lanes lock").len()
     }
 
     fn lane(&self, log: &str) -> Arc<Lane> {
+        let now = self.clock.fetch_add(1, SeqCst);
         let mut lanes = self.lanes.lock().expect("lanes lock");
-        lanes.entry(log.to_string()).or_default().clone()
+        if !lanes.contains_key(log) && lanes.len() >= self.max {
+            // A lane is idle when only this map holds it (a push holds
+            // its lane until answered, and the lane's task while it runs).
+            // Down to three quarters at once, so that this runs seldom.
+            let mut idle: Vec<(u64, String)> = lanes
+                .iter()
+                .filter(|(_, l)| Arc::strong_count(l) == 1)
+                .map(|(k, l)| (l.used.load(SeqCst), k.clone()))
+                .collect();
+            idle.sort_unstable();
+            let excess = (lanes.len() + 1).saturating_sub(self.max * 3 / 4);
+            for (_, k) in idle.into_iter().take(excess) {
+                lanes.remove(&k);
+            }
+        }
+        let lane = lanes.entry(log.to_string()).or_default().clone();
+        lane.used.store(now, SeqCst);
+        lane
     }
 }
 
@@ -465,9 +513,13 @@ async fn decide_group<S: Storage>(
     engine.clean = false;
     let log = &mut engine.log;
     if stored.head < log.head() {
-        // Storage is behind the engine (a database restored from backup):
-        // start over from storage.
+        // Storage is behind the engine (acknowledged commits lost: a
+        // failover to a replica behind, a restore): nothing the lane
+        // remembers holds any more. Start over from storage; a client's
+        // lost batches are decided again when it pushes them again.
         *log = Log::default();
+        engine.owners.clear();
+        engine.last_seqs.clear();
     }
     // Caught up a page at a time (a page ends at a batch end, or it is
     // the rest of the log), so memory stays bounded on a long log.
@@ -699,15 +751,10 @@ async fn decide_all<T: Tx>(
     let mut outcomes = Vec::with_capacity(batches.len());
     for b in batches {
         let outcome = if b.seq <= last {
-            let recorded = tx.seq_outcome(client, b.seq).await?.ok_or_else(|| {
+            // Exactly as first answered: a retried push is transport.
+            tx.seq_outcome(client, b.seq).await?.ok_or_else(|| {
                 PushError::Storage(StorageError(format!("seq {} has no outcome", b.seq)))
-            })?;
-            let mut outcome: Value = serde_json::from_str(&recorded)
-                .map_err(|e| PushError::Storage(StorageError(e.to_string())))?;
-            if outcome["status"] == "committed" {
-                outcome["replayed"] = json!(true);
-            }
-            outcome.to_string()
+            })?
         } else {
             let outcome = with_seq(&decide(tx, log, head, b).await?, b.seq);
             tx.insert_seq(client, b.seq, &outcome).await?;
@@ -790,7 +837,7 @@ async fn decide<T: Tx>(
             Ok(_) => (String::new(), "malformed batch".into()),
         };
         let path = if path == "." { String::new() } else { path };
-        return Ok(invalid(None, &path, &message).to_string());
+        return Ok(invalid(pushed.id.as_deref(), &path, &message).to_string());
     };
     let Some(id_text) = batch.id.as_deref() else {
         return Ok(invalid(None, "id", "a pushed batch needs its id").to_string());
@@ -801,9 +848,9 @@ async fn decide<T: Tx>(
     let id = uuid::Uuid::from_u128(batch_id).hyphenated().to_string();
     // An array: Pushed::new checked it.
     let events: Vec<&RawValue> = serde_json::from_str(batch.events.get()).unwrap_or_default();
-    let events_text = canonical_events(&events);
+    let events_text = same_batch_text(&events, batch.correlation_id.as_deref());
     if let Some(first) = tx.batch(&id).await? {
-        if first.events != events_text {
+        if !same_batch(&first.events, &events_text, &events) {
             return Ok(invalid(
                 Some(&id),
                 "id",
@@ -816,6 +863,16 @@ async fn decide<T: Tx>(
         return Ok(outcome.to_string());
     }
     let judged = judge(tx, log, head, batch, &events, batch_id, &id).await?;
+    let m = &crate::metrics::METRICS;
+    let outcome = if judged.committed {
+        "committed"
+    } else {
+        "rejected"
+    };
+    m.batches
+        .get_or_create(&crate::metrics::Outcome { outcome })
+        .inc();
+    m.events_committed.inc_by(judged.rows.len() as u64);
     let record = BatchRecord {
         committed: judged.committed,
         outcome: judged.outcome,
@@ -826,9 +883,80 @@ async fn decide<T: Tx>(
     Ok(record.outcome)
 }
 
-/// The events as given, in a canonical form (keys sorted), to tell a
-/// replayed batch from a reused id.
-fn canonical_events(events: &[&RawValue]) -> String {
+/// What tells a batch from another under the same id (SEMANTICS.md,
+/// "the same batch"): its correlationId and its events, each field's value
+/// in canonical form ([`crate::canonical`]), an event's fields sorted, a
+/// field that is `null` left out (it means the same as absent).
+/// `{"correlationId":…,"events":[{…},…]}`.
+fn same_batch_text(events: &[&RawValue], correlation: Option<&RawValue>) -> String {
+    let mut out = String::with_capacity(64 + events.iter().map(|e| e.get().len()).sum::<usize>());
+    out.push_str("{\"correlationId\":");
+    match correlation {
+        Some(c) => canonical(c.get(), &mut out),
+        None => out.push_str("null"),
+    }
+    out.push_str(",\"events\":[");
+    for (i, e) in events.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('{');
+        // An event that is not an object is refused before it is recorded.
+        let fields = serde_json::from_str::<Fields>(e.get()).unwrap_or_default();
+        let mut first = true;
+        for (k, v) in fields.iter().filter(|(_, v)| v.get() != "null") {
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            write_str(&mut out, k);
+            out.push(':');
+            canonical(v.get(), &mut out);
+        }
+        out.push('}');
+    }
+    out.push_str("]}");
+    out
+}
+
+/// Whether a batch recorded as `stored` (its [`same_batch_text`]) is the
+/// one given again as `text` (`events` as sent): the same text, or the
+/// same but for the ids of events given without one.
+fn same_batch(stored: &str, text: &str, events: &[&RawValue]) -> bool {
+    if stored == text {
+        return true;
+    }
+    if stored.starts_with('[') {
+        // Recorded before batches were compared in this form.
+        return stored == legacy_events(events);
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Same {
+        correlation_id: Box<RawValue>,
+        events: Vec<Fields>,
+    }
+    let (Ok(a), Ok(b)) = (
+        serde_json::from_str::<Same>(stored),
+        serde_json::from_str::<Same>(text),
+    ) else {
+        return false;
+    };
+    a.correlation_id.get() == b.correlation_id.get()
+        && a.events.len() == b.events.len()
+        && a.events.iter().zip(&b.events).all(|(x, y)| {
+            let given = |f: &Fields| {
+                f.iter()
+                    .filter(|(k, _)| *k != "id")
+                    .map(|(k, v)| (k.clone(), v.get().to_string()))
+                    .collect::<Vec<_>>()
+            };
+            given(x) == given(y) && (!x.contains_key("id") || !y.contains_key("id"))
+        })
+}
+
+/// The form batches were recorded in before [`same_batch_text`].
+fn legacy_events(events: &[&RawValue]) -> String {
     let values: Vec<Value> = events
         .iter()
         .map(|e| serde_json::from_str(e.get()).unwrap_or(Value::Null))
@@ -840,6 +968,14 @@ fn canonical_events(events: &[&RawValue]) -> String {
 type Fields = BTreeMap<String, Box<RawValue>>;
 
 const SERVER_FIELDS: [&str; 4] = ["revision", "version", "batchId", "recordedAt"];
+
+/// An event's fields the server keeps as given, apart from the core.
+const KEPT_AS_GIVEN: [&str; 3] = ["data", "metadata", "schemaVersion"];
+
+/// A schema version: a positive integer that JavaScript holds exactly.
+fn positive_integer(text: &str) -> bool {
+    serde_json::from_str::<u64>(text).is_ok_and(|n| (1..=(1 << 53) - 1).contains(&n))
+}
 
 /// A new batch judged: its outcome (JSON), its keys if rejected, its rows
 /// if committed.
@@ -893,6 +1029,27 @@ async fn judge<T: Tx>(
                 "expected a JSON object",
             ));
         }
+        // Deeper values would stop every device that pulls them (their
+        // decoders and JSON.stringify recurse): refused as transact refuses
+        // them.
+        for key in ["data", "metadata"] {
+            if f.get(key).is_some_and(|v| depth(v.get()) > MAX_DEPTH) {
+                return rejected(invalid(
+                    Some(id),
+                    &key_path(&path, key),
+                    &format!("is nested more than {MAX_DEPTH} levels deep; flatten the value"),
+                ));
+            }
+        }
+        if f.get("schemaVersion")
+            .is_some_and(|v| v.get() != "null" && !positive_integer(v.get()))
+        {
+            return rejected(invalid(
+                Some(id),
+                &key_path(&path, "schemaVersion"),
+                "expected a schema version (a positive integer)",
+            ));
+        }
         fields.push(f);
     }
     let mut request = String::from("{\"id\":");
@@ -904,7 +1061,12 @@ async fn judge<T: Tx>(
         }
         request.push('{');
         let mut first = true;
-        for (k, v) in f.iter().filter(|(k, _)| *k != "data" && *k != "metadata") {
+        // What the core checks: the envelope (never data, and the schema
+        // version only as checked above).
+        for (k, v) in f
+            .iter()
+            .filter(|(k, _)| !KEPT_AS_GIVEN.contains(&k.as_str()))
+        {
             if !first {
                 request.push(',');
             }
@@ -1052,9 +1214,13 @@ fn commit(
                 body.push_str(v.get());
             }
         }
-        if let Some(c) = &batch.correlation_id {
+        if let Some(c) = batch.correlation_id.as_ref().filter(|c| c.get() != "null") {
             body.push_str(",\"correlationId\":");
             body.push_str(c.get());
+        }
+        if let Some(v) = f.get("schemaVersion").filter(|v| v.get() != "null") {
+            body.push_str(",\"schemaVersion\":");
+            body.push_str(v.get());
         }
         body.push_str(",\"batchId\":");
         write_str(&mut body, id);

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::{broadcast, Mutex, OwnedMutexGuard};
 
-use crate::storage::{BatchRecord, EventRow, Head, Hint, Page, Result, Storage, Tx};
+use crate::storage::{BatchRecord, EventRow, Head, Hint, Page, PageRows, Result, Storage, Tx};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS heads (log TEXT PRIMARY KEY, head INTEGER NOT NULL, recorded_at REAL NOT NULL);
@@ -47,6 +47,32 @@ impl Sqlite {
     }
 }
 
+/// A page of rows after `after` (see [`PageRows`]), stepped through one
+/// row at a time: nothing past the page is read.
+fn page_rows(
+    conn: &Connection,
+    log: &str,
+    after: u64,
+    limit: u64,
+) -> rusqlite::Result<Vec<EventRow>> {
+    let mut page = PageRows::new(limit);
+    let mut st = conn.prepare_cached(
+        "SELECT revision, batch_last, body FROM events WHERE log = ?1 AND revision > ?2 ORDER BY revision",
+    )?;
+    let mut rows = st.query(params![log, after as i64])?;
+    while let Some(r) = rows.next()? {
+        let row = EventRow {
+            revision: r.get::<_, i64>(0)? as u64,
+            batch_last: r.get::<_, i64>(1)? as u64,
+            body: r.get(2)?,
+        };
+        if !page.offer(row) {
+            break;
+        }
+    }
+    Ok(page.finish())
+}
+
 fn blocking<T>(f: impl FnOnce() -> T) -> T {
     tokio::task::block_in_place(f)
 }
@@ -78,19 +104,7 @@ impl Tx for SqliteTx {
     }
 
     async fn events_after(&mut self, after: u64, limit: u64) -> Result<Vec<EventRow>> {
-        blocking(|| {
-            let mut st = self.conn().prepare_cached(
-                "SELECT revision, batch_last, body FROM events WHERE log = ?1 AND revision > ?2 ORDER BY revision LIMIT ?3",
-            )?;
-            let rows = st.query_map(params![self.log, after as i64, limit as i64], |r| {
-                Ok(EventRow {
-                    revision: r.get::<_, i64>(0)? as u64,
-                    batch_last: r.get::<_, i64>(1)? as u64,
-                    body: r.get(2)?,
-                })
-            })?;
-            Ok(rows.collect::<rusqlite::Result<Vec<EventRow>>>()?)
-        })
+        blocking(|| Ok(page_rows(self.conn(), &self.log, after, limit)?))
     }
 
     async fn bind_client(&mut self, client: &str, principal: &str) -> Result<String> {
@@ -257,31 +271,7 @@ impl Storage for Sqlite {
                     })
                     .optional()?
                     .unwrap_or(0) as u64;
-                let row = |r: &rusqlite::Row| {
-                    Ok(EventRow {
-                        revision: r.get::<_, i64>(0)? as u64,
-                        batch_last: r.get::<_, i64>(1)? as u64,
-                        body: r.get(2)?,
-                    })
-                };
-                let mut rows: Vec<EventRow> = conn
-                    .prepare_cached(
-                        "SELECT revision, batch_last, body FROM events WHERE log = ?1 AND revision > ?2 ORDER BY revision LIMIT ?3",
-                    )?
-                    .query_map(params![log, after as i64, limit as i64], row)?
-                    .collect::<rusqlite::Result<_>>()?;
-                if let Some(last) = rows.last() {
-                    if last.batch_last > last.revision {
-                        let (from, to) = (last.revision, last.batch_last);
-                        let rest: Vec<EventRow> = conn
-                            .prepare_cached(
-                                "SELECT revision, batch_last, body FROM events WHERE log = ?1 AND revision > ?2 AND revision <= ?3 ORDER BY revision",
-                            )?
-                            .query_map(params![log, from as i64, to as i64], row)?
-                            .collect::<rusqlite::Result<_>>()?;
-                        rows.extend(rest);
-                    }
-                }
+                let rows = page_rows(&conn, log, after, limit)?;
                 Ok::<_, rusqlite::Error>(Page { head, rows })
             })();
             let _ = conn.execute_batch("COMMIT");

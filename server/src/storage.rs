@@ -110,13 +110,90 @@ pub struct Page {
     pub rows: Vec<EventRow>,
 }
 
+/// A page holds at most this many bytes of events, unless its one batch
+/// is larger (a batch may hold 4 MiB of events, plus what the server adds).
+pub const PAGE_BYTES: usize = 4 << 20;
+
+/// Most events in one batch (a push holds at most this many).
+pub const BATCH_EVENTS: u64 = 1000;
+
+/// Rows taken in revision order into a page: whole batches, up to `limit`
+/// events and [`PAGE_BYTES`] (or one batch, whatever its size). Rows are
+/// offered one at a time, as storage yields them, so that nothing past the
+/// page is held: a batch that would not fit is dropped as soon as that is
+/// clear.
+pub struct PageRows {
+    rows: Vec<EventRow>,
+    bytes: usize,
+    /// The rows of a batch not yet complete.
+    batch: Vec<EventRow>,
+    batch_bytes: usize,
+    limit: usize,
+}
+
+impl PageRows {
+    pub fn new(limit: u64) -> Self {
+        PageRows {
+            rows: Vec::new(),
+            bytes: 0,
+            batch: Vec::new(),
+            batch_bytes: 0,
+            limit: limit.max(1) as usize,
+        }
+    }
+
+    /// Takes the next row; false when the page is full (the row, and the
+    /// batch it is part of, are left for the next page).
+    pub fn offer(&mut self, row: EventRow) -> bool {
+        if self.batch.is_empty() && self.rows.len() >= self.limit {
+            return false;
+        }
+        let last = row.revision >= row.batch_last;
+        self.batch_bytes += row.body.len();
+        self.batch.push(row);
+        if !self.rows.is_empty() && self.bytes + self.batch_bytes > PAGE_BYTES {
+            self.batch.clear();
+            self.batch_bytes = 0;
+            return false;
+        }
+        if last {
+            self.bytes += self.batch_bytes;
+            self.batch_bytes = 0;
+            self.rows.append(&mut self.batch);
+        }
+        true
+    }
+
+    /// The page (with the rows of a batch that storage ended inside).
+    pub fn finish(mut self) -> Vec<EventRow> {
+        self.rows.append(&mut self.batch);
+        self.rows
+    }
+
+    /// Rows to ask storage for next, at most: enough to fill the page at
+    /// the size of the rows so far (few at first: rows may be large).
+    pub fn next_chunk(&self) -> u64 {
+        let (n, bytes) = (
+            self.rows.len() + self.batch.len(),
+            self.bytes + self.batch_bytes,
+        );
+        let left = (self.limit + BATCH_EVENTS as usize).saturating_sub(n);
+        let wanted = match n {
+            0 => 16,
+            n => PAGE_BYTES.saturating_sub(bytes) / (bytes / n).max(1) + 1,
+        };
+        wanted.clamp(16, left.max(1)) as u64
+    }
+}
+
 /// A push transaction on one log, holding its head row locked. Dropped
 /// without [`Tx::commit`], it writes nothing.
 pub trait Tx: Send {
     /// The head as it was when the lock was taken.
     fn head(&self) -> Head;
-    /// Up to `limit` events after `after`, in revision order, to catch an
-    /// engine up.
+    /// Events after `after`, in revision order, to catch an engine up: a
+    /// [`PageRows`] page of `limit` events (it may end inside a batch only
+    /// when the log does).
     fn events_after(
         &mut self,
         after: u64,
@@ -205,8 +282,8 @@ pub trait Storage: Send + Sync + 'static {
         let _ = (pipeline, log);
         Box::pin(async { Ok(()) })
     }
-    /// The log's head and its events after `after`: at least `limit`
-    /// events when there are that many, completed to whole batches.
+    /// The log's head and its events after `after`: whole batches, as a
+    /// [`PageRows`] page of `limit` events holds them.
     fn read(&self, log: &str, after: u64, limit: u64) -> impl Future<Output = Result<Page>> + Send;
     fn health(&self) -> impl Future<Output = Result<()>> + Send;
     /// Hints that a log may have new events.

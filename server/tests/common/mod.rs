@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-pub const SECRET: &str = "test-secret";
+pub const SECRET: &str = "hindcast-server-test-secret-of-32-bytes";
 
 /// A storage for servers under test: the embedded file, or PostgreSQL.
 #[derive(Clone, Debug)]
