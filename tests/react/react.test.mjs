@@ -9,7 +9,8 @@
 // stopped in `after`.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -367,4 +368,20 @@ test("examples/react: the bank app, built for production, syncs and refuses an o
   await sees("#sync", "online, 3 confirmed, 0 pending");
   assert.deepEqual(errors, []);
   await context.close();
+});
+
+test("types: the hooks under strict TypeScript (types/usage.tsx), react.js against react.d.ts, the READMEs' tsx examples", () => {
+  const root = join(HERE, "../..");
+  const out = join(root, "target/react-readme");
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(out, { recursive: true });
+  let n = 0;
+  for (const [name, file] of [["readme", "README.md"], ["package-readme", "pkg-template/README.md"]]) {
+    const examples = [...readFileSync(join(root, file), "utf8").matchAll(/```tsx\n([\s\S]*?)```/g)].map((m) => m[1]);
+    assert.ok(examples.length >= 1, `${file} has a tsx example`);
+    examples.forEach((source, i) => writeFileSync(join(out, `${name}-${i + 1}.tsx`), `${source}\nexport {};\n`));
+    n += examples.length;
+  }
+  execFileSync(process.execPath, [join(HERE, "node_modules/typescript/bin/tsc"), "-p", join(HERE, "types")], { stdio: "inherit" });
+  assert.ok(n >= 2);
 });
