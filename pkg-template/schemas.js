@@ -20,8 +20,7 @@
 //   an event (user code, never inside a transact or a lock).
 
 import { HindcastError, invalid } from "./errors.js";
-import { frozenJson, isObject, joinPath } from "./json.js";
-import { FIELDS } from "./record.js";
+import { MAX_DEPTH, isObject, joinPath } from "./json.js";
 
 /**
  * @import { NewerSchema, RecordedEvent } from "./index.js"
@@ -79,6 +78,13 @@ export class Schemas {
   #out = [];
   /** @type {(RecordedEvent | undefined)[]} */
   #from = [];
+  /**
+   * By revision, whether the event there was recorded at an older version
+   * of a declared type (1) or not (0), set as each event enters the store
+   * (`entered`, which sees every event the store takes in): a read skips
+   * the others at the cost of one load.
+   */
+  #older = new Uint8Array(1024);
 
   /**
    * Checks `schemas` and `newerSchemas` as given to open or memory
@@ -171,7 +177,17 @@ export class Schemas {
    * @param {readonly RecordedEvent[]} events
    */
   entered(events) {
+    const last = events[events.length - 1].revision;
+    if (last > this.#older.length) {
+      const grown = new Uint8Array(Math.max(last, this.#older.length * 2));
+      grown.set(this.#older);
+      this.#older = grown;
+    }
+    const older = this.#older;
+    const types = this.#types;
     for (const e of events) {
+      const declared = types.get(e.type);
+      older[e.revision - 1] = declared !== undefined && (e.schemaVersion ?? 1) < declared.version ? 1 : 0;
       if (e.schemaVersion === undefined || !this.isNewer(e)) continue;
       const seen = this.#newer.get(e.type);
       if (seen !== undefined) {
@@ -232,9 +248,41 @@ export class Schemas {
    */
   view(e) {
     const i = e.revision - 1;
-    if (this.#from[i] === e) return /** @type {RecordedEvent} */ (this.#out[i]);
+    if (i < this.#from.length && this.#from[i] === e) return /** @type {RecordedEvent} */ (this.#out[i]);
     const declared = this.#types.get(e.type);
     if (declared === undefined || versionOf(e) >= declared.version) return e;
+    return this.#upcast(e, declared, i);
+  }
+
+  /**
+   * `view` of each event, in place, given their revisions (the loop of a
+   * read: kept lean, reading no event's fields).
+   * @param {RecordedEvent[]} events
+   * @param {ArrayLike<number>} revisions
+   */
+  viewAll(events, revisions) {
+    const from = this.#from;
+    const out = this.#out;
+    const older = this.#older;
+    for (let i = 0; i < events.length; i++) {
+      const r = revisions[i] - 1;
+      if (older[r] === 0) continue; // (past its end: undefined, looked at below)
+      const e = events[i];
+      if (r < from.length && from[r] === e) {
+        events[i] = /** @type {RecordedEvent} */ (out[r]);
+        continue;
+      }
+      events[i] = this.view(e);
+    }
+  }
+
+  /**
+   * Upcasts the event at index `i` and keeps the result next to it.
+   * @param {RecordedEvent} e
+   * @param {Declared} declared
+   * @param {number} i
+   */
+  #upcast(e, declared, i) {
     const out = upcast(e, declared);
     const from = this.#from;
     // Kept dense (filled up to i), so that lookups stay an array's.
@@ -245,15 +293,6 @@ export class Schemas {
     from[i] = e;
     this.#out[i] = out;
     return out;
-  }
-
-  /**
-   * `view` of each event, in place.
-   * @param {RecordedEvent[]} events
-   */
-  viewAll(events) {
-    for (let i = 0; i < events.length; i++) events[i] = this.view(events[i]);
-    return events;
   }
 }
 
@@ -272,21 +311,93 @@ function upcast(e, declared) {
     } catch (cause) {
       throw failed(e, v, cause, `threw: ${cause instanceof Error ? cause.message : String(cause)}`);
     }
-    try {
-      data = /** @type {RecordedEvent["data"]} checked: JSON */ (frozenJson(next, ["data"]));
-    } catch (cause) {
-      throw failed(e, v, cause, `returned a value that is not JSON (${/** @type {Error} */ (cause).message})`);
+    jsonFreeze(next, 0, FAULT);
+    data = next;
+    if (FAULT[0] !== "") {
+      const where = `data${FAULT[0]}`;
+      FAULT[0] = "";
+      throw failed(e, v, new TypeError(where), `returned a value that is not JSON (at ${where})`);
     }
   }
-  /** @type {any} the recorded event's fields in order, data and schemaVersion replaced */
-  const out = {};
-  for (const k of FIELDS) {
-    if (k === "data") out.data = data;
-    else if (k === "schemaVersion") out.schemaVersion = declared.version;
-    else if (e[/** @type {keyof RecordedEvent} */ (k)] !== undefined) out[k] = e[/** @type {keyof RecordedEvent} */ (k)];
-  }
+  // The recorded event's fields in the order reads return them (record.js), data and schemaVersion replaced.
+  /** @type {any} */
+  const out = { revision: e.revision, stream: e.stream, version: e.version, id: e.id, type: e.type, data };
+  if (e.subject !== undefined) out.subject = e.subject;
+  if (e.tags !== undefined) out.tags = e.tags;
+  if (e.time !== undefined) out.time = e.time;
+  if (e.metadata !== undefined) out.metadata = e.metadata;
+  if (e.correlationId !== undefined) out.correlationId = e.correlationId;
+  out.schemaVersion = declared.version;
+  out.batchId = e.batchId;
+  out.recordedAt = e.recordedAt;
   if (e.pending) out.pending = true;
   return Object.freeze(out);
+}
+
+const { getPrototypeOf, freeze, keys } = Object;
+/** Where the last jsonFreeze found what is not JSON ("" when all is well); reset after each fault. */
+const FAULT = [""];
+const OBJECT = Object.prototype;
+const ARRAY = Array.prototype;
+
+/**
+ * What a step returned, frozen in place (all the way down), if it is JSON:
+ * plain objects and arrays of strings, finite numbers, booleans and null,
+ * nested at most MAX_DEPTH deep (which also stops a cycle). Else
+ * `fault[0]` names where it is not (`.a[2] (undefined)`). Leaner than
+ * json.js's frozenJson (no copy): it runs once per step per event read,
+ * and a step's result is the store's to keep (SPEC §9: kept and frozen).
+ * `-0` is JSON's `0` already to every reader but `Object.is`.
+ * @param {any} v
+ * @param {number} depth
+ * @param {string[]} fault
+ */
+function jsonFreeze(v, depth, fault) {
+  switch (typeof v) {
+    case "string":
+    case "boolean":
+      return;
+    case "number":
+      if (!Number.isFinite(v)) fault[0] = ` (${v})`;
+      return;
+    case "object":
+      if (v === null) return;
+      break;
+    default:
+      fault[0] = v === undefined ? " (undefined)" : ` (a ${typeof v})`;
+      return;
+  }
+  if (depth >= MAX_DEPTH) {
+    fault[0] = ` (nested more than ${MAX_DEPTH} levels, or a cycle)`;
+    return;
+  }
+  const proto = getPrototypeOf(v);
+  if (Array.isArray(v)) {
+    if (proto !== ARRAY) {
+      fault[0] = " (an array of a subclass)";
+      return;
+    }
+    for (let i = 0; i < v.length; i++) {
+      jsonFreeze(v[i], depth + 1, fault);
+      if (fault[0] !== "") {
+        fault[0] = `[${i}]${fault[0]}`;
+        return;
+      }
+    }
+  } else {
+    if (proto !== OBJECT && proto !== null) {
+      fault[0] = " (an object that is not plain)";
+      return;
+    }
+    for (const k of keys(v)) {
+      jsonFreeze(v[k], depth + 1, fault);
+      if (fault[0] !== "") {
+        fault[0] = `${/^[A-Za-z_$][\w$]*$/.test(k) ? `.${k}` : `[${JSON.stringify(k)}]`}${fault[0]}`;
+        return;
+      }
+    }
+  }
+  freeze(v);
 }
 
 /**
