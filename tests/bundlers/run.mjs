@@ -3,7 +3,8 @@
 // package.json builds (or serves) the pages in app/, which headless Chromium
 // loads: a memory store and an IndexedDB store (EventStore.open) must work.
 // Also Node (ESM, CommonJS, an esbuild bundle for Node) and a strict
-// TypeScript compile of the README's examples under three module settings.
+// TypeScript compile of the READMEs' examples (the package's, and the project's
+// tour) under three module settings.
 //
 // Every server and the browser are started here and stopped in `after`.
 import { test, before, after } from "node:test";
@@ -388,10 +389,14 @@ test("esbuild --platform=node bundle, run from elsewhere", async () => {
   assert.equal(node([outfile], work), EXPECTED_NODE);
 });
 
-test("TypeScript --strict: the README's examples and what a typed store refuses (bundler, nodenext), a CommonJS consumer (node16)", () => {
-  const readme = readFileSync(join(project, "node_modules/hindcast/README.md"), "utf8");
-  const examples = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
-  assert.ok(examples.length >= 3, `README has ${examples.length} ts examples`);
+test("TypeScript --strict: the READMEs' examples and what a typed store refuses (bundler, nodenext), a CommonJS consumer (node16)", () => {
+  const tsBlocks = (text) => [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
+  const packageExamples = tsBlocks(readFileSync(join(project, "node_modules/hindcast/README.md"), "utf8"));
+  assert.ok(packageExamples.length >= 3, `the package README has ${packageExamples.length} ts examples`);
+  // The project README's tour too: what a newcomer copies first.
+  const tourExamples = tsBlocks(readFileSync(join(HERE, "../../README.md"), "utf8"));
+  assert.ok(tourExamples.length >= 6, `README.md has ${tourExamples.length} ts examples`);
+  const examples = [...packageExamples, ...tourExamples];
   const tsc = join(HERE, "node_modules/typescript/bin/tsc");
   const compile = (name, type, compilerOptions, sources) => {
     const dir = join(project, `ts-${name}`);
