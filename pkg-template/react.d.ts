@@ -15,7 +15,9 @@ export interface ProjectionView<S> {
  * re-renders once per change. One projection per store and definition
  * object is open while components show it, closed when the last unmounts:
  * keep the definition's identity stable, a module-level constant (typed
- * `ProjectionSpec<State, YourEvent>`) or `useMemo` when it depends on props.
+ * `ProjectionSpec<State, YourEvent>`) or `useMemo` when it depends on props
+ * (a new object every render would make a new projection every render:
+ * after 10 such renders in a row the hook keeps the last and logs an error).
  * Folds must not mutate `initial` (return new state). The server renders
  * `initial`.
  */

@@ -9,7 +9,7 @@
 // unmount/mount in between). On the server (getServerSnapshot) each hook
 // gives the state of a store with no events, without reading the store.
 
-import { useCallback, useEffect, useMemo, useReducer, useSyncExternalStore } from "react";
+import { useCallback, useEffect, useMemo, useReducer, useRef, useSyncExternalStore } from "react";
 
 /**
  * @import { AnyEvent, EventShape, EventStore, ProjectionSpec, Projection, ReadOptions, Recorded, Selector, SyncRejection, SyncStatus } from "./index.js"
@@ -240,10 +240,11 @@ function liveOf(store, definition) {
  * @template {EventShape} E
  * @template S
  * @param {EventStore<E>} store
- * @param {ProjectionSpec<S, E>} definition
+ * @param {ProjectionSpec<S, E>} given the definition
  * @returns {ProjectionView<S>}
  */
-export function useProjectionView(store, definition) {
+export function useProjectionView(store, given) {
+  const definition = stableDefinition(useRef({ given, used: given, renders: 0 }).current, given);
   const view = useMemo(
     () => ({
       subscribe: (/** @type {() => void} */ changed) => liveOf(store, definition).listen(changed),
@@ -254,6 +255,40 @@ export function useProjectionView(store, definition) {
     [store, definition],
   );
   return useSyncExternalStore(view.subscribe, view.get, view.server);
+}
+
+/** Renders in a row, each with a new definition object, after which useProjection keeps the last. */
+const UNSTABLE_RENDERS = 10;
+
+/**
+ * The definition to use this render. A new definition object every render
+ * would make a new projection every render, each re-rendering once caught
+ * up: a loop. After UNSTABLE_RENDERS such renders in a row, the component
+ * keeps the last definition it used (until it is given one object twice in
+ * a row) and says so, once.
+ * @template {object} D
+ * @param {{ given: D, used: D, renders: number }} seen what the component's earlier renders had
+ * @param {D} definition
+ * @returns {D}
+ */
+function stableDefinition(seen, definition) {
+  if (definition === seen.given) {
+    seen.renders = 0;
+    seen.used = definition;
+    return definition;
+  }
+  seen.given = definition;
+  if (++seen.renders < UNSTABLE_RENDERS) {
+    seen.used = definition;
+    return definition;
+  }
+  if (seen.renders === UNSTABLE_RENDERS) {
+    console.error(
+      `hindcast/react: useProjection was given a new definition object ${UNSTABLE_RENDERS} renders in a row, and each made a new projection; ` +
+        "it keeps the last one until given the same object twice. Define it at module scope, or in useMemo when it depends on props.",
+    );
+  }
+  return seen.used;
 }
 
 /**

@@ -190,6 +190,29 @@ for (const major of VERSIONS) {
     await context.close();
   });
 
+  test(`React ${major}: a new definition object every render: ten projections, then the last is kept and the mistake reported`, async () => {
+    const { context, page, errors } = await harness(major);
+    await page.evaluate(async (events) => {
+      const { h, c } = window.t;
+      const { store, counts } = await window.t.memory();
+      await store.transact({ events });
+      Object.assign(window, { store, counts });
+      window.root = window.t.mount([h(c.InlineBalance, { store, account: "acc-1", name: "inline" })]);
+    }, OPEN_AND_DEPOSIT);
+    await until(page, () => window.counts.made.project === 10 && window.t.text("inline") === "acc-1: 100");
+    await page.evaluate(() => window.store.transact({ events: [{ stream: "acc-1", type: "money_deposited", data: { amount: 5 } }] }));
+    await shows(page, "inline", "acc-1: 105");
+    assert.deepEqual(await page.evaluate(() => [window.counts.made.project, window.counts.live.project]), [10, 1]);
+    // Console messages reach the test a moment after the page logs them.
+    const said = "console.error: hindcast/react: useProjection was given a new definition object 10 renders in a row";
+    const reported = () => errors.filter((e) => e.startsWith(said)).length === 1;
+    for (const start = Date.now(); !reported() && Date.now() - start < WAIT; ) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(errors.map((e) => e.startsWith(said)), [true]);
+    await page.evaluate(() => window.t.unmount(window.root));
+    await until(page, () => window.counts.total() === 0);
+    await context.close();
+  });
+
   test(`React ${major}: useStore suspends while opening, opens once per key, closes after its last user; a failed open reaches the error boundary`, async () => {
     const { context, page, errors } = await harness(major);
     const name = `use-store-${major}-${Date.now()}`;

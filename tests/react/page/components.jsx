@@ -25,6 +25,13 @@ export function Balance({ store, account, definition = BALANCES, name }) {
   return <p id={name}>{`${account}: ${balances[account] ?? "none"}`}</p>;
 }
 
+/** A mistake: a new definition object every render. */
+export function InlineBalance({ store, account, name }) {
+  rendered(name);
+  const balances = useProjection(store, { ...BALANCES });
+  return <p id={name}>{`${account}: ${balances[account] ?? "none"}`}</p>;
+}
+
 export function Revision({ store, name }) {
   rendered(name);
   return <p id={name}>{`revision ${useRevision(store)}`}</p>;
