@@ -636,10 +636,10 @@ export class EventStore {
    */
   #at(revisions) {
     const events = this.#events;
+    // Events of a declared type recorded at an older version are read upcast.
+    if (this.#schemas.active) return this.#schemas.readAt(events, revisions);
     const out = new Array(revisions.length);
     for (let i = 0; i < revisions.length; i++) out[i] = events[revisions[i] - 1];
-    // Events of a declared type recorded at an older version are read upcast.
-    if (this.#schemas.active) this.#schemas.viewAll(out, revisions);
     return out;
   }
 

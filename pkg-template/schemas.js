@@ -12,10 +12,12 @@
 // wherever events come in (`src/schema.rs`).
 //
 // Invariants:
-// - an event is upcast at most once per store: the result is kept, by
-//   revision, next to the recorded event it came from (`#from[r - 1]` is
-//   that event; a rebase's renumbered event is another one, so an entry
-//   never outlives its event), and a failed step is tried again next time;
+// - `#shown[r - 1]` is what reads return for the event at revision r, or
+//   undefined while it is yet to be upcast: every event the store takes in
+//   passes `entered` (EventStore's one publish), which sets its entry, so
+//   an entry never outlives its event (a rebase's renumbered events enter
+//   again); an event is upcast at most once per store, and a failed step
+//   is tried again on the next read;
 // - upcasting runs only while a read, subscription or projection returns
 //   an event (user code, never inside a transact or a lock).
 
@@ -71,20 +73,12 @@ export class Schemas {
   /** @type {Set<(entry: NewerSchema) => void>} */
   #listeners = new Set();
   /**
-   * The upcast events by revision, each next to the recorded event it
-   * was made from (`#from`): an entry counts only while that event stands.
+   * By revision, the event as reads return it: the recorded one, its upcast,
+   * or undefined until it is upcast (see the invariants above). One load
+   * per event read, as a store without schemas has.
    * @type {(RecordedEvent | undefined)[]}
    */
-  #out = [];
-  /** @type {(RecordedEvent | undefined)[]} */
-  #from = [];
-  /**
-   * By revision, whether the event there was recorded at an older version
-   * of a declared type (1) or not (0), set as each event enters the store
-   * (`entered`, which sees every event the store takes in): a read skips
-   * the others at the cost of one load.
-   */
-  #older = new Uint8Array(1024);
+  #shown = [];
 
   /**
    * Checks `schemas` and `newerSchemas` as given to open or memory
@@ -162,43 +156,47 @@ export class Schemas {
   }
 
   /**
-   * Whether the event was written by newer code than this declaration knows.
+   * Whether the event was written by newer code than this declaration
+   * knows. (None is while `newer()` is empty: every event the store holds
+   * went through `entered`.)
    * @param {RecordedEvent} e
    */
   isNewer(e) {
     const v = e.schemaVersion;
-    if (v === undefined) return false;
+    if (v === undefined || this.#newer.size === 0) return false;
     const declared = this.#types.get(e.type);
     return declared !== undefined && v > declared.version;
   }
 
   /**
-   * Notes the newer events among those entering the store.
+   * Takes note of events entering the store (every one does, through
+   * EventStore's publish): their entries in `#shown`, and those written by
+   * newer code.
    * @param {readonly RecordedEvent[]} events
    */
   entered(events) {
-    const last = events[events.length - 1].revision;
-    if (last > this.#older.length) {
-      const grown = new Uint8Array(Math.max(last, this.#older.length * 2));
-      grown.set(this.#older);
-      this.#older = grown;
-    }
-    const older = this.#older;
+    const shown = this.#shown;
     const types = this.#types;
     for (const e of events) {
       const declared = types.get(e.type);
-      older[e.revision - 1] = declared !== undefined && (e.schemaVersion ?? 1) < declared.version ? 1 : 0;
-      if (e.schemaVersion === undefined || !this.isNewer(e)) continue;
+      const r = e.revision - 1;
+      const as = declared !== undefined && (e.schemaVersion ?? 1) < declared.version ? undefined : e;
+      if (r < shown.length) shown[r] = as;
+      else {
+        while (shown.length < r) shown.push(undefined); // kept dense: an array's loads
+        shown.push(as);
+      }
+      if (e.schemaVersion === undefined || declared === undefined || e.schemaVersion <= declared.version) continue;
       const seen = this.#newer.get(e.type);
       if (seen !== undefined) {
         if (e.schemaVersion > seen.schemaVersion) seen.schemaVersion = e.schemaVersion;
-        if (e.revision < seen.firstRevision && e.pending !== true) seen.firstRevision = e.revision;
+        if (e.revision < seen.firstRevision) seen.firstRevision = e.revision;
         continue;
       }
       const entry = {
         type: e.type,
         schemaVersion: e.schemaVersion,
-        known: /** @type {Declared} */ (this.#types.get(e.type)).version,
+        known: declared.version,
         firstRevision: e.revision,
       };
       this.#newer.set(e.type, entry);
@@ -247,52 +245,32 @@ export class Schemas {
    * @returns {RecordedEvent}
    */
   view(e) {
-    const i = e.revision - 1;
-    if (i < this.#from.length && this.#from[i] === e) return /** @type {RecordedEvent} */ (this.#out[i]);
+    const r = e.revision - 1;
+    const shown = this.#shown[r];
+    if (shown !== undefined) return shown;
     const declared = this.#types.get(e.type);
     if (declared === undefined || versionOf(e) >= declared.version) return e;
-    return this.#upcast(e, declared, i);
-  }
-
-  /**
-   * `view` of each event, in place, given their revisions (the loop of a
-   * read: kept lean, reading no event's fields).
-   * @param {RecordedEvent[]} events
-   * @param {ArrayLike<number>} revisions
-   */
-  viewAll(events, revisions) {
-    const from = this.#from;
-    const out = this.#out;
-    const older = this.#older;
-    for (let i = 0; i < events.length; i++) {
-      const r = revisions[i] - 1;
-      if (older[r] === 0) continue; // (past its end: undefined, looked at below)
-      const e = events[i];
-      if (r < from.length && from[r] === e) {
-        events[i] = /** @type {RecordedEvent} */ (out[r]);
-        continue;
-      }
-      events[i] = this.view(e);
-    }
-  }
-
-  /**
-   * Upcasts the event at index `i` and keeps the result next to it.
-   * @param {RecordedEvent} e
-   * @param {Declared} declared
-   * @param {number} i
-   */
-  #upcast(e, declared, i) {
     const out = upcast(e, declared);
-    const from = this.#from;
-    // Kept dense (filled up to i), so that lookups stay an array's.
-    while (from.length <= i) {
-      from.push(undefined);
-      this.#out.push(undefined);
-    }
-    from[i] = e;
-    this.#out[i] = out;
+    if (r < this.#shown.length) this.#shown[r] = out;
     return out;
+  }
+
+  /**
+   * The events at `revisions` of the log `all` (index r - 1 holds revision
+   * r) as this code reads them: a read's loop, kept lean.
+   * @param {readonly RecordedEvent[]} all
+   * @param {ArrayLike<number>} revisions
+   * @returns {RecordedEvent[]}
+   */
+  readAt(all, revisions) {
+    const shown = this.#shown;
+    const n = revisions.length;
+    const events = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const r = revisions[i] - 1;
+      events[i] = shown[r] ?? this.view(all[r]);
+    }
+    return events;
   }
 }
 
@@ -334,7 +312,7 @@ function upcast(e, declared) {
   return Object.freeze(out);
 }
 
-const { getPrototypeOf, freeze, keys } = Object;
+const { getPrototypeOf, freeze } = Object;
 /** Where the last jsonFreeze found what is not JSON ("" when all is well); reset after each fault. */
 const FAULT = [""];
 const OBJECT = Object.prototype;
@@ -389,7 +367,8 @@ function jsonFreeze(v, depth, fault) {
       fault[0] = " (an object that is not plain)";
       return;
     }
-    for (const k of keys(v)) {
+    // for-in: no array made; a plain object's prototype has no enumerable keys.
+    for (const k in v) {
       jsonFreeze(v[k], depth + 1, fault);
       if (fault[0] !== "") {
         fault[0] = `${/^[A-Za-z_$][\w$]*$/.test(k) ? `.${k}` : `[${JSON.stringify(k)}]`}${fault[0]}`;
