@@ -350,12 +350,14 @@ for (const major of VERSIONS) {
     assert.ok(
       out.html.startsWith(
         '<main><p id="balance">acc-1: none</p><p id="revision">revision 0</p><p id="events">events </p>' +
-          '<p id="status">no sync</p><ul id="rejected" data-count="0"></ul><!--$!-->',
+          '<p id="status">no sync</p><ul id="rejected" data-count="0"></ul>' +
+          '<p id="synced">offline, confirmed 0, pending 0</p><ul id="synced-rejected" data-count="0"></ul><!--$!-->',
       ),
       out.html,
     );
     assert.ok(out.html.endsWith('<p class="opening">opening</p><!--/$--></main>'), out.html);
     assert.deepEqual(out.made, { subscribe: 0, project: 0, onStatus: 0, onRejected: 0 });
+    assert.deepEqual(out.syncedMade, { subscribe: 0, project: 0, onStatus: 0, onRejected: 0 });
     assert.equal(out.opened, 0);
   });
 }

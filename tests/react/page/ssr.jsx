@@ -13,7 +13,10 @@ export async function render() {
       { stream: "acc-1", type: "money_deposited", data: { amount: 100 } },
     ],
   });
+  // A syncing store renders offline, whatever it knows (port 9 answers nothing).
+  const synced = await EventStore.memory({ sync: { url: "http://127.0.0.1:9/v1/logs/ssr", token: "unused" } });
   const counts = c.counted(store);
+  const syncedCounts = c.counted(synced);
   let opened = 0;
   const errors = [];
   const error = console.error;
@@ -29,6 +32,8 @@ export async function render() {
         h(c.Events, { store, name: "events" }),
         h(c.Status, { store }),
         h(c.Rejections, { store }),
+        h(c.Status, { store: synced, name: "synced" }),
+        h(c.Rejections, { store: synced, name: "synced-rejected" }),
         h(c.Opening, {
           name: "bank",
           open: () => {
@@ -42,6 +47,7 @@ export async function render() {
     );
   } finally {
     console.error = error;
+    await synced.close();
   }
-  return { version, html, made: counts.made, opened, revision: store.revision, errors };
+  return { version, html, made: counts.made, syncedMade: syncedCounts.made, opened, revision: store.revision, errors };
 }
