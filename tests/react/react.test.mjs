@@ -309,6 +309,14 @@ for (const major of VERSIONS) {
     await shows(page, "status", "online, confirmed 0, pending 0");
     assert.deepEqual(await page.evaluate(() => ({ ...window.counts.live })), { subscribe: 1, project: 1, onStatus: 3, onRejected: 1 });
 
+    // A batch confirmed keeps its revision (nothing is delivered again): the read shows it confirmed all the same.
+    await page.evaluate(async () => {
+      await window.store.transact({ events: [{ stream: "acc-0", type: "account_opened", data: { owner: "Ann" } }] });
+      await window.store.sync.flush();
+    });
+    await shows(page, "status", "online, confirmed 1, pending 0");
+    await shows(page, "events", "events 1");
+
     // Another device opens acc-9 while this one is offline and opens it too.
     await context.setOffline(true);
     const { EventStore } = await import(pathToFileURL(join(PKG, "index.js")).href);
@@ -321,14 +329,14 @@ for (const major of VERSIONS) {
       commit.confirmed.catch(() => {});
       return commit.batchId;
     }, opened);
-    await shows(page, "events", "events 1p");
+    await shows(page, "events", "events 1,2p");
     await shows(page, "balance", "acc-9: 0");
-    await shows(page, "status", "offline, confirmed 0, pending 1");
+    await shows(page, "status", "offline, confirmed 1, pending 1");
 
     await context.setOffline(false);
     await page.evaluate(() => window.store.sync.flush());
-    await shows(page, "status", "online, confirmed 1, pending 0");
-    await shows(page, "events", "events 1");
+    await shows(page, "status", "online, confirmed 2, pending 0");
+    await shows(page, "events", "events 1,2");
     await until(page, () => document.querySelector("#rejected").dataset.count === "1");
     assert.equal(await page.evaluate(() => document.querySelector("#rejected li").textContent), `${batchId} version_mismatch dismiss`);
     await page.click("#rejected button");
