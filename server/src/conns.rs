@@ -148,5 +148,7 @@ pub fn raise_open_files() -> u64 {
             }
         }
     }
-    limit.rlim_cur as u64
+    #[allow(clippy::unnecessary_cast)] // rlim_t is not u64 on every target
+    let soft = limit.rlim_cur as u64;
+    soft
 }

@@ -92,6 +92,8 @@ pub struct App<S> {
     pub engines: Engines,
     pub auth: Auth,
     pub reads: SharedReads,
+    /// Becomes true when the server stops: live streams end.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 /// Live readers at the same place share one storage read: after a commit,
@@ -176,6 +178,22 @@ impl SharedReads {
             .clone();
         page
     }
+}
+
+/// Resolves when the server starts to stop.
+pub async fn stopped(stopping: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = stopping.wait_for(|s| *s).await;
+}
+
+/// `GET /metrics` alone, without a token: for `--metrics-listen`, an
+/// address only the operator's scrapers reach.
+pub fn metrics_router<S: Storage>(app: Arc<App<S>>) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            get(|State(app): State<Arc<App<S>>>| async move { metrics_response(&app.engines) }),
+        )
+        .with_state(app)
 }
 
 pub fn router<S: Storage>(app: Arc<App<S>>) -> Router {
@@ -376,7 +394,8 @@ async fn push_handler<S: Storage>(
     body: Body,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let answer = push_request(&app, &log, &headers, body).await;
+    let mut seen = Seen::default();
+    let answer = push_request(&app, &log, &headers, body, &mut seen).await;
     let outcome = match &answer {
         Ok(_) => "ok",
         Err(ApiError(status, _)) => match *status {
@@ -390,10 +409,29 @@ async fn push_handler<S: Storage>(
         },
     };
     METRICS.pushes.get_or_create(&Outcome { outcome }).inc();
-    METRICS
-        .push_seconds
-        .observe(started.elapsed().as_secs_f64());
+    let seconds = started.elapsed().as_secs_f64();
+    METRICS.push_seconds.observe(seconds);
+    // One line per request; never a token or an event's data.
+    tracing::info!(
+        log = %log,
+        principal = seen.principal.as_deref().unwrap_or("-"),
+        batches = seen.batches,
+        committed = seen.committed,
+        rejected = seen.rejected,
+        outcome,
+        ms = (seconds * 1000.0).round() as u64,
+        "push"
+    );
     answer
+}
+
+/// What a request's log line says about it.
+#[derive(Default)]
+struct Seen {
+    principal: Option<String>,
+    batches: usize,
+    committed: usize,
+    rejected: usize,
 }
 
 async fn push_request<S: Storage>(
@@ -401,9 +439,11 @@ async fn push_request<S: Storage>(
     log: &str,
     headers: &HeaderMap,
     body: Body,
+    seen: &mut Seen,
 ) -> Result<Response, ApiError> {
     let (app, log) = (app.clone(), log.to_string());
     let principal = authorize(&app, headers, &log)?.sub;
+    seen.principal = Some(principal.clone());
     let too_large = || {
         error(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -461,6 +501,7 @@ async fn push_request<S: Storage>(
     if events > MAX_EVENTS || event_bytes > MAX_EVENT_BYTES {
         return Err(too_large());
     }
+    seen.batches = batches.len();
     let result = push(
         app.storage.clone(),
         &app.engines,
@@ -473,6 +514,11 @@ async fn push_request<S: Storage>(
     .await;
     match result {
         Ok((head, results)) => {
+            seen.committed = results
+                .iter()
+                .filter(|r| r.contains("\"status\":\"committed\""))
+                .count();
+            seen.rejected = results.len() - seen.committed;
             let mut body = String::with_capacity(32 + results.iter().map(String::len).sum::<usize>());
             body.push_str("{\"head\":");
             body.push_str(&head.to_string());
@@ -497,7 +543,7 @@ async fn push_request<S: Storage>(
         )),
         Err(PushError::Storage(e)) => {
             METRICS.storage_errors.inc();
-            eprintln!("push on {log:?} failed: {e}");
+            tracing::warn!(log = %log, error = %e, "push failed in storage");
             Err(unavailable(
                 "the storage failed; nothing was decided, try again",
             ))
@@ -575,10 +621,23 @@ async fn events<S: Storage>(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("text/event-stream"));
     if !live {
+        let started = Instant::now();
         let page = tokio::time::timeout(READ_TIMEOUT, app.storage.read(&log, after, limit))
             .await
             .map_err(|_| unavailable("the storage timed out"))?
-            .map_err(|_| unavailable("the storage failed"))?;
+            .map_err(|e| {
+                METRICS.storage_errors.inc();
+                tracing::warn!(log = %log, error = %e, "read failed in storage");
+                unavailable("the storage failed")
+            })?;
+        tracing::info!(
+            log = %log,
+            principal = %grant.sub,
+            after,
+            events = page.rows.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "read"
+        );
         return Ok((
             [(header::CONTENT_TYPE, "application/json")],
             page_json(&page),
@@ -588,7 +647,9 @@ async fn events<S: Storage>(
     if let Some(id) = headers.get("last-event-id") {
         after = number(id.to_str().ok(), "Last-Event-ID", 0)?;
     }
-    let stream = live_stream(app, log, after, limit, grant.exp);
+    tracing::info!(log = %log, principal = %grant.sub, after, "live stream opened");
+    let reader = LiveReader::open(log.clone(), grant.sub.clone());
+    let stream = live_stream(app, log, after, limit, grant.exp, reader);
     Ok((
         [
             (header::CONTENT_TYPE, "text/event-stream"),
@@ -599,19 +660,41 @@ async fn events<S: Storage>(
         .into_response())
 }
 
-/// Counts a live stream while it is open.
-struct LiveReader;
+/// A live stream while it is open: counted, and its line logged when it
+/// ends.
+struct LiveReader {
+    log: String,
+    principal: String,
+    started: Instant,
+    events: usize,
+}
 
 impl LiveReader {
-    fn open() -> Self {
+    fn sent(&mut self, events: usize) {
+        self.events += events;
+    }
+
+    fn open(log: String, principal: String) -> Self {
         METRICS.live_readers.inc();
-        LiveReader
+        LiveReader {
+            log,
+            principal,
+            started: Instant::now(),
+            events: 0,
+        }
     }
 }
 
 impl Drop for LiveReader {
     fn drop(&mut self) {
         METRICS.live_readers.dec();
+        tracing::info!(
+            log = %self.log,
+            principal = %self.principal,
+            events = self.events,
+            ms = self.started.elapsed().as_millis() as u64,
+            "live stream ended"
+        );
     }
 }
 
@@ -625,15 +708,16 @@ fn live_stream<S: Storage>(
     mut last: u64,
     limit: u64,
     exp: u64,
+    mut reader: LiveReader,
 ) -> impl futures_util::Stream<Item = Result<Bytes, Infallible>> {
     // The stream ends when its token expires (the client reconnects with
-    // a fresh one).
+    // a fresh one), or when the server stops.
+    let app_stopping = app.stopping.clone();
     let expires = std::time::SystemTime::UNIX_EPOCH
         .checked_add(Duration::from_secs(exp).saturating_add(Duration::from_secs(1)))
         .and_then(|at| at.duration_since(std::time::SystemTime::now()).ok())
         .and_then(|left| tokio::time::Instant::now().checked_add(left));
     let stream = async_stream::stream! {
-        let _reader = LiveReader::open();
         let mut hints = app.storage.hints();
         yield Ok(Bytes::from_static(b": live\n\n"));
         // What a read must not be older than: the hint that woke the reader
@@ -653,6 +737,7 @@ fn live_stream<S: Storage>(
                     }
                     message.push_str("]}\n\n");
                     let head = page.head;
+                    reader.sent(page.rows.len());
                     drop(page);
                     yield Ok(Bytes::from(message));
                     if last < head {
@@ -694,11 +779,20 @@ fn live_stream<S: Storage>(
             }
         }
     };
-    let expired: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> = match expires {
-        Some(at) => Box::pin(tokio::time::sleep_until(at)),
-        None => Box::pin(std::future::pending()),
+    let mut stopping = app_stopping;
+    let ends = async move {
+        let expired = async {
+            match expires {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = expired => {}
+            _ = stopped(&mut stopping) => {}
+        }
     };
-    futures_util::StreamExt::take_until(stream, expired)
+    futures_util::StreamExt::take_until(stream, Box::pin(ends))
 }
 
 #[cfg(test)]

@@ -45,6 +45,8 @@ the command line wins over the environment.
   --insecure-no-auth       HINDCAST_INSECURE_NO_AUTH  accept every request (loopback --listen only)
   --max-connections N      HINDCAST_MAX_CONNECTIONS   connections served at once (10000)
   --max-logs N             HINDCAST_MAX_LOGS          logs kept decided in memory (10000)
+  --metrics-listen ADDR    HINDCAST_METRICS_LISTEN    also serve GET /metrics here, without a token
+  --log-format FORMAT      HINDCAST_LOG_FORMAT        text (default) or json; levels by RUST_LOG (info)
   --version                                           print the version and exit
   --help                                              print this and exit";
 
@@ -57,6 +59,8 @@ struct Args {
     insecure: bool,
     max_connections: usize,
     max_logs: usize,
+    metrics_listen: Option<SocketAddr>,
+    json_logs: bool,
 }
 
 /// The settings: each flag, else its environment variable, else the default.
@@ -74,6 +78,8 @@ fn args() -> Result<Args, String> {
             "--jwt-audience" => "jwt-audience",
             "--max-connections" => "max-connections",
             "--max-logs" => "max-logs",
+            "--metrics-listen" => "metrics-listen",
+            "--log-format" => "log-format",
             "--insecure-no-auth" => {
                 insecure = Some(true);
                 continue;
@@ -118,8 +124,19 @@ fn args() -> Result<Args, String> {
             }
         },
     };
+    let metrics_listen = match get("metrics-listen", "HINDCAST_METRICS_LISTEN") {
+        None => None,
+        Some(v) => Some(v.parse().map_err(|e| format!("--metrics-listen: {e}"))?),
+    };
+    let json_logs = match get("log-format", "HINDCAST_LOG_FORMAT").as_deref() {
+        None | Some("text") => false,
+        Some("json") => true,
+        Some(v) => return Err(format!("--log-format: expected text or json, got {v:?}")),
+    };
     let a = Args {
         listen,
+        metrics_listen,
+        json_logs,
         data: get("data", "HINDCAST_DATA").unwrap_or_else(|| "hindcast.db".into()),
         database_url: get("database-url", "HINDCAST_DATABASE_URL").or_else(|| env("DATABASE_URL")),
         secret: get("jwt-secret", "HINDCAST_JWT_SECRET"),
@@ -160,24 +177,40 @@ async fn serve<S: Storage>(storage: S, auth: Auth, a: &Args) -> std::io::Result<
         .max_connections
         .min(files.saturating_sub(64).max(1) as usize);
     let conns = Arc::new(conns::Conns::new(max_connections));
+    let (stop, stopping) = tokio::sync::watch::channel(false);
     let app = Arc::new(App {
         storage: Arc::new(storage),
         engines: push::Engines::new(a.max_logs),
         auth,
         reads: http::SharedReads::default(),
+        stopping: stopping.clone(),
     });
+    if let Some(addr) = a.metrics_listen {
+        let metrics = tokio::net::TcpListener::bind(addr).await?;
+        tracing::info!(address = %metrics.local_addr()?, "metrics served");
+        let router = http::metrics_router(app.clone());
+        tokio::spawn(async move { axum::serve(metrics, router).await });
+    }
     println!(
         "hindcast-server listening on http://{}",
         listener.local_addr()?
     );
     let _ = std::io::stdout().flush();
     let router = http::router(app);
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    // Connection tasks, to wait for when stopping.
+    let mut tasks = tokio::task::JoinSet::new();
     // HTTP/1.1 with a bound on a peer that sends its headers slowly.
     let mut http1 = hyper::server::conn::http1::Builder::new();
     http1
         .timer(TokioTimer::new())
         .header_read_timeout(Duration::from_secs(30));
-    let shutdown = tokio::signal::ctrl_c();
+    let shutdown = async {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => "SIGINT",
+            _ = terminate.recv() => "SIGTERM",
+        }
+    };
     tokio::pin!(shutdown);
     loop {
         let (tcp, _) = tokio::select! {
@@ -185,12 +218,27 @@ async fn serve<S: Storage>(storage: S, auth: Auth, a: &Args) -> std::io::Result<
                 Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors, say: back off a moment.
-                    eprintln!("hindcast-server: accept: {e}");
+                    tracing::warn!(error = %e, "accept failed");
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
             },
-            _ = &mut shutdown => return Ok(()),
+            signal = &mut shutdown => {
+                // Graceful stop: no new connection; each connection answers
+                // the request it has (a push is answered once its outcome
+                // is durable) and closes; live streams end. At most
+                // STOP_WAIT, then the process exits all the same.
+                tracing::info!(signal, "stopping");
+                drop(listener);
+                let _ = stop.send(true);
+                let drained = tokio::time::timeout(STOP_WAIT, async {
+                    while tasks.join_next().await.is_some() {}
+                })
+                .await;
+                tracing::info!(clean = drained.is_ok(), "stopped");
+                return Ok(());
+            }
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
         };
         // Every connection busy: this one is closed at once.
         let Some(conn) = conns.admit() else {
@@ -212,7 +260,8 @@ async fn serve<S: Storage>(storage: S, auth: Auth, a: &Args) -> std::io::Result<
         let connection =
             http1.serve_connection(TokioIo::new(tcp), TowerToHyperService::new(service));
         let conns = conns.clone();
-        tokio::spawn(async move {
+        let mut stopping = stopping.clone();
+        tasks.spawn(async move {
             tokio::pin!(connection);
             tokio::select! {
                 _ = connection.as_mut() => {}
@@ -220,9 +269,36 @@ async fn serve<S: Storage>(storage: S, auth: Auth, a: &Args) -> std::io::Result<
                     connection.as_mut().graceful_shutdown();
                     let _ = connection.await;
                 }
+                _ = http::stopped(&mut stopping) => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
             }
             conns.closed(&conn);
         });
+    }
+}
+
+/// How long a stop waits for requests in progress.
+const STOP_WAIT: Duration = Duration::from_secs(8);
+
+/// Logs to stderr through `tracing`: one line per request (see http.rs),
+/// levels by RUST_LOG (default info), as text or JSON.
+fn logs(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    if json {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init();
+    } else {
+        builder.init();
     }
 }
 
@@ -235,6 +311,7 @@ async fn main() {
             std::process::exit(2);
         }
     };
+    logs(a.json_logs);
     let auth = match &a.secret {
         Some(s) if !a.insecure => Auth::Secret(
             jsonwebtoken::DecodingKey::from_secret(s.as_bytes()),
@@ -247,20 +324,20 @@ async fn main() {
         Some(url) => match postgres::Postgres::connect(url).await {
             Ok(pg) => serve(pg, auth, &a).await,
             Err(e) => {
-                eprintln!("hindcast-server: {e}");
+                tracing::error!(error = %e, "cannot open the storage");
                 std::process::exit(1);
             }
         },
         None => match sqlite::Sqlite::open(&a.data) {
             Ok(db) => serve(db, auth, &a).await,
             Err(e) => {
-                eprintln!("hindcast-server: {}: {e}", a.data);
+                tracing::error!(error = %e, file = %a.data, "cannot open the storage");
                 std::process::exit(1);
             }
         },
     };
     if let Err(e) = result {
-        eprintln!("hindcast-server: {e}");
+        tracing::error!(error = %e, "cannot serve");
         std::process::exit(1);
     }
 }

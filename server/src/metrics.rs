@@ -39,13 +39,9 @@ impl Default for Metrics {
             pushes: Family::default(),
             batches: Family::default(),
             events_committed: Counter::default(),
-            push_seconds: Histogram::new(
-                [
-                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-                    30.0,
-                ]
-                .into_iter(),
-            ),
+            push_seconds: Histogram::new([
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+            ]),
             storage_errors: Counter::default(),
             live_readers: Gauge::default(),
             live_pages: Gauge::default(),

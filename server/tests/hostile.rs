@@ -524,8 +524,10 @@ async fn commits_lost_by_postgres_are_decided_again() {
     ))
     .await
     .unwrap();
-    // b's next push finds storage behind the lane.
-    assert_eq!(b.push(event()).await["revision"], 3);
+    // A new client's push is decided after reading: storage is behind the
+    // lane.
+    let mut c = Device::new(&server, &log, "carol");
+    assert_eq!(c.push(event()).await["revision"], 3);
     // a's seq 3 is out of order now: seq 2 is to be pushed again.
     let mut next = event();
     next["seq"] = json!(3);

@@ -74,6 +74,8 @@ pub fn postgres() -> Option<Backend> {
 pub struct Server {
     child: Child,
     pub url: String,
+    /// Its stderr lines, when captured ([`Server::launch`]).
+    pub stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -83,14 +85,37 @@ impl Server {
     }
 
     pub fn start_with(backend: &Backend, auth: &[&str]) -> Server {
+        let mut args = vec!["--listen", "127.0.0.1:0"];
+        args.extend(backend.args.iter().map(String::as_str));
+        args.extend(auth);
+        Self::launch(&args, &[], false)
+    }
+
+    /// Starts the binary with exactly these arguments and environment
+    /// variables (others inherited), its stderr captured if asked.
+    pub fn launch(args: &[&str], envs: &[(&str, &str)], capture: bool) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_hindcast-server"))
-            .args(["--listen", "127.0.0.1:0"])
-            .args(&backend.args)
-            .args(auth)
+            .args(args)
+            // Only trouble on the test's own stderr.
+            .env("RUST_LOG", if capture { "info" } else { "warn" })
+            .envs(envs.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(if capture {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            })
             .spawn()
             .expect("the server binary starts");
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        if let Some(err) = child.stderr.take() {
+            let lines = stderr.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(err).lines().map_while(Result::ok) {
+                    lines.lock().unwrap().push(line);
+                }
+            });
+        }
         let stdout = child.stdout.take().expect("its stdout");
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -103,13 +128,32 @@ impl Server {
         });
         let line = rx
             .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| panic!("the {} server did not start listening", backend.name));
+            .unwrap_or_else(|_| panic!("the server did not start listening: {args:?}"));
         let url = line
             .rsplit(' ')
             .next()
             .expect("listening on URL")
             .to_string();
-        Server { child, url }
+        Server { child, url, stderr }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Sends `signal` and waits up to `within` for the process to exit;
+    /// its exit code (None if it did not exit in time).
+    pub fn stop(&mut self, signal: i32, within: Duration) -> Option<i32> {
+        // SAFETY: kill only sends a signal to our own child.
+        unsafe { libc::kill(self.pid(), signal) };
+        let deadline = std::time::Instant::now() + within;
+        while std::time::Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("the child's status") {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
     }
 
     /// `kill -9`.
