@@ -55,7 +55,11 @@ export interface Rejected {
   dismiss(batchId: string): Promise<void>;
 }
 
-/** A syncing store's rejected batches, kept current, and `dismiss`. The server renders none. */
+/**
+ * A syncing store's rejected batches, kept current, and `dismiss`. A
+ * dismissal made in another tab shows with this tab's next sync change (the
+ * store reports none for it). The server renders none.
+ */
 export declare function useRejected<E extends EventShape>(store: EventStore<E>): Rejected;
 
 /**
