@@ -398,6 +398,7 @@ test("examples/react: the bank app, built for production, syncs and refuses an o
   await page.fill("#amount", "100");
   await page.click("#acc-1 .withdraw");
   await sees("#message", "Not enough money: acc-1 has 70.");
+  await sees("#total", "The bank holds 70");
   await sees("#sync", "online, 3 confirmed, 0 pending");
   assert.deepEqual(errors, []);
   await context.close();

@@ -16,6 +16,15 @@ export const BALANCES = {
   },
 };
 
+/** The money the bank holds: one number, a projection of its own. */
+export const TOTAL = {
+  initial: 0,
+  on: {
+    money_deposited: (total, e) => total + e.data.amount,
+    money_withdrawn: (total, e) => total - e.data.amount,
+  },
+};
+
 function adjust(state, account, by) {
   return { ...state, [account]: { ...state[account], balance: state[account].balance + by } };
 }

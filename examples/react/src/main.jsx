@@ -4,8 +4,8 @@
 import { Component, StrictMode, Suspense, useState } from "react";
 import { createRoot } from "react-dom/client";
 import { EventStore } from "hindcast";
-import { useProjectionView, useStore, useSyncStatus } from "hindcast/react";
-import { BALANCES, deposit, openAccount, withdraw } from "./bank.js";
+import { useProjection, useProjectionView, useStore, useSyncStatus } from "hindcast/react";
+import { BALANCES, TOTAL, deposit, openAccount, withdraw } from "./bank.js";
 
 const params = new URLSearchParams(location.search);
 const sync = params.has("sync") ? { url: params.get("sync"), token: params.get("token") ?? undefined } : undefined;
@@ -17,6 +17,11 @@ function SyncStatus({ store }) {
   return <p id="sync">{text}</p>;
 }
 
+function Total({ store }) {
+  return <p id="total">{`The bank holds ${useProjection(store, TOTAL)}`}</p>;
+}
+
+/** The accounts; a withdrawal is decided on the view shown (state and position). */
 function Accounts({ store }) {
   const view = useProjectionView(store, BALANCES);
   const [message, setMessage] = useState("");
@@ -58,6 +63,7 @@ function Bank() {
     <>
       <SyncStatus store={store} />
       <Accounts store={store} />
+      <Total store={store} />
     </>
   );
 }
