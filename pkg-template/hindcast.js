@@ -109,6 +109,12 @@ class Core {
    * @type {Sync | null}
    */
   sync = null;
+  /**
+   * Where projections keep snapshots: a persistent store's IndexedDB side
+   * (persistent.js); null for a memory store, which keeps none.
+   * @type {Persistence | null}
+   */
+  snapshots = null;
 
   /**
    * @param {Engine} engine
@@ -335,6 +341,7 @@ export class EventStore {
     }
     const store = /** @type {EventStore<E>} */ (new EventStore(new Engine(), PRIVATE, schemas));
     const storage = store.#attach(db, name);
+    store.#core.snapshots = storage;
     try {
       const state = await storage.syncState(sync?.url);
       if (sync !== undefined && state !== undefined) storage.attachSync(state, (durable) => store.#startSync(sync, durable));

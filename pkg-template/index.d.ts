@@ -370,6 +370,16 @@ export interface ProjectionSpec<S, E extends EventShape = AnyEvent> {
    * confirmed state (true, the default) or confirmed events only (false).
    */
   pending?: boolean;
+  /**
+   * On a persistent store, keep the state (structured-cloned) and position
+   * in the database under `key`, at least every `every` events folded
+   * (default 10,000) and when the projection or the store closes or the
+   * page hides; a later `project` with the same key starts from it. Ignored
+   * when the key or a folded type's schema version changed: change the key
+   * when the fold's code changes. A syncing store keeps the confirmed state.
+   * Accepted and ignored on a memory store.
+   */
+  snapshot?: { key: string; every?: number };
 }
 
 /** A live read model kept current by a subscription, as `project` returns it (the package exports no such class). */

@@ -44,6 +44,7 @@ import {
   idbAppend,
   idbGet,
   idbLast,
+  idbPut,
   idbRead,
   idbSettled,
   idbSyncRead,
@@ -118,6 +119,12 @@ export class Persistence {
   /** The `changes` of the stored sync state this tab has taken in (-1: none yet). */
   #changes = -1;
   closed = false;
+  /**
+   * Projections that keep snapshots here (subscription.js), saved when the
+   * store closes or the page hides.
+   * @type {Set<{ saveSnapshot(): void }>}
+   */
+  snapshotted = new Set();
 
   /**
    * `store`: the engine, the published events, `apply(prepared, eventAt)`,
@@ -153,7 +160,10 @@ export class Persistence {
       this.#channel.onmessage = () => this.catchUp();
     }
     if (typeof globalThis.addEventListener === "function") {
-      this.#pageHide = () => this.#sendNotice();
+      this.#pageHide = () => {
+        this.#sendNotice();
+        for (const p of this.snapshotted) p.saveSnapshot();
+      };
       globalThis.addEventListener("pagehide", this.#pageHide);
     }
   }
@@ -693,6 +703,36 @@ export class Persistence {
   }
 
   /**
+   * The snapshot kept under `key` (SPEC §5), or undefined: none, or none
+   * that can be read (a snapshot only saves work, so a failure to read one
+   * counts as none).
+   * @param {string} key
+   * @returns {Promise<any>}
+   */
+  async loadSnapshot(key) {
+    if (this.closed) return undefined;
+    try {
+      return await idbGet(this.#db, "snapshots", key);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Replaces the snapshot under `record.key`, whole (one put: a crash
+   * leaves the previous one). Rejects with what stopped it (a state that
+   * cannot be cloned: DataCloneError; a closed database).
+   * @param {{ key: string }} record
+   * @returns {Promise<void>}
+   */
+  async saveSnapshot(record) {
+    if (this.closed) throw closedError();
+    // The put is made now, before any await: a close right after completes it.
+    const tx = idbPut(this.#db, "snapshots", record);
+    await idbSettled(tx);
+  }
+
+  /**
    * Stops accepting writes and releases the connection; `reason`: "closed",
    * "deleted" or "upgraded". A group already writing completes, and the
    * notice it owes other tabs is sent before the channel closes.
@@ -700,6 +740,9 @@ export class Persistence {
    */
   close(reason = "closed") {
     if (this.closed) return;
+    // Snapshots go first: a connection completes what it asked before it closes.
+    if (reason === "closed") for (const p of this.snapshotted) p.saveSnapshot();
+    this.snapshotted.clear();
     this.closed = true;
     for (const item of this.#queue.splice(0)) item.reject(closedError());
     if (this.#pageHide !== null) globalThis.removeEventListener?.("pagehide", this.#pageHide);

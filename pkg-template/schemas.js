@@ -130,6 +130,14 @@ export class Schemas {
   }
 
   /**
+   * The version this code reads events of `type` at: declared, or 1.
+   * @param {string} type
+   */
+  declaredVersion(type) {
+    return this.#types.get(type)?.version ?? 1;
+  }
+
+  /**
    * The version a new event of this type is recorded with, checking one given
    * explicitly (`kept.schemaVersion`, path `events[i].schemaVersion`); an
    * unusable value is left for the engine to report.

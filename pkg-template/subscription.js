@@ -61,6 +61,8 @@ export class Subscription {
   #paused = false;
   /** @type {(() => void) | undefined} told once, when it pauses */
   #onPause;
+  /** @type {Promise<number> | undefined} see the constructor */
+  #gate;
   /**
    * Resolves the loop's sleep; null while it is not asleep.
    * @type {((value?: unknown) => void) | null}
@@ -92,7 +94,9 @@ export class Subscription {
    * @param {unknown} handler as given
    * @param {unknown} options as given
    * @param {() => void} [afterChunk]
-   * @param {{ selector: unknown, onPause: () => void }} [projection]
+   * @param {{ selector: unknown, onPause: () => void, gate?: Promise<number> }} [projection]
+   *   `gate`: delivery starts once it resolves, after the revision it gives
+   *   (a projection's snapshot), with `afterChunk` called first if that is above 0
    */
   constructor(core, handler, options, afterChunk, projection) {
     const { handle, types } = handlerOf(handler);
@@ -103,6 +107,7 @@ export class Subscription {
     this.#pending = pending && core.sync !== null;
     this.#onRewind = onRewind;
     this.#onPause = projection?.onPause;
+    this.#gate = projection?.gate;
     this.#position = after === "end" ? this.#head() : after;
     this.#id = core.register(projection ? projection.selector : selector, types, this, !projection);
     this.done = new Promise((resolve, reject) => {
@@ -240,6 +245,16 @@ export class Subscription {
     let upcasting = false;
     /** Whether a handler ran in the current run of events. */
     let ran = false;
+    if (this.#gate !== undefined) {
+      const from = await this.#gate;
+      this.#gate = undefined;
+      if (this.#stopped) return;
+      if (from > this.#position) {
+        this.#position = from;
+        this.#afterChunk?.();
+        this.progress();
+      }
+    }
     try {
       while (!this.#stopped) {
         if (this.#rewindTo !== null) {
@@ -446,6 +461,13 @@ export class Projection {
   #pendingWaiters = [];
   /** Called when the folds pause before an event written by newer code: `ready` resolves. */
   #paused = () => {};
+  /**
+   * Its snapshot (SPEC §5), on a persistent store: `key`, `every`, the
+   * versions of the types it folds, and the events folded since the last
+   * one kept. Null without one.
+   * @type {{ key: string, every: number, types: Record<string, number>, unsaved: number } | null}
+   */
+  #snapshot = null;
 
   /**
    * Internal: use `store.project`.
@@ -455,10 +477,11 @@ export class Projection {
   constructor(core, spec) {
     if (!isObject(spec)) throw invalid("", "project expects { initial, on: { type: (state, event) => state }, selector? }");
     for (const k of Object.keys(spec)) {
-      if (k !== "initial" && k !== "on" && k !== "selector" && k !== "pending") {
-        throw invalid(k, "unknown key; expected initial, on, selector, pending");
+      if (k !== "initial" && k !== "on" && k !== "selector" && k !== "pending" && k !== "snapshot") {
+        throw invalid(k, "unknown key; expected initial, on, selector, pending, snapshot");
       }
     }
+    const snapshot = snapshotOf(spec.snapshot);
     const { on, selector, pending } = spec;
     if (pending !== undefined && typeof pending !== "boolean") throw invalid("pending", "expected true or false");
     this.#core = core;
@@ -475,10 +498,34 @@ export class Projection {
       handlers[type] = (/** @type {RecordedEvent} */ e) => {
         const next = fold(this.#state, e);
         if (next !== undefined) this.#state = next;
+        if (this.#snapshot !== null) this.#snapshot.unsaved++;
       };
     }
     if (Object.keys(handlers).length === 0) throw invalid("on", "give at least one event type to fold");
-    this.#sub = new Subscription(core, handlers, undefined, () => this.#changed(), { selector, onPause: () => this.#paused() });
+    /** @type {Promise<number> | undefined} */
+    let gate;
+    const keeper = core.snapshots;
+    // A memory store keeps no snapshot: `snapshot` is checked, then ignored.
+    if (snapshot !== undefined && keeper !== null) {
+      try {
+        structuredClone(spec.initial);
+      } catch (e) {
+        throw invalid("initial", `a projection with a snapshot keeps its state in IndexedDB, so it must be structured-cloneable (${/** @type {Error} */ (e).message})`);
+      }
+      /** @type {Record<string, number>} */
+      const types = {};
+      for (const type of Object.keys(handlers)) types[type] = core.schemas.declaredVersion(type);
+      const snap = (this.#snapshot = { key: snapshot.key, every: snapshot.every, types, unsaved: 0 });
+      // Start from the snapshot kept, if it still holds: the same key, the
+      // same schema versions of the folded types, not past the head.
+      gate = keeper.loadSnapshot(snap.key).then((kept) => {
+        if (this.#closed || !usable(kept, snap, core.visibleHead())) return 0;
+        this.#state = kept.state;
+        return kept.position;
+      });
+      keeper.snapshotted.add(this);
+    }
+    this.#sub = new Subscription(core, handlers, undefined, () => this.#changed(), { selector, onPause: () => this.#paused(), gate });
     this.done = this.#sub.done;
     const target = this.#optimisticMode ? core.events.length : core.visibleHead();
     this.ready = new Promise((resolve, reject) => {
@@ -600,8 +647,29 @@ export class Projection {
     return () => this.#listeners.delete(listener);
   }
 
+  /**
+   * Keeps the state in the store's database (its snapshot), if it changed
+   * since last kept: the confirmed state and position. Called every `every`
+   * events folded, and when the projection closes, the store closes or the
+   * page hides.
+   */
+  saveSnapshot() {
+    const snap = this.#snapshot;
+    const keeper = this.#core.snapshots;
+    if (snap === null || keeper === null || this.#closed || snap.unsaved === 0) return;
+    snap.unsaved = 0;
+    const record = { key: snap.key, position: this.#sub.position, types: snap.types, state: this.#state, at: Date.now() };
+    keeper.saveSnapshot(record).catch((e) => {
+      if (e instanceof HindcastError && /** @type {any} */ (e).reason === "closed") return;
+      // The previous snapshot stays; the projection goes on in memory.
+      console.error(`hindcast: the snapshot "${snap.key}" was not kept (the projection's state must be structured-cloneable)`, e);
+    });
+  }
+
   /** Stops updating: state and position no longer change, no listener is called. */
   close() {
+    this.saveSnapshot();
+    this.#core.snapshots?.snapshotted.delete(this);
     this.#closed = true;
     this.#listeners.clear();
     this.#core.projections.delete(this);
@@ -610,6 +678,7 @@ export class Projection {
 
   #changed() {
     if (this.#closed) return;
+    if (this.#snapshot !== null && this.#snapshot.unsaved >= this.#snapshot.every) this.saveSnapshot();
     // Optimistic: the pending events go on top of the new confirmed state first.
     if (this.#optimisticMode) this.#scheduleRefold();
     else this.#notify();
@@ -627,4 +696,42 @@ export class Projection {
       }
     }
   }
+}
+
+/** The default of `snapshot.every`: events folded between two snapshots kept. */
+const EVERY = 10_000;
+
+/**
+ * A projection's `snapshot` option, checked: `{ key, every? }`.
+ * @param {unknown} snapshot as given
+ * @returns {{ key: string, every: number } | undefined}
+ */
+function snapshotOf(snapshot) {
+  if (snapshot === undefined) return undefined;
+  if (!isObject(snapshot)) throw invalid("snapshot", 'expected { key, every? }, such as { key: "balances-1", every: 10000 }');
+  for (const k of Object.keys(snapshot)) {
+    if (k !== "key" && k !== "every") throw invalid(joinPath(["snapshot", k]), "unknown key; expected key or every");
+  }
+  const { key, every = EVERY } = snapshot;
+  if (typeof key !== "string" || key === "") {
+    throw invalid("snapshot.key", "expected a non-empty string naming the snapshot; change it when the fold's code changes");
+  }
+  if (!Number.isSafeInteger(every) || every <= 0) throw invalid("snapshot.every", "expected a positive integer: events folded between two snapshots");
+  return { key, every };
+}
+
+/**
+ * Whether a kept snapshot still holds for this projection: its key, the
+ * schema versions of the types it folds (SPEC §5, §9), a position within
+ * the log.
+ * @param {any} kept as read from the database
+ * @param {{ key: string, types: Record<string, number> }} snap
+ * @param {number} head
+ */
+function usable(kept, snap, head) {
+  if (!isObject(kept) || kept.key !== snap.key || !isObject(kept.types)) return false;
+  if (!Number.isSafeInteger(kept.position) || kept.position < 0 || kept.position > head) return false;
+  const types = Object.keys(snap.types);
+  if (Object.keys(kept.types).length !== types.length) return false;
+  return types.every((t) => kept.types[t] === snap.types[t]);
 }

@@ -35,6 +35,9 @@ const SYNC_STORES: [(&str, &str); 3] =
     [("pending", "seq"), ("rejected", "batchId"), ("sync", "key")];
 /// Every object store, for the transactions that span them all.
 const ALL: [&str; 4] = [EVENTS, "pending", "rejected", "sync"];
+/// Projections' snapshots by key (version 4), written on their own: a
+/// snapshot is replaced whole by one put, never part of a commit.
+const SNAPSHOTS: (&str, &str) = ("snapshots", "key");
 
 fn storage(reason: &'static str, message: impl Into<String>) -> JsValue {
     wire::thrown(Error::Storage {
@@ -164,8 +167,9 @@ async fn unless_blocked(request: &IdbOpenDbRequest) -> Result<Option<JsValue>, J
 /// newer format raises, so that connections of older code close
 /// (`versionchange`) rather than misread the newer records. An older
 /// database keeps its object stores and gains the ones it lacks (version 3
-/// added a syncing store's); records it cannot read load as corrupt.
-const VERSION: u32 = 3;
+/// added a syncing store's, version 4 the projections' snapshots); records
+/// it cannot read load as corrupt.
+const VERSION: u32 = 4;
 
 /// Opens (creating or upgrading if need be) the database `name`. A
 /// database this call creates gets `state` as its `sync` record, in the
@@ -182,7 +186,11 @@ pub async fn open(name: String, state: JsValue) -> Result<IdbDatabase, JsValue> 
                 // Stores from an older version are kept as they are.
                 let names = db.object_store_names();
                 let created = names.length() == 0;
-                for (name, key) in [(EVENTS, "revision")].into_iter().chain(SYNC_STORES) {
+                for (name, key) in [(EVENTS, "revision")]
+                    .into_iter()
+                    .chain(SYNC_STORES)
+                    .chain([SNAPSHOTS])
+                {
                     if names.contains(name) {
                         continue;
                     }
@@ -412,4 +420,20 @@ pub async fn get(db: IdbDatabase, store: String, key: JsValue) -> Result<JsValue
         .get(&key)
         .map_err(thrown)?;
     done(&request).await
+}
+
+/// Puts `value` in `store` in a transaction of its own, at the call (the
+/// value is cloned then: a connection closed right after still completes
+/// it); the caller awaits [`settled`]. The record is replaced whole or not
+/// at all. Throws the DataCloneError of a value that cannot be stored.
+#[wasm_bindgen(js_name = idbPut)]
+pub fn put(db: IdbDatabase, store: String, value: JsValue) -> Result<IdbTransaction, JsValue> {
+    let tx = db
+        .transaction_with_str_and_mode(&store, IdbTransactionMode::Readwrite)
+        .map_err(thrown)?;
+    if let Err(e) = tx.object_store(&store).and_then(|s| s.put(&value)) {
+        let _ = tx.abort();
+        return Err(e);
+    }
+    Ok(tx)
 }
