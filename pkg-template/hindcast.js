@@ -644,7 +644,7 @@ export class EventStore {
   #at(revisions) {
     const events = this.#events;
     // Events of a declared type recorded at an older version are read upcast.
-    if (this.#schemas.active) return this.#schemas.readAt(events, revisions);
+    if (this.#schemas.active) return /** @type {Recorded<E>[]} as stored, typed by the store */ (this.#schemas.readAt(events, revisions));
     const out = new Array(revisions.length);
     for (let i = 0; i < revisions.length; i++) out[i] = events[revisions[i] - 1];
     return out;

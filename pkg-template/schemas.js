@@ -144,6 +144,11 @@ export class Schemas {
    * @param {Kept[]} kept
    */
   stamp(kept) {
+    if (!this.active) {
+      // Nothing declared: only a given 1 changes (recorded as none).
+      for (const k of kept) if (k.schemaVersion === 1) delete k.schemaVersion;
+      return;
+    }
     for (let i = 0; i < kept.length; i++) {
       const k = kept[i];
       const given = k.schemaVersion;
@@ -298,7 +303,7 @@ function upcast(e, declared) {
       throw failed(e, v, cause, `threw: ${cause instanceof Error ? cause.message : String(cause)}`);
     }
     jsonFreeze(next, 0, FAULT);
-    data = next;
+    data = /** @type {RecordedEvent["data"]} checked just below */ (next);
     if (FAULT[0] !== "") {
       const where = `data${FAULT[0]}`;
       FAULT[0] = "";
