@@ -20,7 +20,9 @@ pub fn parse_version(text: &str) -> Option<u64> {
     if t.is_empty() || t.starts_with('0') || !t.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    t.parse::<u64>().ok().filter(|&n| (1..=MAX_SAFE).contains(&n))
+    t.parse::<u64>()
+        .ok()
+        .filter(|&n| (1..=MAX_SAFE).contains(&n))
 }
 
 #[cfg(test)]
@@ -33,8 +35,19 @@ mod tests {
         assert_eq!(parse_version(" 2 "), Some(2));
         assert_eq!(parse_version("9007199254740991"), Some((1 << 53) - 1));
         for bad in [
-            "0", "-1", "1.5", "2.0", "2e0", "\"2\"", "null", "true", "[]", "{}", "01",
-            "9007199254740992", "",
+            "0",
+            "-1",
+            "1.5",
+            "2.0",
+            "2e0",
+            "\"2\"",
+            "null",
+            "true",
+            "[]",
+            "{}",
+            "01",
+            "9007199254740992",
+            "",
         ] {
             assert_eq!(parse_version(bad), None, "{bad}");
         }

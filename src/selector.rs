@@ -86,7 +86,10 @@ impl Selector {
                         let p = index_path(path, i);
                         match v {
                             Value::Object(map) => parse_item(map, &p),
-                            _ => Err(Error::invalid(p, "expected a selector object such as { stream: \"acc-1\" }")),
+                            _ => Err(Error::invalid(
+                                p,
+                                "expected a selector object such as { stream: \"acc-1\" }",
+                            )),
                         }
                     })
                     .collect::<Result<Vec<_>>>()?;

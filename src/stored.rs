@@ -7,8 +7,8 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::json::parse_uuid;
-use crate::schema;
 use crate::log::NewEvent;
+use crate::schema;
 
 /// A recorded event as stored (see [`crate::Store::restore`]). Fields the
 /// engine does not keep (`data`, `metadata`, `time`, `correlationId`) are

@@ -114,7 +114,14 @@ fn a_batch_that_does_not_fit_is_corrupt_and_changes_nothing() {
     for bad in [json!(0), json!(1.5), json!("2")] {
         let r = s.restore(&with(&|e| e["schemaVersion"] = bad.clone()));
         assert!(
-            matches!(r, Err(Error::Corrupt { revision: 3, field: Some("schemaVersion"), .. })),
+            matches!(
+                r,
+                Err(Error::Corrupt {
+                    revision: 3,
+                    field: Some("schemaVersion"),
+                    ..
+                })
+            ),
             "{bad}: {r:?}"
         );
     }

@@ -328,7 +328,10 @@ fn reads_bound_direction_and_limit() {
     assert_eq!(log.select(&even, 2, 9, 3, true), vec![9, 7, 5]);
     assert_eq!(log.select_stream("odd", 2, u64::MAX, 2, false), &[6, 8]);
     assert_eq!(log.select_stream("odd", 2, u64::MAX, 2, true), &[8, 10]);
-    assert_eq!(log.select_stream("none", 0, u64::MAX, 5, false), &[] as &[u32]);
+    assert_eq!(
+        log.select_stream("none", 0, u64::MAX, 5, false),
+        &[] as &[u32]
+    );
     // toVersion bounds from above, inclusive; `limit` counts from the end a read starts at.
     assert_eq!(log.select_stream("odd", 0, 3, 2, true), &[6, 8]);
     assert_eq!(log.select_stream("odd", 1, 3, 10, false), &[4, 6, 8]);

@@ -232,10 +232,13 @@ impl Engine {
     pub fn read_stream(&self, stream_json: &str, options_json: &str) -> Result<Vec<u32>, JsValue> {
         let stream = parse_stream_name(stream_json).map_err(thrown)?;
         let o = parse_stream_read_options(options_json).map_err(thrown)?;
-        let revs = self
-            .store
-            .log()
-            .select_stream(&stream, o.from_version, o.to_version, o.limit, o.backwards);
+        let revs = self.store.log().select_stream(
+            &stream,
+            o.from_version,
+            o.to_version,
+            o.limit,
+            o.backwards,
+        );
         Ok(if o.backwards {
             revs.iter().rev().copied().collect()
         } else {
