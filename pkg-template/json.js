@@ -160,17 +160,44 @@ export function frozenJson(v, path, parents = []) {
 
 /**
  * Freezes, all the way down, a value that JSON.parse made (so JSON already,
- * nothing to check): stored and imported events.
+ * nothing to check): stored, pulled and imported events. Iterative: a
+ * value nested any number of levels deep freezes without growing the stack.
  * @param {any} v an object or array
  * @returns {any} `v`
  */
 export function freezeParsed(v) {
-  if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) if (typeof v[i] === "object" && v[i] !== null) freezeParsed(v[i]);
-  } else {
-    for (const k of Object.keys(v)) if (typeof v[k] === "object" && v[k] !== null) freezeParsed(v[k]);
+  /** @type {any[]} */
+  const todo = [v];
+  while (todo.length > 0) {
+    const o = todo.pop();
+    if (Array.isArray(o)) {
+      for (let i = 0; i < o.length; i++) if (typeof o[i] === "object" && o[i] !== null) todo.push(o[i]);
+    } else {
+      for (const k of Object.keys(o)) if (typeof o[k] === "object" && o[k] !== null) todo.push(o[k]);
+    }
+    Object.freeze(o);
   }
-  return Object.freeze(v);
+  return v;
+}
+
+/**
+ * Whether a value that JSON.parse made nests arrays and objects more than
+ * `max` levels deep (`[]` is one level). Iterative, and stops at the first
+ * container too deep.
+ * @param {unknown} v
+ * @param {number} [max]
+ */
+export function deeperThan(v, max = MAX_DEPTH) {
+  if (typeof v !== "object" || v === null) return false;
+  /** @type {[any, number][]} */
+  const todo = [[v, 1]];
+  while (todo.length > 0) {
+    const [o, depth] = /** @type {[any, number]} */ (todo.pop());
+    if (depth > max) return true;
+    const values = Array.isArray(o) ? o : Object.values(o);
+    for (const x of values) if (typeof x === "object" && x !== null) todo.push([x, depth + 1]);
+  }
+  return false;
 }
 
 const LENIENT = 0; // the request's own fields: undefined reads as absent

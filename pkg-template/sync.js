@@ -60,6 +60,7 @@
  *   `lead` waits to be the tab that talks to the server
  * @typedef {{ id: string, committed?: [number, number], rejected?: boolean }} HeardOutcome
  * @typedef {SyncRejection} Rejection
+ * @typedef {{ batchId: string, revision: number, field: string, why: string, at: number }} Quarantined a pulled batch taken in without its data: its first such event's revision and fault
  * @typedef {NonNullable<SyncStatus["lastError"]>} SyncError
  * @typedef {{ engine: Engine, events: RecordedEvent[], publish: (events: RecordedEvent[], woken: number[]) => void,
  *   truncate: (head: number) => void, pendingChanged: (stands?: number) => void }} StoreHooks
@@ -68,6 +69,7 @@
 import { rebasePlan } from "./wasm/hindcast.js";
 import { ConstraintViolationError, InvalidInputError, StorageError, invalid } from "./errors.js";
 import { decodeRecorded, joinArrays, restore } from "./record.js";
+import { MAX_DEPTH, deeperThan, isObject } from "./json.js";
 import { PUSH_BYTES, PUSH_EVENTS, entryFromRecord, makeEntry, pushed, renumbered, streamsOf, viewMatters } from "./pending.js";
 
 /**
@@ -143,6 +145,11 @@ export class Sync {
   #outcomes = [];
   /** @type {Rejection[]} */
   #rejected = [];
+  /**
+   * Pulled batches taken in without their data (see #plan).
+   * @type {Quarantined[]}
+   */
+  #quarantined = [];
   /**
    * The batch ids this tab is dismissing, skipped when the stored queue is
    * taken in until the dismissal is stored (a take-in before it would list,
@@ -367,6 +374,16 @@ export class Sync {
 
   rejected() {
     return this.#rejected.slice();
+  }
+
+  /**
+   * The batches pulled from the server that this device could not take in
+   * as recorded (their events are in the log with `data: null` and no
+   * `metadata`), since the store was opened.
+   * @returns {Quarantined[]}
+   */
+  quarantined() {
+    return this.#quarantined.slice();
   }
 
   /** @param {(rejection: Rejection) => void} listener */
@@ -692,9 +709,22 @@ export class Sync {
     const fresh = pulledEvents.filter((e) => !(e?.revision <= this.confirmed));
     if (fresh.length > 0 && fresh[0].revision !== this.confirmed + 1) fresh.length = 0;
     if (fresh.length === 0 && this.#outcomes.length === 0) return null;
-    for (const e of fresh) {
-      const fault = decodeRecorded(e, { asIs: true });
-      if (fault !== null) throw new Error(`the server sent a malformed event (${fault.field}: ${fault.why})`);
+    for (let i = 0; i < fresh.length; i++) {
+      const e = fresh[i];
+      const fault = decodeRecorded(e, { asIs: true }) ?? depthFault(e);
+      if (fault === null) continue;
+      // An event whose data or metadata this device cannot take in (a log
+      // written before the server refused it, or by another server) must
+      // not stop sync: it takes its place with its envelope (which every
+      // check reads) and without its data, and its batch is listed.
+      const standIn = withoutData(e);
+      if (standIn === null) throw new Error(`the server sent a malformed event (${fault.field}: ${fault.why})`);
+      fresh[i] = standIn;
+      const last = this.#quarantined.at(-1);
+      if (last?.batchId === e.batchId) continue;
+      const q = Object.freeze({ batchId: e.batchId, revision: e.revision, field: fault.field, why: fault.why, at: Date.now() });
+      this.#quarantined.push(q);
+      console.warn(`hindcast: batch ${e.batchId} from the server was taken in without its data (revision ${e.revision}, ${fault.field}: ${fault.why}); see store.sync.quarantined()`);
     }
     const pulled = byBatch(fresh);
     /** @type {{ confirmed: number, joined: string[], rejected: string[], pending: { id: string, first: number, committed?: [number, number] }[] }} */
@@ -909,6 +939,39 @@ export class Sync {
     if (this.#leader && connection) this.#tabs?.postMessage({ status: { state: next.state, lastError: next.lastError } });
     for (const l of this.#statusListeners) call(l, { ...next });
   }
+}
+
+/**
+ * The fault of a decoded event whose data or metadata nest deeper than
+ * `transact` accepts (reads, exports and apps would recurse on them), or null.
+ * @param {any} e
+ * @returns {{ field: string, why: string } | null}
+ */
+function depthFault(e) {
+  for (const field of ["data", "metadata"]) {
+    if (deeperThan(e[field])) return { field, why: `nested more than ${MAX_DEPTH} levels deep` };
+  }
+  return null;
+}
+
+/** The fields of a recorded event other than its data and metadata. */
+const ENVELOPE = ["revision", "stream", "version", "id", "type", "subject", "tags", "time", "correlationId", "schemaVersion", "batchId", "recordedAt"];
+
+/**
+ * A pulled event without its data and metadata (`data: null`), decoded and
+ * frozen; null if its envelope is at fault too.
+ * @param {any} e
+ * @returns {any}
+ */
+function withoutData(e) {
+  if (!isObject(e)) return null;
+  /** @type {any} */
+  const out = {};
+  for (const k of ENVELOPE) {
+    if (k === "subject") out.data = null;
+    if (e[k] !== undefined) out[k] = e[k];
+  }
+  return decodeRecorded(out, { asIs: true }) === null && depthFault(out) === null ? out : null;
 }
 
 /**

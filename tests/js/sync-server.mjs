@@ -34,6 +34,7 @@ export async function startServer({ dir = mkdtempSync(join(tmpdir(), "hindcast-s
   const storage = pg ? ["--database-url", pg] : ["--data", join(dir, "logs.db")];
   const child = spawn(binary(), ["--listen", "127.0.0.1:0", ...storage, "--jwt-secret", SECRET], {
     stdio: ["ignore", "pipe", "inherit"],
+    env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "warn" }, // only trouble in the tests' output
   });
   const url = await new Promise((resolve, reject) => {
     const lines = createInterface({ input: child.stdout });
@@ -75,7 +76,8 @@ export function token(sub, logs = ["*"], ttl = 3600) {
  * answer: `{ answered, release }`, `answered` resolving once the server has
  * answered, `release()` passing the answer on; `refusePushes = true`
  * refuses pushes only (pulls and the live stream pass); `failNextPulls(n)`
- * resets the next n pulls (not the live stream). `target` may be set (a
+ * resets the next n pulls (not the live stream); `rewritePulls(f)` passes
+ * each pull's answer as `f(text)` (another server's log). `target` may be set (a
  * server started again elsewhere). Resolves with `{ url, set offline,
  * set target, dropNextPush, holdNextPush, pushes, close }`.
  */
@@ -87,6 +89,8 @@ export async function proxy(target) {
   let offline = false;
   let refusePushes = false;
   let failPulls = 0;
+  /** @type {((text: string) => string) | null} */
+  let rewrite = null;
   let drop = false;
   let pushes = 0;
   const server = http.createServer((req, res) => {
@@ -122,6 +126,17 @@ export async function proxy(target) {
           answer.on("end", () => req.socket.destroy());
           return;
         }
+        if (isPull && rewrite !== null) {
+          const f = rewrite;
+          const chunks = [];
+          answer.on("data", (c) => chunks.push(c));
+          answer.on("end", () => {
+            const { "content-length": _, "transfer-encoding": __, ...headers } = answer.headers;
+            res.writeHead(answer.statusCode, headers);
+            res.end(f(Buffer.concat(chunks).toString()));
+          });
+          return;
+        }
         res.writeHead(answer.statusCode, answer.headers);
         answer.pipe(res);
       },
@@ -155,6 +170,9 @@ export async function proxy(target) {
     },
     failNextPulls(n) {
       failPulls = n;
+    },
+    rewritePulls(f) {
+      rewrite = f;
     },
     holdNextPush() {
       let answered = () => {};
