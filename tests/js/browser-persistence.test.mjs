@@ -267,3 +267,38 @@ test("event schemas over a database: written by version 1, read upcast by versio
   assert.deepEqual(out.asRecorded, [3, { amount: 5, currency: "SEK", channel: "app" }]);
   assert.equal(out.untouched, true);
 });
+
+test("projection snapshots in real IndexedDB: kept on close, the next projection folds only what follows", async () => {
+  const out = await page.evaluate(async (name) => {
+    const { EventStore } = window;
+    let folds = 0;
+    const spec = () => ({
+      initial: { total: 0, byStream: {} },
+      on: {
+        deposited: (s, e) => {
+          folds++;
+          s.total += e.data.amount;
+          s.byStream[e.stream] = (s.byStream[e.stream] ?? 0) + e.data.amount;
+          return s;
+        },
+      },
+      snapshot: { key: "totals", every: 500 },
+    });
+    const a = await EventStore.open(name);
+    await Promise.all(Array.from({ length: 1200 }, (_, i) => a.transact({ events: [{ stream: `s-${i % 4}`, type: "deposited", data: { amount: 1 } }] })));
+    const p = a.project({ ...spec(), initial: { total: 0, byStream: {} } });
+    await p.ready;
+    const first = { folds, state: structuredClone(p.state) };
+    await a.close();
+    folds = 0;
+    const b = await EventStore.open(name);
+    await b.transact({ events: [{ stream: "s-0", type: "deposited", data: { amount: 10 } }] });
+    const q = b.project(spec());
+    await q.ready;
+    const second = { folds, state: q.state, position: q.position };
+    await b.close();
+    return { first, second };
+  }, dbName());
+  assert.deepEqual(out.first, { folds: 1200, state: { total: 1200, byStream: { "s-0": 300, "s-1": 300, "s-2": 300, "s-3": 300 } } });
+  assert.deepEqual(out.second, { folds: 1, state: { total: 1210, byStream: { "s-0": 310, "s-1": 300, "s-2": 300, "s-3": 300 } }, position: 1201 });
+});
