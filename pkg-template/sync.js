@@ -169,6 +169,12 @@ export class Sync {
   #wake = null;
   #kicked = false;
   #backoff = 0;
+  /**
+   * The loop sleeps out a backoff after a failure: a local write does not
+   * cut it short (the server is tried again when it ends, SPEC §8.4); only
+   * `online`, `flush` and `waitFor` do.
+   */
+  #backingOff = false;
   /** @type {AbortController | null} */
   #live = null;
   #liveBackoff = 0;
@@ -482,6 +488,7 @@ export class Sync {
     }
     this.#kicked = true;
     if (now) this.#backoff = 0;
+    else if (this.#backingOff) return;
     this.#wake?.();
   }
 
@@ -508,7 +515,9 @@ export class Sync {
       } catch (e) {
         if (this.#closed) return;
         this.#failed(e);
+        this.#backingOff = true;
         await this.#sleep(this.#nextBackoff());
+        this.#backingOff = false;
         continue;
       }
       if (!this.#kicked) await this.#sleep(Infinity);

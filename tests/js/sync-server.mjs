@@ -93,7 +93,9 @@ export async function proxy(target) {
   let rewrite = null;
   let drop = false;
   let pushes = 0;
+  let requests = 0;
   const server = http.createServer((req, res) => {
+    requests++;
     if (offline) {
       req.socket.destroy();
       return;
@@ -154,6 +156,10 @@ export async function proxy(target) {
     url: `http://127.0.0.1:${port}`,
     get pushes() {
       return pushes;
+    },
+    /** Every request that reached the proxy, refused ones included. */
+    get requests() {
+      return requests;
     },
     set offline(v) {
       offline = v;

@@ -413,3 +413,36 @@ test("close aborts the request in flight: a held push's answer is not applied to
   }
   await d.proxy.close();
 });
+
+test("while the server is unreachable, local writes wait out the backoff instead of costing a request each", async () => {
+  const log = newLog();
+  const a = await device(log, "alice");
+  await (await a.store.transact({ events: [{ stream: "s", type: "t" }] })).confirmed;
+  a.proxy.offline = true;
+  const offline = new Promise((resolve) => {
+    const off = a.store.sync.onStatus((s) => {
+      if (s.state === "offline") {
+        off();
+        resolve();
+      }
+    });
+  });
+  await a.store.transact({ events: [{ stream: "s", type: "t" }] });
+  await offline; // the loop found the server unreachable: it backs off
+  const before = a.proxy.requests;
+  // 30 writes, each followed by a round trip to the server (time for a loop
+  // woken by the write to send its request, as it did before).
+  for (let i = 0; i < 30; i++) {
+    await a.store.transact({ events: [{ stream: "s", type: "t" }] });
+    await fetch(`${server.url}/healthz`);
+  }
+  const during = a.proxy.requests - before;
+  // Only the backoff's own timer may try again meanwhile (1 s, then 2 s, with jitter).
+  assert.ok(during <= 3, `the writes cost ${during} requests`);
+  // Back online: flush tries at once, whatever the backoff had reached.
+  a.proxy.offline = false;
+  await a.store.sync.flush();
+  assert.equal(a.store.confirmedRevision, 32);
+  assert.equal(a.store.sync.status.state, "online");
+  await a.close();
+});
