@@ -9,8 +9,10 @@
 //
 // Invariant: `#events[r - 1]` is the event at revision r, for every r up to
 // the engine's head; outside a persistent store's staging (persistent.js),
-// both change only together, in `#publish`'s callers. The engine never
-// calls JavaScript, so no user code runs while it is busy.
+// both change only together, in `#publish`'s callers. Every event enters
+// through `#publish`, which tells the store's schemas (schemas.js keeps
+// what reads return by revision on that). The engine never calls
+// JavaScript, so no user code runs while it is busy.
 
 import { Engine, commitLayout, idbDelete, idbOpen } from "./wasm/hindcast.js";
 import { loadWasm, memoryF64, memoryText } from "./loader.js";

@@ -246,7 +246,7 @@ export class Subscription {
     /** Whether a handler ran in the current run of events. */
     let ran = false;
     if (this.#gate !== undefined) {
-      const from = await this.#gate;
+      const from = await this.#gate.catch(() => 0); // no snapshot: from the start
       this.#gate = undefined;
       if (this.#stopped) return;
       if (from > this.#position) {
