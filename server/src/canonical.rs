@@ -79,6 +79,16 @@ pub fn canonical(text: &str, out: &mut String) {
 /// returns where it ends.
 fn string(text: &str, start: usize, out: &mut String) -> usize {
     let bytes = text.as_bytes();
+    // Without escapes a string is written one way already (JSON text
+    // holds no raw control characters).
+    let end = bytes[start + 1..]
+        .iter()
+        .position(|b| matches!(b, b'"' | b'\\'))
+        .map_or(bytes.len(), |n| start + 1 + n);
+    if bytes.get(end) == Some(&b'"') {
+        out.push_str(&text[start..=end]);
+        return end + 1;
+    }
     let mut units: Vec<u16> = Vec::new();
     let mut i = start + 1;
     loop {
@@ -123,9 +133,23 @@ fn string(text: &str, start: usize, out: &mut String) -> usize {
     i + 1
 }
 
-/// Writes a JSON number as its exact value: `[-]digits` or
-/// `[-]digitsE[-]exponent`, no leading or trailing zeros in `digits`.
+/// Writes a JSON number as its exact value: `[-]digits` (an integer, its
+/// zeros written out) or `[-]digitsE[-]exponent`, no leading or trailing
+/// zeros in `digits`.
 fn number(text: &str, out: &mut String) {
+    // An integer without leading or trailing zeros: already its one form.
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    if digits == "0" {
+        out.push('0');
+        return;
+    }
+    if digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0')
+        && !digits.ends_with('0')
+    {
+        out.push_str(text);
+        return;
+    }
     let (negative, rest) = match text.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, text),
@@ -156,11 +180,18 @@ fn number(text: &str, out: &mut String) {
         out.push('-');
     }
     out.push_str(&digits);
-    if exponent != 0 {
+    if (1..=PLAIN_ZEROS).contains(&exponent) {
+        // An integer: written out, as JSON.stringify writes most.
+        out.extend(std::iter::repeat_n('0', exponent as usize));
+    } else if exponent != 0 {
         out.push('E');
         out.push_str(&exponent.to_string());
     }
 }
+
+/// An integer with up to this many trailing zeros is written with them;
+/// beyond, as digits E exponent (so `1e1000000000` stays short).
+const PLAIN_ZEROS: i64 = 4096;
 
 #[cfg(test)]
 mod tests {
@@ -184,10 +215,23 @@ mod tests {
     }
 
     #[test]
+    fn integers_and_plain_strings_keep_their_text() {
+        assert_eq!(
+            canon("[100,1e2,1.5e3,1e5000,-0.0]"),
+            "[100,100,1500,1E5000,0]"
+        );
+        assert_eq!(canon(&format!("1{}", "0".repeat(5000))), "1E5000");
+        assert_eq!(
+            canon(r#"["plain","with \"quote\""]"#),
+            r#"["plain","with \"quote\""]"#
+        );
+    }
+
+    #[test]
     fn equal_values_have_one_form_and_different_ones_differ() {
         assert_eq!(
             canon(r#" { "a" : [ 1.0 , -0, 10e-1, 1E2 ] } "#),
-            r#"{"a":[1,0,1,1E2]}"#
+            r#"{"a":[1,0,1,100]}"#
         );
         assert_eq!(canon(r#""\u0041\/\n\u00e9""#), canon("\"A/\\né\""));
         assert_ne!(canon("0.1"), canon("0.10000000000000001"));
