@@ -7,7 +7,7 @@ import { createHmac, randomUUID } from "node:crypto";
 import { Pool } from "undici";
 
 /** The secret the bench's servers are started with. */
-export const SECRET = "bench-secret";
+export const SECRET = "bench-secret-of-at-least-32-bytes-long";
 
 /** An HS256 token for every log, valid for ten hours. */
 function jwt() {
