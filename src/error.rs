@@ -199,23 +199,16 @@ fn found_words(f: &mut fmt::Formatter<'_>, n: u64) -> fmt::Result {
 /// A stream expectation (its JSON text as given) in words.
 fn expectation(f: &mut fmt::Formatter<'_>, json: &str) -> fmt::Result {
     use serde_json::Value;
+    // (Numbers are written as u64s: a Value's own Display would bring its
+    // whole serializer into the module.)
     let value: Value = serde_json::from_str(json).unwrap_or_default();
-    let (revision, version) = (value.get("revision"), value.get("version"));
-    match value.as_str() {
-        Some("no_stream") => f.write_str("no events"),
-        Some("stream_exists") => f.write_str("some event"),
-        Some("any") => f.write_str("anything"),
-        _ if revision.and_then(Value::as_u64) == Some(0) => f.write_str("no events"),
-        _ if revision.is_some() => write!(
-            f,
-            "its last event at revision {}",
-            revision.unwrap_or(&Value::Null)
-        ),
-        _ if version.is_some() => write!(
-            f,
-            "its last event at version {}",
-            version.unwrap_or(&Value::Null)
-        ),
+    let number = |key| value.get(key).and_then(Value::as_u64);
+    match (value.as_str(), number("revision"), number("version")) {
+        (Some("no_stream"), ..) | (_, Some(0), _) => f.write_str("no events"),
+        (Some("stream_exists"), ..) => f.write_str("some event"),
+        (Some("any"), ..) => f.write_str("anything"),
+        (_, Some(r), _) => write!(f, "its last event at revision {r}"),
+        (_, _, Some(v)) => write!(f, "its last event at version {v}"),
         _ => f.write_str(json),
     }
 }
