@@ -2,9 +2,9 @@
 //!
 //! A recorded event's `schemaVersion` names the version of its `data`'s
 //! shape: a positive safe integer, and an event without one is version 1.
-//! The core checks the field wherever events come in (transact requests,
-//! stored events, pushed batches on the server) and never decides anything
-//! by it: expectations, constraints, selectors and the view rule read the
+//! The core checks the field where requests come in (transact requests,
+//! and so pushed batches on the server; stored and imported events are
+//! checked by `pkg-template/record.js`) and never decides anything by it: expectations, constraints, selectors and the view rule read the
 //! envelope only. Which versions a type has, and upcasting, belong to the
 //! app's code: the JavaScript layer applies them (`pkg-template/schemas.js`).
 

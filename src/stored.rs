@@ -8,7 +8,6 @@ use serde::Deserialize;
 use crate::error::{Error, Result};
 use crate::json::parse_uuid;
 use crate::log::NewEvent;
-use crate::schema;
 
 /// A recorded event as stored (see [`crate::Store::restore`]). Fields the
 /// engine does not keep (`data`, `metadata`, `time`, `correlationId`) are
@@ -31,9 +30,6 @@ struct RecordedIn<'a> {
     #[serde(borrow)]
     batch_id: Cow<'a, str>,
     recorded_at: f64,
-    /// Checked (see [`crate::schema`]), not kept.
-    #[serde(borrow, default)]
-    schema_version: Option<&'a serde_json::value::RawValue>,
 }
 
 pub struct StoredEvent<'a> {
@@ -121,11 +117,6 @@ pub fn parse_stored(text: &str, head: u64) -> Result<Vec<StoredBatch<'_>>> {
                 .any(|(j, t)| t.is_empty() || tags[..j].contains(t))
             {
                 return Err(bad("tags", "empty or repeated tags"));
-            }
-        }
-        if let Some(v) = e.schema_version {
-            if schema::parse_version(v.get()).is_none() {
-                return Err(bad("schemaVersion", schema::EXPECTED));
             }
         }
         let batch_id =

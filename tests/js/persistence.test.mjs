@@ -215,6 +215,7 @@ test("a record that does not decode makes open reject as corrupt, naming the rev
     [{ ...second, events: second.events.replace('"version":0', '"version":5') }, 3, /version 5 where 0 follows/],
     [{ ...second, last: 4 }, 3, /do not fill revisions 3 to 4/],
     [{ ...second, events: second.events.replace('"data":{}', '"nodata":{}') }, 3, /data: missing/],
+    [{ ...second, events: second.events.replace('"data":{}', '"data":{},"schemaVersion":1.5') }, 3, /schemaVersion/],
     [{ ...second, events: second.events.replace('"revision":3', '"revision":7') }, 3, /not an event record/],
   ];
   for (const [bad, revision, why] of cases) {
