@@ -299,6 +299,13 @@ export interface Sync {
   failing(): Uuid[];
   /** Forgets a rejection (in every tab); resolves once that is stored. */
   dismiss(batchId: Uuid): Promise<void>;
+  /**
+   * The batches pulled from the server since the store opened that this
+   * device could not take in as recorded (data nested too deep, metadata
+   * not an object, data missing): their events are in the log with
+   * `data: null` and no `metadata`, and sync went on.
+   */
+  quarantined(): { batchId: Uuid; revision: number; field: string; why: string; at: number }[];
   /** Resolves once the confirmed prefix reaches `revision`. */
   waitFor(revision: number): Promise<void>;
   /** Resolves when every batch pending at the call has its outcome. */
