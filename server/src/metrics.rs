@@ -23,6 +23,8 @@ pub struct Metrics {
     pub batches: Family<Outcome, Counter>,
     pub events_committed: Counter,
     pub push_seconds: Histogram,
+    /// Pushes decided together, in one transaction (group commit).
+    pub group_pushes: Histogram,
     pub storage_errors: Counter,
     pub live_readers: Gauge,
     /// Pages of live reads held in memory, and their bytes.
@@ -42,6 +44,7 @@ impl Default for Metrics {
             push_seconds: Histogram::new([
                 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
             ]),
+            group_pushes: Histogram::new([1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0]),
             storage_errors: Counter::default(),
             live_readers: Gauge::default(),
             live_pages: Gauge::default(),
@@ -61,6 +64,11 @@ impl Default for Metrics {
             "push_seconds",
             "Time to answer a push",
             m.push_seconds.clone(),
+        );
+        registry.register(
+            "group_pushes",
+            "Pushes decided together in one group (one transaction)",
+            m.group_pushes.clone(),
         );
         registry.register(
             "storage_errors",

@@ -323,6 +323,11 @@ fn take_group(lane: &Lane) -> Vec<Waiting> {
         events += w.events;
         group.extend(waiting.pop_front());
     }
+    if !group.is_empty() {
+        crate::metrics::METRICS
+            .group_pushes
+            .observe(group.len() as f64);
+    }
     group
 }
 

@@ -210,6 +210,10 @@ async fn metrics_are_scraped_in_the_prometheus_format() {
         );
         assert_eq!(get(&m, "hindcast_events_committed_total", &[]), 6.0);
         assert_eq!(get(&m, "hindcast_push_seconds_count", &[]), 5.0);
+        // The pushes came one after another: every group held one.
+        let groups = get(&m, "hindcast_group_pushes_count", &[]);
+        assert!(groups >= 4.0, "{groups} groups");
+        assert_eq!(get(&m, "hindcast_group_pushes_sum", &[]), groups);
         assert_eq!(get(&m, "hindcast_storage_errors_total", &[]), 0.0);
         assert_eq!(get(&m, "hindcast_logs_in_memory", &[]), 1.0);
         assert!(get(&m, "hindcast_connections", &[]) >= 1.0);
