@@ -409,6 +409,15 @@ async fn push_handler<S: Storage>(
         },
     };
     METRICS.pushes.get_or_create(&Outcome { outcome }).inc();
+    if crate::metrics::watched(&log) {
+        METRICS
+            .log_pushes
+            .get_or_create(&crate::metrics::LogOutcome {
+                log: log.to_string(),
+                outcome,
+            })
+            .inc();
+    }
     let seconds = started.elapsed().as_secs_f64();
     METRICS.push_seconds.observe(seconds);
     // One line per request; never a token or an event's data.

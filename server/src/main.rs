@@ -46,6 +46,7 @@ the command line wins over the environment.
   --max-connections N      HINDCAST_MAX_CONNECTIONS   connections served at once (10000)
   --max-logs N             HINDCAST_MAX_LOGS          logs kept decided in memory (10000)
   --metrics-listen ADDR    HINDCAST_METRICS_LISTEN    also serve GET /metrics here, without a token
+  --metrics-logs LOGS      HINDCAST_METRICS_LOGS      count pushes per log for these logs (comma-separated, at most 100)
   --log-format FORMAT      HINDCAST_LOG_FORMAT        text (default) or json; levels by RUST_LOG (info)
   --version                                           print the version and exit
   --help                                              print this and exit";
@@ -79,6 +80,7 @@ fn args() -> Result<Args, String> {
             "--max-connections" => "max-connections",
             "--max-logs" => "max-logs",
             "--metrics-listen" => "metrics-listen",
+            "--metrics-logs" => "metrics-logs",
             "--log-format" => "log-format",
             "--insecure-no-auth" => {
                 insecure = Some(true);
@@ -128,6 +130,23 @@ fn args() -> Result<Args, String> {
         None => None,
         Some(v) => Some(v.parse().map_err(|e| format!("--metrics-listen: {e}"))?),
     };
+    // Per-log figures only for the logs the operator names: a label per log
+    // is a time series per log, and the logs are unbounded.
+    if let Some(v) = get("metrics-logs", "HINDCAST_METRICS_LOGS") {
+        let logs: Vec<String> = v
+            .split(',')
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect();
+        if logs.is_empty() || logs.len() > metrics::MAX_WATCHED_LOGS {
+            return Err(format!(
+                "--metrics-logs: expected 1 to {} log names, comma-separated",
+                metrics::MAX_WATCHED_LOGS
+            ));
+        }
+        metrics::watch_logs(logs);
+    }
     let json_logs = match get("log-format", "HINDCAST_LOG_FORMAT").as_deref() {
         None | Some("text") => false,
         Some("json") => true,

@@ -1,5 +1,6 @@
 //! What `GET /metrics` reports, in the Prometheus text format. No label
-//! names a log or a principal (their number is unbounded).
+//! names a principal, and a log only where the operator asked for it
+//! (`--metrics-logs`): their number is unbounded.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -14,12 +15,37 @@ pub struct Outcome {
     pub outcome: &'static str,
 }
 
+/// A push's log and outcome, for the logs watched (`--metrics-logs`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LogOutcome {
+    pub log: String,
+    pub outcome: &'static str,
+}
+
+/// At most this many logs get figures of their own.
+pub const MAX_WATCHED_LOGS: usize = 100;
+
+/// The logs whose pushes are counted by log; set once, at start.
+static WATCHED: std::sync::OnceLock<std::collections::HashSet<String>> = std::sync::OnceLock::new();
+
+/// Counts pushes by log for these logs (called once, at start).
+pub fn watch_logs(logs: Vec<String>) {
+    let _ = WATCHED.set(logs.into_iter().collect());
+}
+
+/// Whether pushes to `log` are counted by log.
+pub fn watched(log: &str) -> bool {
+    WATCHED.get().is_some_and(|w| w.contains(log))
+}
+
 /// The process's metrics.
 pub static METRICS: std::sync::LazyLock<Metrics> = std::sync::LazyLock::new(Metrics::default);
 
 pub struct Metrics {
     registry: Registry,
     pub pushes: Family<Outcome, Counter>,
+    /// Pushes by log and outcome, for the logs watched only.
+    pub log_pushes: Family<LogOutcome, Counter>,
     pub batches: Family<Outcome, Counter>,
     pub events_committed: Counter,
     pub push_seconds: Histogram,
@@ -39,6 +65,7 @@ impl Default for Metrics {
         let mut registry = Registry::with_prefix("hindcast");
         let m = Metrics {
             pushes: Family::default(),
+            log_pushes: Family::default(),
             batches: Family::default(),
             events_committed: Counter::default(),
             push_seconds: Histogram::new([
@@ -55,6 +82,11 @@ impl Default for Metrics {
         };
         registry.register("pushes", "Pushes answered, by outcome", m.pushes.clone());
         registry.register("batches", "Batches decided, by outcome", m.batches.clone());
+        registry.register(
+            "log_pushes",
+            "Pushes answered, by log (the logs named by --metrics-logs) and outcome",
+            m.log_pushes.clone(),
+        );
         registry.register(
             "events_committed",
             "Events committed",

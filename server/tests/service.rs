@@ -151,7 +151,11 @@ fn get(m: &Samples, name: &str, labels: &[(&str, &str)]) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_are_scraped_in_the_prometheus_format() {
     for backend in backends() {
+        let log = format!("metrics-{}", new_id());
+        let other = format!("other-{}", new_id());
         let mut args = vec![
+            "--metrics-logs",
+            &log,
             "--listen",
             "127.0.0.1:0",
             "--jwt-secret",
@@ -161,8 +165,11 @@ async fn metrics_are_scraped_in_the_prometheus_format() {
         ];
         args.extend(backend.args.iter().map(String::as_str));
         let server = Server::launch(&args, &[], true);
-        let log = format!("metrics-{}", new_id());
         let mut d = Device::new(&server, &log, "alice");
+        // A log not named by --metrics-logs is counted in the totals only.
+        let mut o = Device::new(&server, &other, "alice");
+        o.push(json!({ "events": [{ "stream": "s", "type": "t" }], "view": view(0) }))
+            .await;
         for _ in 0..3 {
             d.push(json!({ "events": [{ "stream": "s", "type": "t" }, { "stream": "s", "type": "t" }], "view": view(0) }))
                 .await;
@@ -191,8 +198,25 @@ async fn metrics_are_scraped_in_the_prometheus_format() {
         assert_eq!(status, 200);
         let m = parse(&text);
         assert_eq!(
+            get(
+                &m,
+                "hindcast_log_pushes_total",
+                &[("log", &log), ("outcome", "ok")]
+            ),
+            4.0
+        );
+        assert_eq!(
+            get(
+                &m,
+                "hindcast_log_pushes_total",
+                &[("log", &log), ("outcome", "out_of_order")]
+            ),
+            1.0
+        );
+        assert!(!text.contains(&other), "no series names the other log");
+        assert_eq!(
             get(&m, "hindcast_pushes_total", &[("outcome", "ok")]),
-            4.0,
+            5.0,
             "{}",
             backend.name
         );
@@ -202,20 +226,20 @@ async fn metrics_are_scraped_in_the_prometheus_format() {
         );
         assert_eq!(
             get(&m, "hindcast_batches_total", &[("outcome", "committed")]),
-            3.0
+            4.0
         );
         assert_eq!(
             get(&m, "hindcast_batches_total", &[("outcome", "rejected")]),
             1.0
         );
-        assert_eq!(get(&m, "hindcast_events_committed_total", &[]), 6.0);
-        assert_eq!(get(&m, "hindcast_push_seconds_count", &[]), 5.0);
+        assert_eq!(get(&m, "hindcast_events_committed_total", &[]), 7.0);
+        assert_eq!(get(&m, "hindcast_push_seconds_count", &[]), 6.0);
         // The pushes came one after another: every group held one.
         let groups = get(&m, "hindcast_group_pushes_count", &[]);
-        assert!(groups >= 4.0, "{groups} groups");
+        assert!(groups >= 5.0, "{groups} groups");
         assert_eq!(get(&m, "hindcast_group_pushes_sum", &[]), groups);
         assert_eq!(get(&m, "hindcast_storage_errors_total", &[]), 0.0);
-        assert_eq!(get(&m, "hindcast_logs_in_memory", &[]), 1.0);
+        assert_eq!(get(&m, "hindcast_logs_in_memory", &[]), 2.0);
         assert!(get(&m, "hindcast_connections", &[]) >= 1.0);
         assert_eq!(get(&m, "hindcast_live_readers", &[]), 0.0);
         // The same page on --metrics-listen, without a token.
@@ -248,7 +272,7 @@ async fn metrics_are_scraped_in_the_prometheus_format() {
                 "hindcast_batches_total",
                 &[("outcome", "committed")]
             ),
-            3.0
+            4.0
         );
     }
 }
