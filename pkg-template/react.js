@@ -34,7 +34,11 @@ const noSubscribe = () => nothing;
  * @returns {() => void} unsubscribes
  */
 function watch(store, changed, selector) {
-  const sub = store.subscribe(() => changed(), { selector, after: "end", pending: true, onRewind: () => changed() });
+  // A signal only: it never pauses before an event written by newer code
+  // (subscription.js, SIGNAL; a registered symbol, named here without an import).
+  /** @type {any} */
+  const options = { selector, after: "end", pending: true, onRewind: () => changed(), [Symbol.for("hindcast.signal")]: true };
+  const sub = store.subscribe(() => changed(), options);
   return () => sub.cancel();
 }
 

@@ -21,6 +21,15 @@ import { SchemaError } from "./schemas.js";
  * @import { StoreCore as Core } from "./hindcast.js"
  */
 
+/**
+ * An option of this package's own subscriptions (not of the API): with
+ * `[SIGNAL]: true` a subscription is only a signal that commits happened
+ * (hindcast/react's), so it never pauses before an event written by newer
+ * code (SPEC §9): it delivers nothing that is read as data. A registered
+ * symbol, so that react.js names it without importing the store's modules.
+ */
+export const SIGNAL = Symbol.for("hindcast.signal");
+
 /** Revisions fetched per engine call while catching up. */
 const CHUNK = 4096;
 
@@ -63,6 +72,8 @@ export class Subscription {
   #onPause;
   /** @type {Promise<number> | undefined} see the constructor */
   #gate;
+  /** Only a signal of commits (see SIGNAL): never paused. */
+  #signal = false;
   /**
    * Resolves the loop's sleep; null while it is not asleep.
    * @type {((value?: unknown) => void) | null}
@@ -107,6 +118,7 @@ export class Subscription {
     this.#pending = pending && core.sync !== null;
     this.#onRewind = onRewind;
     this.#onPause = projection?.onPause;
+    this.#signal = /** @type {any} */ (options)?.[SIGNAL] === true;
     this.#gate = projection?.gate;
     this.#position = after === "end" ? this.#head() : after;
     this.#id = core.register(projection ? projection.selector : selector, types, this, !projection);
@@ -279,7 +291,7 @@ export class Subscription {
             event = events[revs[i] - 1];
             if (schemas.active) {
               // Written by newer code: stop just before it (SPEC §9).
-              if (schemas.pause && schemas.isNewer(event)) {
+              if (schemas.pause && !this.#signal && schemas.isNewer(event)) {
                 this.#paused = true;
                 break;
               }

@@ -372,6 +372,17 @@ describe("events written by newer code", () => {
     notes.cancel();
   });
 
+  test("a subscription that is only a signal of commits (hindcast/react's) never pauses", async () => {
+    // The package's own module (the same instance "hindcast" loads): SIGNAL is not of the API.
+    const { SIGNAL } = await import("../../pkg/subscription.js");
+    const store = await withNewer();
+    const seen = [];
+    const sub = store.subscribe((e) => void seen.push(e.revision), { [SIGNAL]: true });
+    await sub.waitFor(4);
+    sub.cancel();
+    assert.deepEqual(seen, [1, 2, 3, 4]);
+  });
+
   test("deliver: passed through as recorded", async () => {
     const store = await withNewer({ newerSchemas: "deliver" });
     const got = [];
