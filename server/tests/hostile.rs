@@ -75,16 +75,7 @@ async fn data_nested_deeper_than_a_device_accepts_is_refused() {
         assert_eq!(status, 200);
         assert_eq!(answer["results"][0]["status"], "committed", "{answer}");
         assert_eq!(answer["head"], 1);
-        let page = d
-            .http
-            .get(format!("{}/v1/logs/{log}/events?after=0", d.url))
-            .bearer_auth(&d.token)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let page = d.page_text(&log, 0).await;
         assert!(
             page.contains(&format!(r#""data":{}"#, deep(1000))),
             "{}",
@@ -308,17 +299,7 @@ async fn a_batch_id_again_with_other_events_is_refused() {
             violation(&b["results"][0]),
             ("invalid_input".into(), "id".into())
         );
-        // (Read as text: serde_json's values nest 128 levels at most.)
-        let page = d
-            .http
-            .get(format!("{}/v1/logs/{log}/events?after=0", d.url))
-            .bearer_auth(&d.token)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let page = d.page_text(&log, 0).await;
         assert_eq!(
             page.matches("\"revision\":").count(),
             6 + 2 + 1,

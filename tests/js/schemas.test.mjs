@@ -42,13 +42,28 @@ async function v1Log() {
   return store;
 }
 
+/** A store's export, whole, as one text. */
+async function exported(store) {
+  let text = "";
+  for await (const chunk of store.export()) text += chunk;
+  return text;
+}
+
 /** A store with `schemas` holding what `v1Log` holds, imported as recorded. */
 async function imported(calls, options) {
-  const source = await v1Log();
   const store = await bank(calls, options);
-  let text = "";
-  for await (const chunk of source.export()) text += chunk;
-  await EventStore.import(store, text);
+  await EventStore.import(store, await exported(await v1Log()));
+  return store;
+}
+
+/**
+ * A store declaring money_deposited at version 2 with the step `step`,
+ * holding `v1Log`'s first two events (revision 2: a deposit at version 1).
+ */
+async function withStep(step) {
+  const store = await EventStore.memory({ schemas: { money_deposited: { version: 2, upcast: { 1: step } } } });
+  const lines = (await exported(await v1Log())).split("\n");
+  await EventStore.import(store, lines.slice(0, 2).join("\n") + "\n");
   return store;
 }
 
@@ -113,9 +128,7 @@ describe("writing", () => {
         event("acc-1", "money_deposited", { amount: 8 }, { schemaVersion: 1 }),
       ],
     });
-    let text = "";
-    for await (const chunk of store.export()) text += chunk;
-    const lines = text.trim().split("\n").map((l) => JSON.parse(l));
+    const lines = (await exported(store)).trim().split("\n").map((l) => JSON.parse(l));
     assert.equal(lines[0].schemaVersion, 2);
     assert.equal("schemaVersion" in lines[1], false);
     const [a, b] = store.read();
@@ -194,32 +207,17 @@ describe("reading", () => {
     assert.ok(Object.isFrozen(e) && Object.isFrozen(e.data));
     assert.deepEqual(e.tags, ["t"]);
     assert.equal(e.revision, 3);
-    let text = "";
-    for await (const chunk of store.export()) text += chunk;
-    const recorded = JSON.parse(text.trim().split("\n")[2]);
+    const recorded = JSON.parse((await exported(store)).trim().split("\n")[2]);
     assert.deepEqual(recorded.data, { amount: 5 });
     assert.equal(recorded.schemaVersion, 2);
   });
 
   test("a step receives the data of its version and the recorded event, both frozen", async () => {
     const got = [];
-    const source = await v1Log();
-    const store = await EventStore.memory({
-      schemas: {
-        money_deposited: {
-          version: 2,
-          upcast: {
-            1: (data, e) => {
-              got.push({ dataFrozen: Object.isFrozen(data), eventFrozen: Object.isFrozen(e), revision: e.revision, v: e.schemaVersion });
-              return { ...data, currency: "EUR" };
-            },
-          },
-        },
-      },
+    const store = await withStep((data, e) => {
+      got.push({ dataFrozen: Object.isFrozen(data), eventFrozen: Object.isFrozen(e), revision: e.revision, v: e.schemaVersion });
+      return { ...data, currency: "EUR" };
     });
-    let text = "";
-    for await (const chunk of source.export({ after: 0 })) text += chunk;
-    await EventStore.import(store, text.split("\n").slice(0, 2).join("\n") + "\n");
     store.read();
     assert.deepEqual(got, [{ dataFrozen: true, eventFrozen: true, revision: 2, v: undefined }]);
   });
@@ -239,23 +237,10 @@ describe("reading", () => {
 
   test("a failing step: read throws SchemaError (and is tried again), subscriptions and projections reject done; the store carries on", async () => {
     let fail = true;
-    const source = await v1Log();
-    const store = await EventStore.memory({
-      schemas: {
-        money_deposited: {
-          version: 2,
-          upcast: {
-            1: (data) => {
-              if (fail) throw new RangeError("no rate");
-              return { ...data, currency: "EUR" };
-            },
-          },
-        },
-      },
+    const store = await withStep((data) => {
+      if (fail) throw new RangeError("no rate");
+      return { ...data, currency: "EUR" };
     });
-    let text = "";
-    for await (const chunk of source.export()) text += chunk;
-    await EventStore.import(store, text.split("\n").slice(0, 2).join("\n") + "\n");
     const err = (() => {
       try {
         store.read();
@@ -297,11 +282,7 @@ describe("reading", () => {
     }],
   ]) {
     test(`a step returning ${name} is a SchemaError`, async () => {
-      const source = await v1Log();
-      const store = await EventStore.memory({ schemas: { money_deposited: { version: 2, upcast: { 1: step } } } });
-      let text = "";
-      for await (const chunk of source.export()) text += chunk;
-      await EventStore.import(store, text.split("\n").slice(0, 2).join("\n") + "\n");
+      const store = await withStep(step);
       assert.throws(
         () => store.read({ type: "money_deposited" }),
         (e) => e instanceof SchemaError && e.cause instanceof TypeError && /returned a value that is not JSON \(at data/.test(e.message),
@@ -326,9 +307,7 @@ describe("events written by newer code", () => {
     await source.transact({ events: [event("acc-1", "money_deposited", { cents: 500, currency: "EUR", channel: "app", fx: 1 }, { schemaVersion: 4 })] });
     await source.transact({ events: [event("acc-1", "note", { text: "after" })] });
     const store = await bank(undefined, options);
-    let text = "";
-    for await (const chunk of source.export()) text += chunk;
-    await EventStore.import(store, text);
+    await EventStore.import(store, await exported(source));
     return store;
   }
 

@@ -256,6 +256,20 @@ impl Device {
     pub async fn pull(&self, after: u64) -> Value {
         pull(&self.http, &self.url, &self.log, &self.token, after).await
     }
+
+    /// The first page of `log` after `after`, as the text the server sent
+    /// (serde_json's values nest 128 levels at most).
+    pub async fn page_text(&self, log: &str, after: u64) -> String {
+        self.http
+            .get(format!("{}/v1/logs/{log}/events?after={after}", self.url))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
 }
 
 pub async fn post(
