@@ -50,9 +50,11 @@ Object.defineProperty(SchemaError.prototype, "name", { value: "SchemaError", wri
 /** @param {unknown} v */
 const isVersion = (v) => Number.isSafeInteger(v) && /** @type {number} */ (v) >= 1;
 
-/** The recorded version of an event: 1 when it has none. */
-/** @param {RecordedEvent} e */
-export const versionOf = (e) => e.schemaVersion ?? 1;
+/**
+ * The recorded version of an event: 1 when it has none.
+ * @param {RecordedEvent} e
+ */
+const versionOf = (e) => e.schemaVersion ?? 1;
 
 /**
  * The store's schemas: checked at open, consulted by writes, reads and
@@ -193,7 +195,7 @@ export class Schemas {
     for (const e of events) {
       const declared = types.get(e.type);
       const r = e.revision - 1;
-      const as = declared !== undefined && (e.schemaVersion ?? 1) < declared.version ? undefined : e;
+      const as = declared !== undefined && versionOf(e) < declared.version ? undefined : e;
       if (r < shown.length) shown[r] = as;
       else {
         while (shown.length < r) shown.push(undefined); // kept dense: an array's loads
