@@ -728,8 +728,11 @@ export class Persistence {
   async saveSnapshot(record) {
     if (this.closed) throw closedError();
     // The put is made now, before any await: a close right after completes it.
-    const tx = idbPut(this.#db, "snapshots", record);
-    await idbSettled(tx);
+    try {
+      await idbSettled(idbPut(this.#db, "snapshots", record));
+    } catch (e) {
+      throw fromWire(e); // a StorageError, or the DataCloneError as thrown
+    }
   }
 
   /**
