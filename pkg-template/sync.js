@@ -183,6 +183,12 @@ export class Sync {
    * @type {Set<AbortController>}
    */
   #requests = new Set();
+  /** Requests numbered as they are sent (token() asked included). */
+  #sent = 0;
+  /** The number of the newest request whose answer set the status. */
+  #answered = 0;
+  /** @type {WeakMap<object, number>} a failed request's error → its number */
+  #failedRequest = new WeakMap();
   #closed = false;
   /** Whether this tab runs the loop (always, in a memory store). */
   #leader = false;
@@ -550,6 +556,22 @@ export class Sync {
    * @returns {Promise<any>}
    */
   async #request(path, init = {}) {
+    const no = ++this.#sent;
+    try {
+      return await this.#send(no, path, init);
+    } catch (e) {
+      if (typeof e === "object" && e !== null) this.#failedRequest.set(e, no);
+      throw e;
+    }
+  }
+
+  /**
+   * @param {number} no the request's number
+   * @param {string} path
+   * @param {{ method?: string, headers?: Record<string, string>, body?: string }} init
+   * @returns {Promise<any>}
+   */
+  async #send(no, path, init) {
     let token;
     if (this.#token !== undefined) {
       try {
@@ -579,7 +601,7 @@ export class Sync {
         const message = body?.message ?? body?.error ?? `HTTP ${res.status}`;
         throw Object.assign(new Error(`The server answered ${res.status}: ${message}`), { status: res.status, body });
       }
-      this.#online(); // an answer from the server: online, the backoff starts over
+      this.#online(no); // an answer from the server: online, the backoff starts over
       return body;
     } finally {
       clearTimeout(timer);
@@ -908,13 +930,28 @@ export class Sync {
 
   // --- status -------------------------------------------------------------
 
-  #online() {
+  /**
+   * The status follows the newest answer (SPEC §8.4): an answer to a
+   * request sent before one already answered never sets it back.
+   * @param {number} no the request's number
+   */
+  #newest(no) {
+    if (no < this.#answered) return false;
+    this.#answered = no;
+    return true;
+  }
+
+  /** @param {number} no the number of the request answered */
+  #online(no) {
+    if (!this.#newest(no)) return;
     this.#backoff = 0;
     this.#setStatus({ state: "online", lastError: null });
   }
 
   /** @param {any} e */
   #failed(e) {
+    const no = typeof e === "object" && e !== null ? this.#failedRequest.get(e) : undefined;
+    if (no !== undefined && !this.#newest(no)) return;
     const status = e?.status;
     /** @type {SyncStatus["state"]} */
     const state = status === 401 ? "unauthorized" : status === 403 ? "forbidden" : status === 409 || status === 413 ? this.#status.state : "offline";

@@ -194,6 +194,28 @@ test("401: the state says unauthorized, token() is asked again, nothing is rejec
   await a.close();
 });
 
+test("the status follows the newest answer: a push refused with an old token does not undo the pull answered after it", async () => {
+  const log = newLog();
+  let calls = 0;
+  const states = [];
+  // 1: the first pull's token() throws; 2: the push's token is badly
+  // signed (401); 3 on: good tokens (the pull after that push is answered).
+  const tokenFn = () => {
+    calls++;
+    if (calls === 1) throw new Error("no session yet");
+    return calls === 2 ? "not-a-token" : token("alice");
+  };
+  const a = await device(log, "alice", tokenFn);
+  const firstAnswer = new Promise((resolve) => a.store.sync.onStatus((s) => { states.push(s.state); if (s.state === "unauthorized") resolve(); }));
+  await firstAnswer;
+  const commit = await a.store.transact({ events: [{ stream: "s", type: "t" }] });
+  assert.equal((await commit.confirmed).revision, 1);
+  const changes = states.filter((s, i) => i === 0 || s !== states[i - 1]);
+  assert.deepEqual(changes, ["unauthorized", "online"], states.join());
+  assert.equal(a.store.sync.status.lastError, null);
+  await a.close();
+});
+
 test("a push whose answer is lost, and the pull after it too, is pushed again: the server answers with the recorded outcome, one commit", async () => {
   const log = newLog();
   const a = await device(log, "alice");
