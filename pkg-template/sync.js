@@ -5,7 +5,7 @@
 // provisional numbers C + 1 … and `pending: true`. A local transact is
 // checked locally, becomes pending, and is pushed with its view (`base`:
 // C at the call, `own`: the pending batches then). What comes back moves the
-// log on through the core's rebase (src/rebase.rs, `rebasePlan`): pulled
+// log on through the core's rebase (src/sync/rebase.rs, `rebasePlan`): pulled
 // batches extend the prefix (this device's own among them join it with
 // their global numbers), rejected batches leave, and the pending batches
 // that remain are numbered again after the prefix. A rebase is synchronous:

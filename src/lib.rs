@@ -8,9 +8,9 @@
 //! [`store::Store`] turns a request into one atomic batch and restores
 //! [`stored`] batches; [`schema`] holds the rules of
 //! `schemaVersion`; [`storage`] decides a persistent store's reads and
-//! writes, leaving the IO to the binding; [`view`] checks a batch decided on a device's view
-//! against the shared log; [`rebase`] moves a syncing device's local log on
-//! after a pull. The [`wasm`] module is the thin `wasm-bindgen`
+//! writes, leaving the IO to the binding; [`sync`] holds what a syncing
+//! device and the server decide alike (the protocol's rules, the view rule,
+//! the rebase). The [`wasm`] module is the thin `wasm-bindgen`
 //! layer the npm package wraps.
 
 pub mod condition;
@@ -22,14 +22,13 @@ pub mod json;
 pub mod log;
 pub mod random_ids;
 pub mod read_options;
-pub mod rebase;
 pub mod request;
 pub mod schema;
 pub mod selector;
 pub mod storage;
 pub mod store;
 pub mod stored;
-pub mod view;
+pub mod sync;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;

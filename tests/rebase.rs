@@ -1,12 +1,12 @@
 #![cfg(not(target_arch = "wasm32"))]
-//! The rebase of a syncing device's local log (`hindcast::rebase`), checked
+//! The rebase of a syncing device's local log (`hindcast::sync::rebase`), checked
 //! against a model: for random shared logs (other devices' batches
 //! interleaved with this device's committed ones, in its local order), and
 //! random pulls and known outcomes applied step by step, the local log is
 //! always the shared log up to the prefix followed by the surviving pending
 //! batches in local order.
 
-use hindcast::rebase::{rebase, Known, Outcome, PendingBatch, PulledBatch, Rebased};
+use hindcast::sync::rebase::{rebase, Known, Outcome, PendingBatch, PulledBatch, Rebased};
 use proptest::prelude::*;
 
 /// A scenario: this device's batches (their sizes, and whether the server

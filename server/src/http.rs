@@ -22,9 +22,9 @@ use crate::push::{push, Engines, PushError, Pushed};
 use crate::storage::{Page, Storage};
 
 /// A push above any of these limits is refused whole (413).
-pub const MAX_EVENTS: usize = 1000;
-pub const MAX_BATCHES: usize = 1000;
-pub const MAX_EVENT_BYTES: usize = 4 * 1024 * 1024;
+pub use hindcast::sync::protocol::{
+    PUSH_BATCHES as MAX_BATCHES, PUSH_EVENTS as MAX_EVENTS, PUSH_EVENT_BYTES as MAX_EVENT_BYTES,
+};
 /// The body may hold a little more than the events (the envelope).
 const MAX_BODY: usize = MAX_EVENT_BYTES + 256 * 1024;
 /// A live stream sends a comment when nothing else was sent for this long.

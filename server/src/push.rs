@@ -14,11 +14,12 @@ use std::task::Poll;
 use std::time::Duration;
 
 use hindcast::error::Error;
-use hindcast::json::{index_path, key_path, parse_uuid, write_str, write_uuid};
+use hindcast::json::{index_path, key_path, parse_uuid, write_str};
 use hindcast::log::{Log, NewEvent, StreamPosition};
 use hindcast::request::{parse_request, Request};
 use hindcast::stored::parse_stored;
-use hindcast::view::{check_view, Keys, Own, View, ViewViolation};
+use hindcast::sync::protocol::{absent, RecordedJson, STAMPED};
+use hindcast::sync::view::{check_view, Keys, Own, View, ViewViolation};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
@@ -909,7 +910,7 @@ fn same_batch_text(events: &[&RawValue], correlation: Option<&RawValue>) -> Stri
         // An event that is not an object is refused before it is recorded.
         let fields = serde_json::from_str::<Fields>(e.get()).unwrap_or_default();
         let mut first = true;
-        for (k, v) in fields.iter().filter(|(_, v)| v.get() != "null") {
+        for (k, v) in fields.iter().filter(|(_, v)| !absent(v.get())) {
             if !first {
                 out.push(',');
             }
@@ -972,8 +973,6 @@ fn legacy_events(events: &[&RawValue]) -> String {
 /// An event's fields as given.
 type Fields = BTreeMap<String, Box<RawValue>>;
 
-const SERVER_FIELDS: [&str; 4] = ["revision", "version", "batchId", "recordedAt"];
-
 /// An event's fields the server keeps as given, apart from the core.
 const KEPT_AS_GIVEN: [&str; 3] = ["data", "metadata", "schemaVersion"];
 
@@ -1017,10 +1016,11 @@ async fn judge<T: Tx>(
     let mut fields: Vec<Fields> = Vec::with_capacity(events.len());
     for (i, raw) in events.iter().enumerate() {
         let path = index_path("events", i);
-        let Ok(f) = serde_json::from_str::<Fields>(raw.get()) else {
+        let Ok(mut f) = serde_json::from_str::<Fields>(raw.get()) else {
             return rejected(invalid(Some(id), &path, "expected an event object"));
         };
-        if let Some(k) = SERVER_FIELDS.iter().find(|k| f.contains_key(**k)) {
+        f.retain(|_, v| !absent(v.get()));
+        if let Some(k) = STAMPED.iter().find(|k| f.contains_key(**k)) {
             return rejected(invalid(
                 Some(id),
                 &key_path(&path, k),
@@ -1047,7 +1047,7 @@ async fn judge<T: Tx>(
             }
         }
         if f.get("schemaVersion")
-            .is_some_and(|v| v.get() != "null" && !positive_integer(v.get()))
+            .is_some_and(|v| !positive_integer(v.get()))
         {
             return rejected(invalid(
                 Some(id),
@@ -1198,40 +1198,25 @@ fn commit(
     for (i, (e, f)) in req.events.iter().zip(fields).enumerate() {
         let revision = first + i as u64;
         let version = log.event(revision as u32).version as u64;
+        let text = |key: &str| f.get(key).map(|v| v.get());
         let mut body = String::with_capacity(256);
-        body.push_str("{\"revision\":");
-        body.push_str(&revision.to_string());
-        body.push_str(",\"stream\":");
-        write_str(&mut body, &e.stream);
-        body.push_str(",\"version\":");
-        body.push_str(&version.to_string());
-        body.push_str(",\"id\":");
-        write_uuid(&mut body, ids[i]);
-        body.push_str(",\"type\":");
-        write_str(&mut body, &e.type_);
-        body.push_str(",\"data\":");
-        body.push_str(f.get("data").map_or("null", |d| d.get()));
-        for key in ["subject", "tags", "time", "metadata"] {
-            if let Some(v) = f.get(key) {
-                body.push_str(",\"");
-                body.push_str(key);
-                body.push_str("\":");
-                body.push_str(v.get());
-            }
+        RecordedJson {
+            revision,
+            stream: &e.stream,
+            version,
+            id: ids[i],
+            type_: &e.type_,
+            data: text("data"),
+            subject: text("subject"),
+            tags: text("tags"),
+            time: text("time"),
+            metadata: text("metadata"),
+            correlation_id: batch.correlation_id.as_deref().map(RawValue::get),
+            schema_version: text("schemaVersion"),
+            batch_id: id,
+            recorded_at: recorded_at as u64,
         }
-        if let Some(c) = batch.correlation_id.as_ref().filter(|c| c.get() != "null") {
-            body.push_str(",\"correlationId\":");
-            body.push_str(c.get());
-        }
-        if let Some(v) = f.get("schemaVersion").filter(|v| v.get() != "null") {
-            body.push_str(",\"schemaVersion\":");
-            body.push_str(v.get());
-        }
-        body.push_str(",\"batchId\":");
-        write_str(&mut body, id);
-        body.push_str(",\"recordedAt\":");
-        body.push_str(&(recorded_at as u64).to_string());
-        body.push('}');
+        .write(&mut body);
         rows.push(EventRow {
             revision,
             batch_last: last,

@@ -115,7 +115,7 @@ pub struct Page {
 pub const PAGE_BYTES: usize = 4 << 20;
 
 /// Most events in one batch (a push holds at most this many).
-pub const BATCH_EVENTS: u64 = 1000;
+pub const BATCH_EVENTS: u64 = hindcast::sync::protocol::PUSH_EVENTS as u64;
 
 /// Rows taken in revision order into a page: whole batches, up to `limit`
 /// events and [`PAGE_BYTES`] (or one batch, whatever its size). Rows are

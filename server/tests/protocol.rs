@@ -695,3 +695,48 @@ async fn browsers_on_other_origins_may_call_it_with_a_token() {
     assert_eq!(refused.status(), 401);
     assert_eq!(refused.headers()["access-control-allow-origin"], "*");
 }
+
+/// The null rule (SEMANTICS.md, "Input"), as the client follows it: an
+/// optional field that is `null` is absent. A pushed event with `null`
+/// subject, tags, time, metadata, id or schemaVersion commits, and is
+/// recorded without them, exactly as the same event without the fields.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn null_in_an_optional_field_is_absent() {
+    for backend in backends() {
+        let server = Server::start(&backend);
+        let log = new_id();
+        let mut device = Device::new(&server, &log, "a");
+        let nulls = json!({ "stream": "s", "type": "t", "subject": null, "tags": null, "time": null,
+                            "metadata": null, "id": null, "schemaVersion": null, "data": null });
+        let outcome = device
+            .push(json!({ "events": [nulls], "view": view(0), "correlationId": null, "expect": null, "constraints": null }))
+            .await;
+        assert_eq!(outcome["status"], "committed", "{outcome}");
+        let bare_event = json!({ "stream": "s", "type": "t" });
+        let outcome = device
+            .push(json!({ "events": [bare_event], "view": view(1) }))
+            .await;
+        assert_eq!(outcome["status"], "committed", "{outcome}");
+        let events = device.pull(0).await["events"].as_array().unwrap().clone();
+        let keys = |e: &Value| {
+            let mut k: Vec<String> = e.as_object().unwrap().keys().cloned().collect();
+            k.sort();
+            k
+        };
+        let expected = [
+            "batchId",
+            "data",
+            "id",
+            "recordedAt",
+            "revision",
+            "stream",
+            "type",
+            "version",
+        ];
+        assert_eq!(keys(&events[0]), expected, "{}", events[0]);
+        assert_eq!(keys(&events[1]), expected, "{}", events[1]);
+        assert_eq!(events[0]["data"], Value::Null);
+        assert_eq!(events[0]["version"], 0);
+        assert_eq!(events[1]["version"], 1);
+    }
+}

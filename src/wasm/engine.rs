@@ -264,7 +264,7 @@ impl Engine {
 
     /// Whether a pending batch (its transact request's JSON text, as given
     /// to [`Engine::transact`]) is certain to be refused by the server: see
-    /// [`crate::view::certain_to_fail`]. `base` and `own` (a JSON array of
+    /// [`crate::sync::view::certain_to_fail`]. `base` and `own` (a JSON array of
     /// batch ids) are its view; `confirmed`, the prefix this device holds.
     #[wasm_bindgen(js_name = certainToFail)]
     pub fn certain_to_fail(
@@ -282,7 +282,7 @@ impl Engine {
             .map(|s| crate::json::parse_uuid(s))
             .collect::<Option<rustc_hash::FxHashSet<u128>>>()
             .ok_or_else(|| thrown(Error::invalid("own", "expected batch ids")))?;
-        Ok(crate::view::certain_to_fail(
+        Ok(crate::sync::view::certain_to_fail(
             self.store.log(),
             confirmed as u64,
             &req,

@@ -1,4 +1,4 @@
-//! The binding of [`crate::rebase`] for the JavaScript sync client
+//! The binding of [`crate::sync::rebase`] for the JavaScript sync client
 //! (`pkg-template/sync.js`): the plan crosses as JSON text both ways.
 //!
 //! In: `{ confirmed, pending: [{ id, len, committed?: [first, last] }],
@@ -11,7 +11,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::error::Error;
 use crate::json::{parse_uuid, write_uuid};
-use crate::rebase::{rebase, Known, Outcome, PendingBatch, PulledBatch};
+use crate::sync::rebase::{rebase, Known, Outcome, PendingBatch, PulledBatch};
 use crate::wasm::wire::thrown;
 
 #[derive(Deserialize)]
@@ -53,7 +53,7 @@ fn uuid(s: &str, path: &str) -> Result<u128, JsValue> {
     parse_uuid(s).ok_or_else(|| thrown(Error::invalid(path, "expected a UUID")))
 }
 
-/// Plans a rebase (see [`crate::rebase::rebase`]).
+/// Plans a rebase (see [`crate::sync::rebase::rebase`]).
 #[wasm_bindgen(js_name = rebasePlan)]
 pub fn rebase_plan(input: &str) -> Result<String, JsValue> {
     let plan: PlanIn =
