@@ -10,8 +10,11 @@
  * @typedef {ConfirmedCommit} Confirmed
  * @typedef {{ id: string, stream: string, type: string, data: unknown, subject?: string,
  *   tags?: readonly string[], time?: string, metadata?: unknown, schemaVersion?: number }} PushedEvent
+ * @typedef {string[] | { from: number, to: number, except: number[] }} Own
+ *   a view's `own` (SPEC §8.3): batch ids (as stored before the compact form), or this client's seqs
+ *   `from` … `to` less `except`
  * @typedef {{ seq: number, id: string, events: PushedEvent[], expect?: unknown, constraints?: unknown,
- *   correlationId?: string, view: { base: number, own: string[] } }} PushedBatch
+ *   correlationId?: string, view: { base: number, own: Own } }} PushedBatch
  * @typedef {{ id: string, events: RecordedEvent[], body: PushedBatch, committed: [number, number] | null,
  *   confirmed: Promise<Confirmed>, settle: { resolve: (c: Confirmed) => void, reject: (e: unknown) => void },
  *   decided: boolean, violations?: any[], eventBytes: number, bodyBytes: number,

@@ -655,7 +655,6 @@ export class Persistence {
         const eventAt = (r) => (r <= start ? this.#events[r - 1] : staged[r - start - 1]);
         /** @type {PendingEntry[]} */
         const entries = [];
-        const own = sync.pendingIds();
         let seq = state.lastSeq;
         try {
           for (const item of group) {
@@ -674,7 +673,7 @@ export class Persistence {
                 this.#engine.truncate(start + staged.length); // this batch only
                 throw e;
               }
-              const entry = sync.entry(commit, events, item.prepared, push, ++seq, own.concat(entries.map((p) => p.id)));
+              const entry = sync.entry(commit, events, item.prepared, push, ++seq, entries.map((p) => p.body.seq));
               entries.push(entry);
               for (const e of events) staged.push(e);
               item.commit = sync.commitOf(commit, entry);

@@ -35,7 +35,7 @@
  * @import { Commit, ConfirmedCommit, RecordedEvent, SyncRejection, SyncStatus } from "./index.js"
  * @import { prepare } from "./request.js"
  * @typedef {ReturnType<typeof prepare>} Prepared
- * @import { Confirmed, PendingEntry, PendingRecord, PushedBatch, PushedEvent } from "./pending.js"
+ * @import { Confirmed, Own, PendingEntry, PendingRecord, PushedBatch, PushedEvent } from "./pending.js"
  * @typedef {{ batchId: string, seq: number, events: PushedEvent[], violations: any[], at: number }} RejectedRecord
  * @typedef {{ batchId: string, violations: any[] }} Dismissed a dismissed rejection, remembered a while
  * @typedef {{ key: "state", url: string, clientId: string, lastSeq: number, changes: number, dismissed?: Dismissed[] }} SyncState
@@ -138,6 +138,8 @@ export class Sync {
   #pending = [];
   /** The next seq, in a memory store (a persistent store's is stored). */
   #nextSeq = 1;
+  /** The events of the batches in `#pending`. */
+  #pendingEvents = 0;
   /**
    * Outcomes heard but not yet rebased.
    * @type {HeardOutcome[]}
@@ -183,6 +185,13 @@ export class Sync {
    * @type {Set<AbortController>}
    */
   #requests = new Set();
+  /**
+   * This device's batches that joined the prefix since the store opened, by
+   * seq, while a pending batch's `own` may name them (`failing()` needs
+   * their ids).
+   * @type {Map<number, string>}
+   */
+  #joined = new Map();
   /** Requests numbered as they are sent (token() asked included). */
   #sent = 0;
   /** The number of the newest request whose answer set the status. */
@@ -268,9 +277,32 @@ export class Sync {
     return { events: out, bytes };
   }
 
-  /** The ids of the pending batches, in local order: a new batch's `own`. */
-  pendingIds() {
-    return this.#pending.map((p) => p.id);
+  /**
+   * A new batch's `own` (SPEC §8.3) in the compact form: the seqs of the
+   * batches pending before it, `from` … `to` less `except`. The pending
+   * batches are in seq order, and the batches that left between them were
+   * rejected (this device's batches join the prefix in seq order), so
+   * `except` holds only rejections.
+   * @param {number[]} staged the seqs of batches of the same commit group before it, not yet added
+   * @returns {Own}
+   */
+  #ownBefore(staged) {
+    const pending = this.#pending;
+    const from = pending.length > 0 ? pending[0].body.seq : staged[0];
+    if (from === undefined) return [];
+    const to = staged.length > 0 ? staged[staged.length - 1] : pending[pending.length - 1].body.seq;
+    /** @type {number[]} */
+    const except = [];
+    if (to - from + 1 !== pending.length + staged.length) {
+      let next = from;
+      const skip = (/** @type {number} */ s) => {
+        while (next < s) except.push(next++);
+        next = s + 1;
+      };
+      for (const p of pending) skip(p.body.seq);
+      for (const s of staged) skip(s);
+    }
+    return { from, to, except };
   }
 
   /**
@@ -280,13 +312,13 @@ export class Sync {
    * @param {Prepared} prepared
    * @param {{ events: PushedEvent[], bytes: number }} push what `pushable` made of them
    * @param {number} seq
-   * @param {string[]} own the batches pending before it, in local order
+   * @param {number[]} [staged] the seqs of batches of its commit group before it, not yet added
    * @returns {PendingEntry}
    */
-  entry(commit, events, prepared, push, seq, own) {
+  entry(commit, events, prepared, push, seq, staged = []) {
     const wire = JSON.parse(prepared.wire);
     /** @type {PushedBatch} */
-    const body = { seq, id: commit.batchId, events: push.events, view: { base: this.confirmed, own: viewMatters(wire) ? own : [] } };
+    const body = { seq, id: commit.batchId, events: push.events, view: { base: this.confirmed, own: viewMatters(wire) ? this.#ownBefore(staged) : [] } };
     if (wire.expect !== undefined) body.expect = wire.expect;
     if (wire.constraints !== undefined) body.constraints = wire.constraints;
     if (prepared.correlationId !== undefined) body.correlationId = prepared.correlationId;
@@ -305,7 +337,10 @@ export class Sync {
       for (const p of entries) p.settle.reject(closedError());
       return;
     }
-    for (const p of entries) this.#pending.push(p);
+    for (const p of entries) {
+      this.#pending.push(p);
+      this.#pendingEvents += p.events.length;
+    }
     this.#store.pendingChanged();
     this.#statusChanged();
     this.#kick();
@@ -319,7 +354,7 @@ export class Sync {
    * @param {{ events: PushedEvent[], bytes: number }} push what `pushable` made of them
    */
   add(commit, events, prepared, push) {
-    const p = this.entry(commit, events, prepared, push, this.#nextSeq++, this.pendingIds());
+    const p = this.entry(commit, events, prepared, push, this.#nextSeq++);
     this.adopt([p]);
     return this.commitOf(commit, p);
   }
@@ -363,18 +398,41 @@ export class Sync {
     const { engine } = this.#store;
     /** @type {string[]} */
     const out = [];
+    const bySeq = new Map(this.#pending.map((p) => [p.body.seq, p.id]));
     for (const p of this.#pending) {
       const { body } = p;
       if (p.decided || body.view.base >= this.confirmed || !viewMatters(body)) continue;
       const e = body.events[0];
       const request = JSON.stringify({ events: [{ stream: e.stream, type: e.type }], expect: body.expect, constraints: body.constraints });
       try {
-        if (engine.certainToFail(request, body.view.base, this.confirmed, JSON.stringify(body.view.own))) out.push(p.id);
+        const own = this.#ownIds(body.view.own, bySeq);
+        if (own !== null && engine.certainToFail(request, body.view.base, this.confirmed, JSON.stringify(own))) out.push(p.id);
       } catch {
         // Not a request the engine reads: the server decides it.
       }
     }
     return out;
+  }
+
+  /**
+   * The batch ids an `own` names; null when one of its seqs is no longer
+   * known here (it joined the prefix before this store was opened).
+   * @param {Own} own
+   * @param {Map<number, string>} bySeq the pending batches' ids by seq
+   * @returns {string[] | null}
+   */
+  #ownIds(own, bySeq) {
+    if (Array.isArray(own)) return own;
+    const except = new Set(own.except);
+    /** @type {string[]} */
+    const ids = [];
+    for (let s = own.from; s <= own.to; s++) {
+      if (except.has(s)) continue;
+      const id = bySeq.get(s) ?? this.#joined.get(s);
+      if (id === undefined) return null;
+      ids.push(id);
+    }
+    return ids;
   }
 
   /** @param {(status: SyncStatus) => void} listener */
@@ -888,14 +946,20 @@ export class Sync {
     }
     if (renumberedEvents.length > 0) publish(renumberedEvents, restore(engine, JSON.stringify(renumberedEvents)));
     this.#pending = change.survivors.map((s) => s.entry);
+    this.#pendingEvents = this.#pending.reduce((n, p) => n + p.events.length, 0);
     // An event stands while the same event id is at the same revision.
     let stands = from;
     while (stands - from < before.length && stands < events.length && events[stands].id === before[stands - from]) stands++;
     this.#store.pendingChanged(stands < from + before.length ? stands : undefined);
     // Settle what joined and what was rejected.
     for (const { entry: p, events: mine } of change.joined) {
+      this.#joined.set(p.body.seq, p.id);
       p.settle.resolve({ firstRevision: mine[0].revision, revision: mine[mine.length - 1].revision, streams: streamsOf(mine) });
     }
+    // Joined batches are remembered while a pending batch's `own` may name them.
+    let floor = Infinity;
+    for (const p of this.#pending) if (!Array.isArray(p.body.view.own)) floor = Math.min(floor, p.body.view.own.from);
+    for (const s of this.#joined.keys()) if (s < floor) this.#joined.delete(s);
     /** @type {Rejection[]} */
     const fresh = [];
     for (const { entry: p, rejection } of change.rejected) {
@@ -972,7 +1036,7 @@ export class Sync {
       ...change,
       confirmedRevision: this.confirmed,
       pendingBatches: this.#pending.length,
-      pendingEvents: this.#pending.reduce((n, p) => n + p.events.length, 0),
+      pendingEvents: this.#pendingEvents,
     };
     const before = this.#status;
     const same = /** @type {(keyof SyncStatus)[]} */ (Object.keys(next)).every((k) =>

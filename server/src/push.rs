@@ -18,8 +18,8 @@ use hindcast::json::{index_path, key_path, parse_uuid, write_str};
 use hindcast::log::{Log, NewEvent, StreamPosition};
 use hindcast::request::{parse_request, Request};
 use hindcast::stored::parse_stored;
-use hindcast::sync::protocol::{absent, RecordedJson, STAMPED};
-use hindcast::sync::view::{check_view, Keys, Own, View, ViewViolation};
+use hindcast::sync::protocol::{absent, OwnIn, OwnSeqs, RecordedJson, STAMPED};
+use hindcast::sync::view::{check_resolved, Keys, Own, ResolvedView, ViewViolation};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
@@ -134,6 +134,88 @@ struct Engine {
     known: Option<Head>,
     owners: HashMap<String, String>,
     last_seqs: HashMap<String, u64>,
+    seqs: Seqs,
+}
+
+/// Each client's recently decided seqs on this log, with their batch id
+/// and whether it committed: a compact `own` (SPEC §8.3) is expanded from
+/// these without reading. A seq not here is read from storage.
+#[derive(Default)]
+struct Seqs {
+    clients: HashMap<String, Decided>,
+    total: usize,
+}
+
+/// One client's decided seqs `first` … `first + batches.len() - 1`, and
+/// which of them were rejected.
+#[derive(Default)]
+struct Decided {
+    first: u64,
+    batches: VecDeque<(u128, bool)>,
+    rejected: std::collections::BTreeSet<u64>,
+}
+
+impl Decided {
+    fn get(&self, seq: u64) -> Option<(u128, bool)> {
+        let i = usize::try_from(seq.checked_sub(self.first)?).ok()?;
+        self.batches.get(i).copied()
+    }
+}
+
+/// Seqs remembered per client, and over all clients (about 32 bytes each).
+const SEQS_PER_CLIENT: usize = 1 << 16;
+const SEQS_TOTAL: usize = 1 << 20;
+
+impl Seqs {
+    fn client(&self, client: &str) -> Option<&Decided> {
+        self.clients.get(client)
+    }
+
+    /// Remembers a seq just decided (tentatively until its group commits:
+    /// a group that does not is followed by [`Seqs::clear`]).
+    fn record(&mut self, client: &str, seq: u64, id: u128, committed: bool) {
+        if self.total >= SEQS_TOTAL {
+            self.clear();
+        }
+        let d = self.clients.entry(client.to_string()).or_default();
+        if d.first + d.batches.len() as u64 != seq || d.batches.is_empty() {
+            self.total -= d.batches.len();
+            *d = Decided {
+                first: seq,
+                ..Decided::default()
+            };
+        }
+        d.batches.push_back((id, committed));
+        if !committed {
+            d.rejected.insert(seq);
+        }
+        self.total += 1;
+        if d.batches.len() > SEQS_PER_CLIENT {
+            d.batches.pop_front();
+            d.rejected.remove(&d.first);
+            d.first += 1;
+            self.total -= 1;
+        }
+    }
+
+    /// Whether every batch a compact `own` names is here and committed
+    /// (a rejected one's keys are read from storage).
+    fn answers(&self, client: &str, own: &OwnSeqs) -> bool {
+        let Some(d) = self.client(client) else {
+            return own.to < own.from;
+        };
+        own.to < own.from
+            || (own.from >= d.first
+                && own.to < d.first + d.batches.len() as u64
+                && d.rejected
+                    .range(own.from..=own.to)
+                    .all(|r| own.except.binary_search(r).is_ok()))
+    }
+
+    fn clear(&mut self) {
+        self.clients.clear();
+        self.total = 0;
+    }
 }
 
 /// Clients remembered per lane; past this the memory is dropped (pushes
@@ -224,7 +306,7 @@ impl Engines {
 /// and those of their views), as stored, and whether `log` answers every
 /// question about them: each batch's id is new to it and each view's `own`
 /// batch is committed in it.
-fn named(group: &[Waiting], log: &Log) -> (Vec<String>, Vec<String>, bool) {
+fn named(group: &[Waiting], log: &Log, seqs: &Seqs) -> (Vec<String>, Vec<String>, bool) {
     let normal =
         |s: &str| parse_uuid(s).map(|id| uuid::Uuid::from_u128(id).hyphenated().to_string());
     let mut clients: Vec<String> = group.iter().map(|w| w.client.clone()).collect();
@@ -233,18 +315,27 @@ fn named(group: &[Waiting], log: &Log) -> (Vec<String>, Vec<String>, bool) {
     let mut ids = Vec::new();
     let mut answered = true;
     // (A batch that is not well formed is refused without reading.)
-    for b in group.iter().flat_map(|w| &w.batches) {
+    for (client, b) in group
+        .iter()
+        .flat_map(|w| w.batches.iter().map(|b| (&w.client, b)))
+    {
         if let Some(named) = &b.batch {
             match named.id.as_deref().and_then(parse_uuid) {
                 Some(id) if log.batch_by_id(id).is_none() => {}
                 _ => answered = false,
             }
             ids.extend(named.id.as_deref().and_then(normal));
-            for own in named.view.iter().flat_map(|v| &v.own) {
-                if parse_uuid(own).is_none_or(|id| log.batch_by_id(id).is_none()) {
-                    answered = false;
+            match named.view.as_ref().map(|v| &v.own) {
+                Some(OwnIn::Ids(own)) => {
+                    for own in own {
+                        if parse_uuid(own).is_none_or(|id| log.batch_by_id(id).is_none()) {
+                            answered = false;
+                        }
+                        ids.extend(normal(own));
+                    }
                 }
-                ids.extend(normal(own));
+                Some(OwnIn::Seqs(own)) => answered &= seqs.answers(client, own),
+                None => {}
             }
         } else {
             answered = false;
@@ -462,6 +553,7 @@ fn land(
             engine.known = None;
             engine.owners.clear();
             engine.last_seqs.clear();
+            engine.seqs.clear();
             Err(flight.group)
         }
     }
@@ -509,7 +601,7 @@ async fn decide_group<S: Storage>(
         engine.log = Log::default();
         engine.known = None;
     }
-    let (clients, ids, _) = named(&group, &engine.log);
+    let (clients, ids, _) = named(&group, &engine.log, &engine.seqs);
     engine.known = None;
     let mut tx = match storage.begin(log_name, &clients, &ids).await {
         Ok(tx) => tx,
@@ -526,6 +618,7 @@ async fn decide_group<S: Storage>(
         *log = Log::default();
         engine.owners.clear();
         engine.last_seqs.clear();
+        engine.seqs.clear();
     }
     // Caught up a page at a time (a page ends at a batch end, or it is
     // the rest of the log), so memory stays bounded on a long log.
@@ -541,10 +634,12 @@ async fn decide_group<S: Storage>(
     let start = log.head();
     let mut head = stored;
     let mut results = Vec::with_capacity(group.len());
+    let seqs = &mut engine.seqs;
     for w in &group {
-        match decide_all(&mut tx, log, &mut head, &w.principal, &w.client, &w.batches).await {
+        match decide_all(&mut tx, log, seqs, &mut head, w).await {
             Err(PushError::Storage(e)) => {
                 log.truncate(start);
+                seqs.clear();
                 engine.clean = true;
                 return fail(group, PushError::Storage(e));
             }
@@ -554,6 +649,7 @@ async fn decide_group<S: Storage>(
     head.stamp = new_stamp();
     if let Err(e) = tx.commit(head).await {
         log.truncate(start);
+        engine.seqs.clear();
         engine.clean = true;
         return fail(group, e.into());
     }
@@ -631,7 +727,7 @@ async fn send_known<S: Storage>(
             _ => return Err(group),
         }
     }
-    let (_, ids, answered) = named(&group, &engine.log);
+    let (_, ids, answered) = named(&group, &engine.log, &engine.seqs);
     if !answered {
         return Err(group);
     }
@@ -669,11 +765,13 @@ async fn send_known<S: Storage>(
     let start = log.head();
     let mut head = known;
     let mut results = Vec::with_capacity(group.len());
+    let seqs = &mut engine.seqs;
     for w in &group {
-        match decide_all(&mut tx, log, &mut head, &w.principal, &w.client, &w.batches).await {
+        match decide_all(&mut tx, log, seqs, &mut head, w).await {
             Ok(r) => results.push(Ok(r)),
             Err(_) => {
                 log.truncate(start);
+                seqs.clear();
                 engine.clean = true;
                 return Err(group);
             }
@@ -737,11 +835,12 @@ fn catch_up(log: &mut Log, rows: &[EventRow]) -> Result<(), String> {
 async fn decide_all<T: Tx>(
     tx: &mut T,
     log: &mut Log,
+    seqs: &mut Seqs,
     head: &mut Head,
-    principal: &str,
-    client: &str,
-    batches: &[Pushed],
+    push: &Waiting,
 ) -> Result<(Vec<String>, u64), PushError> {
+    let (principal, client, batches) =
+        (push.principal.as_str(), push.client.as_str(), &push.batches);
     if tx.bind_client(client, principal).await? != principal {
         return Err(PushError::Forbidden);
     }
@@ -755,6 +854,7 @@ async fn decide_all<T: Tx>(
         }
     }
     let mut outcomes = Vec::with_capacity(batches.len());
+    let mut view = None;
     for b in batches {
         let outcome = if b.seq <= last {
             // Exactly as first answered: a retried push is transport.
@@ -762,8 +862,12 @@ async fn decide_all<T: Tx>(
                 PushError::Storage(StorageError(format!("seq {} has no outcome", b.seq)))
             })?
         } else {
-            let outcome = with_seq(&decide(tx, log, head, b).await?, b.seq);
+            let (outcome, decided) = decide(tx, log, (seqs, &mut view), head, client, b).await?;
+            let outcome = with_seq(&outcome, b.seq);
             tx.insert_seq(client, b.seq, &outcome).await?;
+            if let Some((id, committed)) = decided {
+                seqs.record(client, b.seq, id, committed);
+            }
             outcome
         };
         outcomes.push(outcome);
@@ -810,7 +914,7 @@ type BatchShape = BatchIn<Vec<Box<RawValue>>>;
 #[serde(deny_unknown_fields)]
 struct ViewIn {
     base: u64,
-    own: Vec<String>,
+    own: OwnIn,
 }
 
 fn invalid(id: Option<&str>, path: &str, message: &str) -> Value {
@@ -828,14 +932,17 @@ fn invalid_error(id: Option<&str>, e: &Error) -> Value {
     }
 }
 
-/// Decides one new batch; records it under its id (unless it has none).
-/// Returns its outcome as JSON.
+/// Decides one new batch of `client`; records it under its id (unless it
+/// has none). Returns its outcome as JSON and, when it has an id, that id
+/// and whether it committed.
 async fn decide<T: Tx>(
     tx: &mut T,
     log: &mut Log,
+    (seqs, view): (&Seqs, &mut Option<CachedView>),
     head: &mut Head,
+    client: &str,
     pushed: &Pushed,
-) -> Result<String, PushError> {
+) -> Result<(String, Option<(u128, bool)>), PushError> {
     let Some(batch) = &pushed.batch else {
         let de = &mut serde_json::Deserializer::from_str(pushed.raw.get());
         let (path, message) = match serde_path_to_error::deserialize::<_, BatchShape>(de) {
@@ -843,13 +950,19 @@ async fn decide<T: Tx>(
             Ok(_) => (String::new(), "malformed batch".into()),
         };
         let path = if path == "." { String::new() } else { path };
-        return Ok(invalid(pushed.id.as_deref(), &path, &message).to_string());
+        return Ok((
+            invalid(pushed.id.as_deref(), &path, &message).to_string(),
+            None,
+        ));
     };
     let Some(id_text) = batch.id.as_deref() else {
-        return Ok(invalid(None, "id", "a pushed batch needs its id").to_string());
+        return Ok((
+            invalid(None, "id", "a pushed batch needs its id").to_string(),
+            None,
+        ));
     };
     let Some(batch_id) = parse_uuid(id_text) else {
-        return Ok(invalid(Some(id_text), "id", "not a UUID").to_string());
+        return Ok((invalid(Some(id_text), "id", "not a UUID").to_string(), None));
     };
     let id = uuid::Uuid::from_u128(batch_id).hyphenated().to_string();
     // An array: Pushed::new checked it.
@@ -857,18 +970,24 @@ async fn decide<T: Tx>(
     let events_text = same_batch_text(&events, batch.correlation_id.as_deref());
     if let Some(first) = tx.batch(&id).await? {
         if !same_batch(&first.events, &events_text, &events) {
-            return Ok(invalid(
+            return Ok((invalid(
                 Some(&id),
                 "id",
                 "this batch id was already decided with different events; give a different batch a new id",
-            ).to_string());
+            ).to_string(), None));
         }
         let mut outcome: Value = serde_json::from_str(&first.outcome)
             .map_err(|e| PushError::Storage(StorageError(e.to_string())))?;
         outcome["replayed"] = json!(true);
-        return Ok(outcome.to_string());
+        return Ok((outcome.to_string(), Some((batch_id, first.committed))));
     }
-    let judged = judge(tx, log, head, batch, &events, batch_id, &id).await?;
+    let asked = Asked {
+        client,
+        seq: pushed.seq,
+        seqs,
+        view,
+    };
+    let judged = judge(tx, log, head, batch, &events, batch_id, &id, asked).await?;
     let m = &crate::metrics::METRICS;
     let outcome = if judged.committed {
         "committed"
@@ -886,7 +1005,46 @@ async fn decide<T: Tx>(
         keys: judged.keys,
     };
     tx.insert_batch(&id, &record, &judged.rows).await?;
-    Ok(record.outcome)
+    Ok((record.outcome, Some((batch_id, record.committed))))
+}
+
+/// Who pushed a batch, under which seq, and what the lane remembers of
+/// that client's seqs: what a compact `own` is expanded from.
+struct Asked<'a> {
+    client: &'a str,
+    seq: u64,
+    seqs: &'a Seqs,
+    /// The view of this client's last batch with a compact `own`.
+    view: &'a mut Option<CachedView>,
+}
+
+impl Asked<'_> {
+    /// The last seq of `own` already in the cached view, if `own` extends
+    /// it (0 otherwise).
+    fn done_to(&self, base: u64, own: &OwnSeqs) -> u64 {
+        self.view
+            .as_ref()
+            .filter(|c| c.extended_by(base, own))
+            .map_or(0, |c| c.to)
+    }
+}
+
+/// The batch id of `client`'s batch `seq`, as stored.
+async fn stored_seq_batch<T: Tx>(
+    tx: &mut T,
+    client: &str,
+    seq: u64,
+) -> Result<Option<u128>, PushError> {
+    #[derive(Deserialize)]
+    struct Decided {
+        id: Option<String>,
+    }
+    let Some(outcome) = tx.seq_outcome(client, seq).await? else {
+        return Ok(None);
+    };
+    let decided: Decided = serde_json::from_str(&outcome)
+        .map_err(|e| PushError::Storage(StorageError(format!("seq {seq}'s outcome: {e}"))))?;
+    Ok(decided.id.as_deref().and_then(parse_uuid))
 }
 
 /// What tells a batch from another under the same id (SEMANTICS.md,
@@ -1002,6 +1160,7 @@ impl Judged {
 }
 
 /// Judges a new batch (its events as sent in `events`).
+#[allow(clippy::too_many_arguments)]
 async fn judge<T: Tx>(
     tx: &mut T,
     log: &mut Log,
@@ -1010,6 +1169,7 @@ async fn judge<T: Tx>(
     events: &[&RawValue],
     batch_id: u128,
     id: &str,
+    asked: Asked<'_>,
 ) -> Result<Judged, PushError> {
     let rejected = |outcome: Value| Ok(Judged::rejected(outcome, "[]".to_string()));
     // The events: what the core checks, and the rest kept as given.
@@ -1109,53 +1269,148 @@ async fn judge<T: Tx>(
             "is required: the view the batch was decided on",
         ));
     };
-    let mut view = View {
-        base: view_in.base,
-        own: Vec::with_capacity(view_in.own.len()),
-    };
-    for (i, own) in view_in.own.iter().enumerate() {
-        let path = index_path("view.own", i);
-        let Some(own_id) = parse_uuid(own) else {
-            return refused(invalid(Some(id), &path, "not a UUID"));
-        };
-        if log.batch_by_id(own_id).is_some() {
-            view.own.push(Own::Committed(own_id));
-            continue;
-        }
-        let own_text = uuid::Uuid::from_u128(own_id).hyphenated().to_string();
-        let record = tx.batch(&own_text).await?;
-        match record.and_then(|r| r.keys) {
-            Some(k) => view.own.push(Own::Rejected {
-                id: own_id,
-                events: parse_keys(&k),
-            }),
-            None => {
-                return refused(invalid(
-                    Some(id),
-                    &path,
-                    "no batch with this id was decided on this log",
-                ))
+    // The view, resolved: the list form at once; the compact form from
+    // the view of this client's batch before, when it extends it.
+    let resolved = match &view_in.own {
+        OwnIn::Ids(own) => {
+            let mut resolved = match ResolvedView::new(log, view_in.base) {
+                Ok(r) => r,
+                Err(e) => return refused(invalid_error(Some(id), &e)),
+            };
+            for (i, own) in own.iter().enumerate() {
+                let path = || index_path("view.own", i);
+                let Some(own_id) = parse_uuid(own) else {
+                    return refused(invalid(Some(id), &path(), "not a UUID"));
+                };
+                let Some(own) = own_batch(tx, log, own_id).await? else {
+                    return refused(invalid(Some(id), &path(), NOT_DECIDED));
+                };
+                if let Err(e) = resolved.push(log, &own, path) {
+                    return refused(invalid_error(Some(id), &e));
+                }
             }
+            resolved
         }
-    }
-    let violations = match check_view(log, &req, &view) {
-        Ok(v) => v,
-        Err(e) => return refused(invalid_error(Some(id), &e)),
+        OwnIn::Seqs(own) => {
+            let seqs = match own.seqs(asked.seq) {
+                Ok(seqs) => seqs,
+                Err(why) => return refused(invalid(Some(id), "view.own", why)),
+            };
+            let done = asked.done_to(view_in.base, own);
+            let cached = asked
+                .view
+                .take()
+                .filter(|c| c.extended_by(view_in.base, own));
+            let mut resolved = match cached {
+                Some(c) => c.view,
+                None => match ResolvedView::new(log, view_in.base) {
+                    Ok(r) => r,
+                    Err(e) => return refused(invalid_error(Some(id), &e)),
+                },
+            };
+            let remembered = asked.seqs.client(asked.client);
+            for seq in seqs.filter(|&s| s > done) {
+                let own_id = match remembered.and_then(|d| d.get(seq)) {
+                    Some((own_id, _)) => Some(own_id),
+                    None => stored_seq_batch(tx, asked.client, seq).await?,
+                };
+                let own = match own_id {
+                    Some(own_id) => own_batch(tx, log, own_id).await?,
+                    None => None,
+                };
+                let Some(own) = own else {
+                    return refused(invalid(
+                        Some(id),
+                        "view.own",
+                        &format!("this client has no batch of seq {seq} decided on this log"),
+                    ));
+                };
+                if let Err(e) = resolved.push(log, &own, || "view.own".into()) {
+                    return refused(invalid_error(Some(id), &e));
+                }
+            }
+            let violations = check_resolved(log, &req, &resolved);
+            *asked.view = Some(CachedView {
+                from: own.from,
+                to: own.to,
+                except: own.except.clone(),
+                view: resolved,
+            });
+            if !violations.is_empty() {
+                return refused(rejection(id, &violations));
+            }
+            return Ok(commit_judged(log, head, &req, &fields, batch, batch_id, id));
+        }
     };
+    let violations = check_resolved(log, &req, &resolved);
     if !violations.is_empty() {
-        return refused(json!({
-            "id": id,
-            "status": "rejected",
-            "violations": violations.iter().map(violation_json).collect::<Vec<_>>(),
-        }));
+        return refused(rejection(id, &violations));
     }
-    let (outcome, rows) = commit(log, head, &req, &fields, batch, batch_id, id);
-    Ok(Judged {
+    Ok(commit_judged(log, head, &req, &fields, batch, batch_id, id))
+}
+
+const NOT_DECIDED: &str = "no batch with this id was decided on this log";
+
+/// A rejected outcome with its violations.
+fn rejection(id: &str, violations: &[ViewViolation]) -> Value {
+    json!({
+        "id": id,
+        "status": "rejected",
+        "violations": violations.iter().map(violation_json).collect::<Vec<_>>(),
+    })
+}
+
+/// An `own` batch as the view rule sees it: committed (the log holds it),
+/// or rejected with its events' keys; `None` if it was not decided here.
+async fn own_batch<T: Tx>(tx: &mut T, log: &Log, own_id: u128) -> Result<Option<Own>, PushError> {
+    if log.batch_by_id(own_id).is_some() {
+        return Ok(Some(Own::Committed(own_id)));
+    }
+    let own_text = uuid::Uuid::from_u128(own_id).hyphenated().to_string();
+    let record = tx.batch(&own_text).await?;
+    Ok(record.and_then(|r| r.keys).map(|k| Own::Rejected {
+        id: own_id,
+        events: parse_keys(&k),
+    }))
+}
+
+/// The compact view of a client's batch, resolved, kept while its push is
+/// decided: the next batch's view is usually this one and one more seq.
+pub struct CachedView {
+    from: u64,
+    to: u64,
+    except: Vec<u64>,
+    view: ResolvedView,
+}
+
+impl CachedView {
+    /// Whether the view `own` on `base` is this one plus seqs after `to`.
+    fn extended_by(&self, base: u64, own: &OwnSeqs) -> bool {
+        self.view.base() == base
+            && self.from == own.from
+            && own.to >= self.to
+            && own.except.starts_with(&self.except)
+            && own.except[self.except.len()..].iter().all(|&s| s > self.to)
+    }
+}
+
+/// Appends a judged batch and writes its rows: committed.
+fn commit_judged(
+    log: &mut Log,
+    head: &mut Head,
+    req: &Request,
+    fields: &[Fields],
+    batch: &BatchIn,
+    batch_id: u128,
+    id: &str,
+) -> Judged {
+    let (outcome, rows) = commit(log, head, req, fields, batch, batch_id, id);
+    Judged {
         committed: true,
         outcome,
         keys: None,
         rows,
-    })
+    }
 }
 
 /// Appends the batch to the engine and writes its rows.

@@ -740,3 +740,92 @@ async fn null_in_an_optional_field_is_absent() {
         assert_eq!(events[1]["version"], 1);
     }
 }
+
+/// A view's `own` in the compact form (SPEC §8.3): this client's seqs
+/// `from` … `to` less `except`, expanded by the server from the outcomes it
+/// recorded, and deciding exactly as the list of batch ids does; after a
+/// restart too (the seqs are then read from storage). A form that does not
+/// fit is `invalid_input` at `view.own`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn own_in_the_compact_form() {
+    for backend in backends() {
+        let mut server = Server::start(&backend);
+        let log = new_id();
+        let mut a = Device::new(&server, &log, "a");
+        // seq 1 commits (global 1), seq 2 is rejected, seq 3 commits (global 2-3).
+        let (x, y) = (new_id(), new_id());
+        a.push(json!({ "id": x, "events": [{ "stream": "mine", "type": "x" }], "view": view(0) }))
+            .await;
+        let o = a
+            .push(json!({ "events": [{ "stream": "mine", "type": "r" }], "expect": { "mine": "no_stream" }, "view": view(0) }))
+            .await;
+        assert_eq!(o["status"], "rejected");
+        let o = a.push(json!({ "id": y, "events": [{ "stream": "mine", "type": "x" }, { "stream": "mine", "type": "y" }], "view": view(0) })).await;
+        assert_eq!(o["revision"], 3);
+        // Seq 4, decided on a view of seqs 1 and 3: local 1 is global 1,
+        // local 2–3 are global 2–3. The same conditions as a list of ids.
+        let conditions = |own: Value| {
+            json!({ "events": [{ "stream": "mine", "type": "z" }],
+                    "expect": { "mine": { "revision": 3 } },
+                    "constraints": [{ "revisionRange": [2, 2], "selector": { "type": "x", "stream": "mine" } }],
+                    "view": { "base": 0, "own": own } })
+        };
+        let compact = json!({ "from": 1, "to": 3, "except": [2] });
+        let o = a.push(conditions(compact.clone())).await;
+        assert_eq!(o["status"], "committed", "{}: {o}", backend.name);
+        assert_eq!(o["firstRevision"], 4);
+        // Another device's event on the stream, then seq 5 on the old view:
+        // refused the same way in both forms.
+        let mut b = Device::new(&server, &log, "b");
+        b.push(json!({ "events": [{ "stream": "mine", "type": "b" }], "view": view(4) }))
+            .await;
+        let by_ids = a.push(conditions(json!([x, y]))).await;
+        // After a restart the lane remembers nothing: seqs are read.
+        server.stop(libc::SIGTERM, std::time::Duration::from_secs(10));
+        server = Server::start(&backend);
+        a.url = server.url.clone();
+        let by_seqs = a.push(conditions(compact)).await;
+        assert_eq!(by_ids["status"], "rejected");
+        let bare_all = |v: &Value| {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .cloned()
+                .map(bare)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            bare_all(&by_ids["violations"]),
+            bare_all(&by_seqs["violations"]),
+            "{}",
+            backend.name
+        );
+        assert_eq!(
+            by_seqs["violations"][0]["actual"],
+            json!({ "version": 4, "revision": 5 })
+        );
+        // Forms that do not fit.
+        for (own, why) in [
+            (json!({ "from": 1, "to": 9 }), "below the batch's own seq"),
+            (json!({ "from": 0, "to": 1 }), "1 or more"),
+            (
+                json!({ "from": 1, "to": 3, "except": [3, 2] }),
+                "each once, in order",
+            ),
+        ] {
+            let o = a.push(conditions(own)).await;
+            assert_eq!(o["status"], "rejected");
+            let v = &o["violations"][0];
+            assert_eq!(
+                (v["kind"].as_str(), v["path"].as_str()),
+                (Some("invalid_input"), Some("view.own")),
+                "{o}"
+            );
+            assert!(v["message"].as_str().unwrap().contains(why), "{o}");
+        }
+        let o = a
+            .push(conditions(json!({ "from": 1, "to": 2, "but": [] })))
+            .await;
+        assert_eq!(o["violations"][0]["path"], "view.own", "{o}");
+    }
+}

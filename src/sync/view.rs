@@ -83,6 +83,7 @@ pub struct ViewViolation {
 }
 
 /// The device's numbering: `own` batches one after the other above `base`.
+#[derive(Clone, Debug)]
 struct Segment {
     local_first: u64,
     len: u64,
@@ -90,14 +91,22 @@ struct Segment {
     global_first: Option<u64>,
 }
 
-struct Resolved<'a> {
+/// A view resolved against the shared log: what the rule asks of it.
+/// Built one `own` batch at a time ([`ResolvedView::push`]), so that the
+/// views of a device's successive batches, each the one before plus a
+/// batch, cost what they add (the server keeps one while it decides a
+/// push).
+#[derive(Clone, Debug)]
+pub struct ResolvedView {
     base: u64,
     /// Committed `own` batches as global revision ranges, sorted.
     committed: Vec<(u64, u64)>,
     segments: Vec<Segment>,
     local_head: u64,
     /// Rejected `own` batches, in `own` order.
-    rejected: Vec<(u128, &'a [Keys])>,
+    rejected: Vec<(u128, Vec<Keys>)>,
+    /// The `own` batches so far, to refuse one named twice.
+    seen: rustc_hash::FxHashSet<u128>,
 }
 
 /// The newest in-view and the newest unseen event of a scope.
@@ -106,7 +115,73 @@ struct Scan {
     unseen: Option<u64>,
 }
 
-impl Resolved<'_> {
+impl ResolvedView {
+    /// A view of the shared log up to `base` and no `own` batch yet.
+    pub fn new(log: &Log, base: u64) -> Result<Self> {
+        if base > log.head() {
+            return Err(Error::invalid(
+                "view.base",
+                format!(
+                    "the shared log has {} events; a view cannot be based beyond them",
+                    log.head()
+                ),
+            ));
+        }
+        Ok(ResolvedView {
+            base,
+            committed: Vec::new(),
+            segments: Vec::new(),
+            local_head: base,
+            rejected: Vec::new(),
+            seen: Default::default(),
+        })
+    }
+
+    /// The view's base.
+    pub fn base(&self) -> u64 {
+        self.base
+    }
+
+    /// Adds the next `own` batch; `path` names it in errors.
+    pub fn push(&mut self, log: &Log, own: &Own, path: impl FnOnce() -> String) -> Result<()> {
+        let id = match own {
+            Own::Committed(id) | Own::Rejected { id, .. } => *id,
+        };
+        if !self.seen.insert(id) {
+            return Err(Error::invalid(path(), "a batch is named twice in `own`"));
+        }
+        let (len, global_first) = match own {
+            Own::Committed(id) => {
+                let b = log
+                    .batch_by_id(*id)
+                    .ok_or_else(|| Error::invalid(path(), "no such committed batch"))?;
+                let range = (b.first as u64, b.last as u64);
+                // Kept sorted: one device's batches commit in its order.
+                match self.committed.last() {
+                    Some(&last) if last > range => {
+                        let at = self.committed.partition_point(|&r| r < range);
+                        self.committed.insert(at, range);
+                    }
+                    _ => self.committed.push(range),
+                }
+                ((b.last - b.first + 1) as u64, Some(b.first as u64))
+            }
+            Own::Rejected { id, events } => {
+                self.rejected.push((*id, events.clone()));
+                (events.len() as u64, None)
+            }
+        };
+        if len > 0 {
+            self.segments.push(Segment {
+                local_first: self.local_head + 1,
+                len,
+                global_first,
+            });
+            self.local_head += len;
+        }
+        Ok(())
+    }
+
     fn in_view(&self, rev: u64) -> bool {
         if rev <= self.base {
             return true;
@@ -166,60 +241,15 @@ impl Resolved<'_> {
         self.rejected
             .iter()
             .find(|(_, events)| events.iter().any(&scope))
-            .map(|&(id, _)| id)
+            .map(|(id, _)| *id)
     }
 }
 
-fn resolve<'a>(log: &Log, view: &'a View) -> Result<Resolved<'a>> {
-    if view.base > log.head() {
-        return Err(Error::invalid(
-            "view.base",
-            format!(
-                "the shared log has {} events; a view cannot be based beyond them",
-                log.head()
-            ),
-        ));
-    }
-    let mut resolved = Resolved {
-        base: view.base,
-        committed: Vec::new(),
-        segments: Vec::with_capacity(view.own.len()),
-        local_head: view.base,
-        rejected: Vec::new(),
-    };
-    let mut seen = rustc_hash::FxHashSet::default();
+fn resolve(log: &Log, view: &View) -> Result<ResolvedView> {
+    let mut resolved = ResolvedView::new(log, view.base)?;
     for (i, own) in view.own.iter().enumerate() {
-        let path = || index_path("view.own", i);
-        let id = match own {
-            Own::Committed(id) | Own::Rejected { id, .. } => *id,
-        };
-        if !seen.insert(id) {
-            return Err(Error::invalid(path(), "a batch is named twice in `own`"));
-        }
-        let (len, global_first) = match own {
-            Own::Committed(id) => {
-                let b = log
-                    .batch_by_id(*id)
-                    .ok_or_else(|| Error::invalid(path(), "no such committed batch"))?;
-                resolved.committed.push((b.first as u64, b.last as u64));
-                ((b.last - b.first + 1) as u64, Some(b.first as u64))
-            }
-            Own::Rejected { id, events } => {
-                resolved.rejected.push((*id, events));
-                (events.len() as u64, None)
-            }
-        };
-        if len == 0 {
-            continue;
-        }
-        resolved.segments.push(Segment {
-            local_first: resolved.local_head + 1,
-            len,
-            global_first,
-        });
-        resolved.local_head += len;
+        resolved.push(log, own, || index_path("view.own", i))?;
     }
-    resolved.committed.sort_unstable();
     Ok(resolved)
 }
 
@@ -261,7 +291,11 @@ fn matches_desc<'a>(
 /// itself does not fit the log (a base beyond its head, an unknown or
 /// repeated `own` batch).
 pub fn check_view(log: &Log, req: &Request, view: &View) -> Result<Vec<ViewViolation>> {
-    let r = resolve(log, view)?;
+    Ok(check_resolved(log, req, &resolve(log, view)?))
+}
+
+/// [`check_view`] on a view already resolved.
+pub fn check_resolved(log: &Log, req: &Request, r: &ResolvedView) -> Vec<ViewViolation> {
     let mut out = Vec::new();
     let head = log.head();
     for (stream, expectation, text) in &req.expect {
@@ -374,7 +408,7 @@ pub fn check_view(log: &Log, req: &Request, view: &View) -> Result<Vec<ViewViola
             }
         }
     }
-    Ok(out)
+    out
 }
 
 /// Whether the view rule must refuse a batch still pending on its device,

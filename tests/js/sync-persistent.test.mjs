@@ -325,7 +325,7 @@ test("offline batches without conditions are pushed with an empty view; conditio
     const views = Object.fromEntries(bodies.flatMap((x) => x.batches).map((x) => [x.id, x.view]));
     assert.deepEqual(views[a.batchId], { base: 0, own: [] });
     assert.deepEqual(views[b.batchId], { base: 0, own: [] });
-    assert.deepEqual(views[c.batchId], { base: 0, own: [a.batchId, b.batchId] });
+    assert.deepEqual(views[c.batchId], { base: 0, own: { from: 1, to: 2, except: [] } });
     assert.deepEqual(await c.confirmed, { firstRevision: 3, revision: 3, streams: { s: { version: 2, revision: 3 } } });
     await store.close();
   } finally {

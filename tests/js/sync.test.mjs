@@ -216,6 +216,56 @@ test("the status follows the newest answer: a push refused with an old token doe
   await a.close();
 });
 
+test("a view's own names pending batches by seq, less the rejected ones between them (SPEC §8.3, compact form)", async () => {
+  const log = newLog();
+  const b = await device(log, "bob");
+  await (await b.store.transact({ events: [{ stream: "x", type: "made" }] })).confirmed;
+  const a = await device(log, "alice");
+  a.proxy.offline = true; // before its first pull: A never sees x
+  // Seqs 1–3, offline. Seq 2 (on stream a too) expects no x: the server refuses it.
+  const p1 = await a.store.transact({ events: [{ stream: "a", type: "one" }] });
+  const r = await a.store.transact({ events: [{ stream: "a", type: "bad" }], expect: { x: "no_stream" } });
+  const p2 = await a.store.transact({ events: [{ stream: "a", type: "two" }] });
+  // Pushes pass, pulls fail: 1 and 3 commit but stay pending; 2 is rejected and leaves.
+  a.proxy.failNextPulls(1_000_000);
+  a.proxy.offline = false;
+  a.store.sync.flush().catch(() => {}); // try now, not after the backoff
+  await assert.rejects(r.confirmed, ConstraintViolationError);
+  assert.deepEqual(a.store.read({ stream: "a" }).map((e) => [e.type, e.version, e.pending]), [["one", 0, true], ["two", 1, true]]);
+  const bodies = [];
+  let pushed = () => {};
+  const realFetch = globalThis.fetch;
+  globalThis.fetch = async (url, init) => {
+    const res = await realFetch(url, init);
+    if (String(url).endsWith("/push")) {
+      bodies.push(JSON.parse(init.body));
+      pushed();
+    }
+    return res;
+  };
+  try {
+    // Decided on 1 and 3: stream a at version 1. Had the view named the
+    // rejected batch, its event on stream a would refuse this one.
+    const p3 = await a.store.transact({ events: [{ stream: "a", type: "three" }], expect: { a: { version: 1 } } });
+    const body = () => bodies.flatMap((x) => x.batches).find((x) => x.id === p3.batchId);
+    a.store.sync.flush().catch(() => {}); // try now, not after the backoff
+    await new Promise((resolve) => {
+      pushed = () => body() !== undefined && resolve();
+      pushed();
+    });
+    assert.deepEqual(body().view, { base: 0, own: { from: 1, to: 3, except: [2] } });
+    a.proxy.failNextPulls(0);
+    await a.store.sync.waitFor(4);
+    assert.deepEqual(await p3.confirmed, { firstRevision: 4, revision: 4, streams: { a: { version: 2, revision: 4 } } });
+    assert.deepEqual((await p1.confirmed).revision, 2);
+    assert.deepEqual((await p2.confirmed).revision, 3);
+  } finally {
+    globalThis.fetch = realFetch;
+  }
+  await a.close();
+  await b.close();
+});
+
 test("a push whose answer is lost, and the pull after it too, is pushed again: the server answers with the recorded outcome, one commit", async () => {
   const log = newLog();
   const a = await device(log, "alice");
