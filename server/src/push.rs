@@ -18,7 +18,7 @@ use hindcast::json::{index_path, key_path, parse_uuid, write_str};
 use hindcast::log::{Log, NewEvent, StreamPosition};
 use hindcast::request::{parse_request, Request};
 use hindcast::stored::parse_stored;
-use hindcast::sync::protocol::{absent, OwnIn, OwnSeqs, RecordedJson, STAMPED};
+use hindcast::sync::protocol::{absent, violation_message, OwnIn, OwnSeqs, RecordedJson, STAMPED};
 use hindcast::sync::view::{check_resolved, Keys, Own, ResolvedView, ViewViolation};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -1559,7 +1559,7 @@ pub fn violation_json(v: &ViewViolation) -> Value {
     if let Some(r) = v.rejected_batch_id {
         out["rejectedBatchId"] = json!(uuid::Uuid::from_u128(r).hyphenated().to_string());
     }
-    out["message"] = json!(v.violation.to_string());
+    out["message"] = json!(violation_message(&v.violation));
     out
 }
 

@@ -8,8 +8,11 @@
 //! pull what it records and compare it with what the client writes.
 
 use serde::Deserialize;
+use serde_json::Value;
 
+use crate::error::Violation;
 use crate::json::{write_str, write_uuid};
+use crate::selector::Selector;
 
 /// A push holds at most this many events, over all its batches.
 pub const PUSH_EVENTS: usize = 1000;
@@ -150,6 +153,94 @@ impl OwnSeqs {
     }
 }
 
+/// A violation's `message` as the server writes it: the condition in
+/// words, and what was found ("at most revision 1 on stream acc; found
+/// 2"). The violation's fields say the same for programs.
+pub fn violation_message(v: &Violation) -> String {
+    let (text, found) = match v {
+        Violation::MinRevisionNotMet {
+            constraint, actual, ..
+        }
+        | Violation::RangeNotSatisfied {
+            constraint, actual, ..
+        } => (constraint, *actual),
+        Violation::MaxRevisionExceeded {
+            constraint, found, ..
+        } => (constraint, *found),
+        other => return other.to_string(),
+    };
+    let Ok(Value::Object(c)) = serde_json::from_str::<Value>(text) else {
+        return v.to_string();
+    };
+    let scope = |key: &str| match c.get(key) {
+        None | Some(Value::Null) => "in the log".to_string(),
+        Some(sel) => Selector::parse(sel, key)
+            .map_or_else(|_| format!("matching {sel}"), |s| scope_words(&s)),
+    };
+    let wanted = match v {
+        Violation::MinRevisionNotMet { expected, .. } => {
+            format!("at least revision {expected} {}", scope("selector"))
+        }
+        Violation::RangeNotSatisfied { start, end, .. } => {
+            format!(
+                "a last revision from {start} to {end} {}",
+                scope("selector")
+            )
+        }
+        Violation::MaxRevisionExceeded { max, .. } if c.contains_key("failIfEventsMatch") => {
+            format!(
+                "no event after revision {max} {}",
+                scope("failIfEventsMatch")
+            )
+        }
+        Violation::MaxRevisionExceeded { max, .. } => {
+            format!("at most revision {max} {}", scope("selector"))
+        }
+        _ => unreachable!("the other kinds returned above"),
+    };
+    if found == 0 {
+        format!("{wanted}; found none")
+    } else {
+        format!("{wanted}; found {found}")
+    }
+}
+
+/// A selector in words: "on stream acc", "of type a or b on stream s with
+/// tags x and y", items joined by "or".
+fn scope_words(sel: &Selector) -> String {
+    if sel.is_all() {
+        return "in the log".into();
+    }
+    let list = |v: &[String]| v.join(" or ");
+    let items: Vec<String> = sel
+        .items
+        .iter()
+        .map(|item| {
+            let mut parts = Vec::new();
+            if let Some(t) = &item.types {
+                parts.push(format!("of type {}", list(t)));
+            }
+            if let Some(s) = &item.streams {
+                parts.push(format!("on stream {}", list(s)));
+            }
+            if let Some(s) = &item.subjects {
+                parts.push(format!("with subject {}", list(s)));
+            }
+            match item.tags.as_slice() {
+                [] => {}
+                [t] => parts.push(format!("tagged {t}")),
+                tags => parts.push(format!("tagged {}", tags.join(" and "))),
+            }
+            if parts.is_empty() {
+                "in the log".into()
+            } else {
+                parts.join(" ")
+            }
+        })
+        .collect();
+    items.join(", or ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,6 +289,52 @@ mod tests {
         assert!(s(1, 4, &[3, 2]).seqs(9).is_err(), "out of order");
         assert!(s(1, 4, &[2, 2]).seqs(9).is_err(), "twice");
         assert!(s(2, 4, &[1]).seqs(9).is_err(), "outside the range");
+    }
+
+    #[test]
+    fn violations_in_words() {
+        let max = |constraint: &str, max, found| Violation::MaxRevisionExceeded {
+            constraint: constraint.into(),
+            max,
+            found,
+        };
+        assert_eq!(
+            violation_message(&max(
+                r#"{"maxRevision":1,"selector":{"stream":"acc"}}"#,
+                1,
+                2
+            )),
+            "at most revision 1 on stream acc; found 2"
+        );
+        assert_eq!(
+            violation_message(&max(r#"{"maxRevision":4}"#, 4, 9)),
+            "at most revision 4 in the log; found 9"
+        );
+        assert_eq!(
+            violation_message(&max(
+                r#"{"failIfEventsMatch":[{"type":["a","b"],"tags":["x","y"]},{"subject":"s"}],"after":3}"#,
+                3,
+                7
+            )),
+            "no event after revision 3 of type a or b tagged x and y, or with subject s; found 7"
+        );
+        assert_eq!(
+            violation_message(&Violation::MinRevisionNotMet {
+                constraint: r#"{"minRevision":5,"selector":{"stream":"s","type":"t"}}"#.into(),
+                expected: 5,
+                actual: 0,
+            }),
+            "at least revision 5 of type t on stream s; found none"
+        );
+        assert_eq!(
+            violation_message(&Violation::RangeNotSatisfied {
+                constraint: r#"{"revisionRange":[2,3],"selector":{"stream":"s"}}"#.into(),
+                start: 2,
+                end: 3,
+                actual: 5,
+            }),
+            "a last revision from 2 to 3 on stream s; found 5"
+        );
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! `pending` (its pending batches, keyed by `seq`), `rejected` (rejections
 //! not yet dismissed, keyed by `batchId`) and `sync` (its state, keyed by
 //! `key`; a store without sync keeps there only the mark that it was made
-//! so, see [`open`]). What a record holds is decided elsewhere (a run of whole
+//! so, see [`open`]), and `snapshots` (projections' snapshots, keyed by
+//! `key`, each written alone by [`put`]). What a record holds is decided elsewhere (a run of whole
 //! batches as one JSON text keyed by its first revision: [`crate::storage`];
 //! the pending and rejected records of `pkg-template/pending.js`); here a
 //! record is anything with its key. Writes

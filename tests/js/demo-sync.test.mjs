@@ -167,7 +167,7 @@ test("two devices withdraw offline; back online the server refuses one, shown wi
       constraint: { maxRevision: 1, selector: { stream: "account-1" } },
       max: 1,
       found: 2,
-      message: '{"maxRevision":1,"selector":{"stream":"account-1"}}: needs revision \u2264 1, found 2',
+      message: "at most revision 1 on stream account-1; found 2",
     },
   ];
   assert.deepEqual(JSON.parse(await page.locator("#device-b [data-role=result] pre").textContent()), violations);
