@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::json::{index_path, integer, key_path, MAX_SAFE};
+use crate::json::{index_path, key_path, safe_integer, MAX_SAFE};
 use crate::selector::Selector;
 
 /// A stream expectation (Hindsight's `ExpectedVersion`).
@@ -165,4 +165,9 @@ pub(crate) fn parse_constraint(text: &str, path: &str) -> Result<Constraint> {
         selector,
         text: text.to_string(),
     })
+}
+
+/// A non-negative safe integer (a revision, a version), or an error at `path`.
+pub fn integer(v: &Value, path: &str) -> Result<u64> {
+    safe_integer(v).ok_or_else(|| Error::invalid(path, "expected a non-negative integer"))
 }

@@ -9,7 +9,7 @@
 use std::fmt;
 
 use crate::json::{write_str, write_uuid};
-use crate::log::StreamPosition;
+use crate::position::StreamPosition;
 
 /// One expectation or constraint that did not hold, or a stored event id.
 ///

@@ -4,8 +4,6 @@
 
 use serde_json::Value;
 
-use crate::error::{Error, Result};
-
 /// Appends `s` as a JSON string literal.
 pub fn write_str(out: &mut String, s: &str) {
     out.reserve(s.len() + 2);
@@ -147,13 +145,13 @@ pub fn is_rfc3339(s: &str) -> bool {
 /// The largest integer JavaScript represents exactly (2⁵³ − 1).
 pub const MAX_SAFE: u64 = (1 << 53) - 1;
 
-/// A non-negative safe integer.
-pub fn integer(v: &Value, path: &str) -> Result<u64> {
+/// The value as a non-negative safe integer, if it is one.
+pub fn safe_integer(v: &Value) -> Option<u64> {
     match v.as_u64() {
-        Some(n) if n <= MAX_SAFE => Ok(n),
+        Some(n) if n <= MAX_SAFE => Some(n),
         _ => match v.as_f64() {
-            Some(f) if f.fract() == 0.0 && f >= 0.0 && f <= MAX_SAFE as f64 => Ok(f as u64),
-            _ => Err(Error::invalid(path, "expected a non-negative integer")),
+            Some(f) if f.fract() == 0.0 && f >= 0.0 && f <= MAX_SAFE as f64 => Some(f as u64),
+            _ => None,
         },
     }
 }

@@ -20,6 +20,7 @@ pub mod error;
 pub mod id_index;
 pub mod json;
 pub mod log;
+pub mod position;
 pub mod random_ids;
 pub mod read_options;
 pub mod request;

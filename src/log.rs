@@ -16,12 +16,7 @@ use rustc_hash::FxHashMap as HashMap;
 use crate::id_index::IdIndex;
 use crate::selector::{Item, Selector};
 
-/// The position of a stream's last event.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct StreamPosition {
-    pub version: u64,
-    pub revision: u64,
-}
+pub use crate::position::StreamPosition;
 
 /// Revisions inside the log (an in-memory log never reaches 2³² events).
 pub type Rev = u32;

@@ -2,8 +2,9 @@
 
 use serde_json::Value;
 
+use crate::condition::integer;
 use crate::error::{Error, Result};
-use crate::json::{integer, key_path};
+use crate::json::key_path;
 
 /// Options of `read`: `{ from?, to?, limit?, backwards? }`.
 #[derive(Clone, Debug, PartialEq, Eq)]
