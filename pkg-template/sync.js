@@ -83,6 +83,8 @@ const BACKOFF_MIN_MS = 1_000;
 const BACKOFF_MAX_MS = 30_000;
 /** A live stream silent this long counts as broken. */
 const LIVE_SILENCE_MS = 45_000;
+/** A live message is a page (at most 4 MiB of events, or one batch): text past this ends the stream. */
+const LIVE_BUFFER_CHARS = 64 * 1024 * 1024;
 /** Every request to the server gives up after this long. */
 const REQUEST_MS = 30_000;
 
@@ -179,6 +181,10 @@ export class Sync {
   #backingOff = false;
   /** @type {AbortController | null} */
   #live = null;
+  /** Whether the live stream is open (answered): its pages are then the news. */
+  #liveReady = false;
+  /** @type {any[][]} the live stream's pages not yet taken in, oldest first */
+  #livePages = [];
   #liveBackoff = 0;
   /**
    * The requests in flight, aborted by `close`.
@@ -573,7 +579,9 @@ export class Sync {
           if (this.#closed) return;
           pushFailed = { error: e };
         }
-        await this.#pullToHead();
+        // The live stream's pages move the prefix when they follow it;
+        // without one (or after a gap), pull.
+        if (!(await this.#takeLive())) await this.#pullToHead();
         if (pushFailed !== null) throw pushFailed.error;
         this.#openLive();
       } catch (e) {
@@ -723,13 +731,45 @@ export class Sync {
     }
   }
 
-  /** Opens the live stream if it is not open: its messages only say "pull". */
+  /**
+   * Takes in the pages the live stream brought, in order, while they follow
+   * the prefix. False when there is no live stream to rely on (not open
+   * yet, or closed, or its pages do not follow: a gap): then the caller
+   * pulls. While the stream is open, every commit after the revision it
+   * was opened at arrives on it, so nothing else needs to be asked.
+   */
+  async #takeLive() {
+    if (!this.#liveReady) return false;
+    while (this.#livePages.length > 0) {
+      const page = /** @type {any[]} */ (this.#livePages.shift());
+      const fresh = page.filter((e) => e?.revision > this.confirmed);
+      if (fresh.length === 0) continue;
+      if (fresh[0].revision !== this.confirmed + 1) {
+        this.#livePages = [];
+        return false;
+      }
+      await this.#rebase(fresh);
+    }
+    if (this.#outcomes.length > 0) await this.#rebase([]);
+    return true;
+  }
+
+  /**
+   * Opens the live stream if it is not open. Its pages are queued for the
+   * loop (`#takeLive`), which moves the prefix by them: the events a
+   * device is told about live are not asked for again.
+   */
   #openLive() {
     if (this.#live !== null || this.#closed) return;
     const abort = new AbortController();
     this.#live = abort;
+    this.#livePages = [];
     const done = () => {
-      if (this.#live === abort) this.#live = null;
+      if (this.#live === abort) {
+        this.#live = null;
+        this.#liveReady = false;
+        this.#livePages = [];
+      }
     };
     (async () => {
       /** @type {Record<string, string>} */
@@ -737,7 +777,11 @@ export class Sync {
       if (this.#token !== undefined) headers.authorization = `Bearer ${await this.#token()}`;
       const res = await fetch(`${this.#url}/events?after=${this.confirmed}`, { headers, signal: abort.signal });
       if (!res.ok || res.body === null) throw new Error(`live stream: HTTP ${res.status}`);
+      if (this.#live !== abort) return;
+      this.#liveReady = true;
       const reader = res.body.getReader();
+      const decoder = new TextDecoder();
+      let text = "";
       let silence = setTimeout(() => abort.abort(), LIVE_SILENCE_MS);
       try {
         for (;;) {
@@ -746,8 +790,29 @@ export class Sync {
           clearTimeout(silence);
           silence = setTimeout(() => abort.abort(), LIVE_SILENCE_MS);
           this.#liveBackoff = 0; // the stream works
-          // A data line means commits after what we had: pull them.
-          if (new TextDecoder().decode(value).includes("data:")) this.#kick();
+          text += decoder.decode(value, { stream: true });
+          // Messages end with a blank line; a page is the JSON of a data line.
+          let cut = text.indexOf("\n\n");
+          let pages = 0;
+          while (cut !== -1) {
+            const message = text.slice(0, cut);
+            text = text.slice(cut + 2);
+            cut = text.indexOf("\n\n");
+            for (const line of message.split("\n")) {
+              if (!line.startsWith("data:")) continue;
+              let events = null;
+              try {
+                events = JSON.parse(line.slice(5)).events;
+              } catch {
+                events = null;
+              }
+              // A page that does not read is a gap: the loop pulls instead.
+              this.#livePages.push(Array.isArray(events) ? events : [{ revision: Infinity }]);
+              pages++;
+            }
+          }
+          if (text.length > LIVE_BUFFER_CHARS) throw new Error("live stream: a message past the limit");
+          if (pages > 0) this.#kick();
         }
       } finally {
         clearTimeout(silence);

@@ -76,8 +76,9 @@ export function token(sub, logs = ["*"], ttl = 3600) {
  * answer: `{ answered, release }`, `answered` resolving once the server has
  * answered, `release()` passing the answer on; `refusePushes = true`
  * refuses pushes only (pulls and the live stream pass); `failNextPulls(n)`
- * resets the next n pulls (not the live stream); `rewritePulls(f)` passes
- * each pull's answer as `f(text)` (another server's log). `target` may be set (a
+ * resets the next n pulls, and live streams until they are spent (a live
+ * stream brings the same pages); `rewritePulls(f)` passes each pull's
+ * answer, and each live message, as `f(text)` (another server's log). `target` may be set (a
  * server started again elsewhere). Resolves with `{ url, set offline,
  * set target, dropNextPush, holdNextPush, pushes, close }`.
  */
@@ -86,6 +87,8 @@ export async function proxy(target) {
   /** @type {{ answered: () => void, released: Promise<void> } | null} */
   let hold = null;
   const sockets = new Set();
+  /** The sockets of live streams. */
+  const live = new Set();
   let offline = false;
   let refusePushes = false;
   let failPulls = 0;
@@ -93,6 +96,7 @@ export async function proxy(target) {
   let rewrite = null;
   let drop = false;
   let pushes = 0;
+  let pulls = 0;
   let requests = 0;
   const server = http.createServer((req, res) => {
     requests++;
@@ -105,13 +109,24 @@ export async function proxy(target) {
       req.socket.destroy();
       return;
     }
-    const isPull = !isPush && req.url.includes("/events?") && req.headers.accept !== "text/event-stream";
+    const isLive = !isPush && req.headers.accept === "text/event-stream";
+    const isPull = !isPush && req.url.includes("/events?") && !isLive;
     if (isPull && failPulls > 0) {
       failPulls--;
       req.socket.destroy();
       return;
     }
+    // While pulls fail, the live stream (which brings the same pages) does too.
+    if (isLive && failPulls > 0) {
+      req.socket.destroy();
+      return;
+    }
+    if (isLive) {
+      live.add(req.socket);
+      req.socket.on("close", () => live.delete(req.socket));
+    }
     if (isPush) pushes++;
+    if (isPull) pulls++;
     const dropThis = isPush && drop;
     if (dropThis) drop = false;
     const holdThis = isPush ? hold : null;
@@ -126,6 +141,22 @@ export async function proxy(target) {
         if (dropThis) {
           answer.resume();
           answer.on("end", () => req.socket.destroy());
+          return;
+        }
+        if (isLive && rewrite !== null) {
+          // Each message rewritten whole, as pulled pages are.
+          const f = rewrite;
+          res.writeHead(answer.statusCode, answer.headers);
+          let text = "";
+          answer.on("data", (c) => {
+            text += c.toString();
+            let cut;
+            while ((cut = text.indexOf("\n\n")) !== -1) {
+              res.write(f(text.slice(0, cut + 2)));
+              text = text.slice(cut + 2);
+            }
+          });
+          answer.on("end", () => res.end(text));
           return;
         }
         if (isPull && rewrite !== null) {
@@ -157,6 +188,10 @@ export async function proxy(target) {
     get pushes() {
       return pushes;
     },
+    /** Pulls passed on (not live streams). */
+    get pulls() {
+      return pulls;
+    },
     /** Every request that reached the proxy, refused ones included. */
     get requests() {
       return requests;
@@ -176,6 +211,7 @@ export async function proxy(target) {
     },
     failNextPulls(n) {
       failPulls = n;
+      if (n > 0) for (const s of live) s.destroy();
     },
     rewritePulls(f) {
       rewrite = f;

@@ -266,6 +266,27 @@ test("a view's own names pending batches by seq, less the rejected ones between 
   await b.close();
 });
 
+test("a commit heard on the live stream is not pulled again: one request (the push) per synced transact", async () => {
+  const log = newLog();
+  const a = await device(log, "alice");
+  const trip = async (i) => {
+    const [pushes, pulls] = [a.proxy.pushes, a.proxy.pulls];
+    const commit = await a.store.transact({ events: [{ stream: "s", type: "t", data: { i } }] });
+    assert.equal((await commit.confirmed).revision, i + 1);
+    return [a.proxy.pushes - pushes, a.proxy.pulls - pulls];
+  };
+  // Until the live stream is open, a commit is pulled after its push.
+  let i = 0;
+  for (let costs = null; ; i++) {
+    assert.ok(i < 50, "the live stream never carried a commit");
+    costs = await trip(i);
+    if (costs[1] === 0) break;
+  }
+  for (let k = 0; k < 20; k++) assert.deepEqual(await trip(++i), [1, 0]);
+  assert.deepEqual(a.store.read().map((e) => e.data.i), Array.from({ length: i + 1 }, (_, n) => n));
+  await a.close();
+});
+
 test("a push whose answer is lost, and the pull after it too, is pushed again: the server answers with the recorded outcome, one commit", async () => {
   const log = newLog();
   const a = await device(log, "alice");
