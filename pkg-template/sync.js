@@ -207,6 +207,8 @@ export class Sync {
   #closed = false;
   /** Whether this tab runs the loop (always, in a memory store). */
   #leader = false;
+  /** Whether another tab may have stored batches this tab (the leader) has not taken in. */
+  #othersWrote = true;
   /** Gives up leading, or waiting to lead. */
   #resign = () => {};
   /**
@@ -215,6 +217,8 @@ export class Sync {
    */
   #tabs = null;
   #onOnline = () => this.#kick(true);
+  /** The platform says the network is gone: the live stream goes too (it would otherwise wait out its silence). */
+  #onOffline = () => this.#live?.abort();
   clientId;
 
   /**
@@ -235,6 +239,7 @@ export class Sync {
   start() {
     if (this.#closed) return;
     globalThis.addEventListener?.("online", this.#onOnline);
+    globalThis.addEventListener?.("offline", this.#onOffline);
     const durable = this.#durable;
     if (durable === null) {
       this.#leader = true;
@@ -259,7 +264,10 @@ export class Sync {
    */
   #heard(m) {
     if (this.#leader) {
-      if (m?.kick) this.#kick(m.now === true);
+      if (m?.kick) {
+        this.#othersWrote = true;
+        this.#kick(m.now === true);
+      }
       if (m?.hello) this.#tabs?.postMessage({ status: { state: this.#status.state, lastError: this.#status.lastError } });
     } else if (m?.status) {
       this.#setStatus({ state: m.status.state, lastError: m.status.lastError });
@@ -538,6 +546,7 @@ export class Sync {
     if (this.#closed) return;
     this.#closed = true;
     globalThis.removeEventListener?.("online", this.#onOnline);
+    globalThis.removeEventListener?.("offline", this.#onOffline);
     this.#resign();
     this.#tabs?.close();
     this.#live?.abort();
@@ -568,8 +577,12 @@ export class Sync {
     while (!this.#closed) {
       this.#kicked = false;
       try {
-        // Other tabs' batches join the queue before it is pushed.
-        if (this.#durable !== null) await this.#durable.exclusive(async () => {});
+        // Other tabs' batches join the queue before it is pushed (once
+        // another tab said it wrote: its kick follows its write).
+        if (this.#durable !== null && this.#othersWrote) {
+          this.#othersWrote = false;
+          await this.#durable.exclusive(async () => {});
+        }
         // A push that fails (a 409, a 413, a proxy that refuses it) does not
         // keep the device from hearing the others: it pulls all the same.
         let pushFailed = null;
@@ -713,8 +726,12 @@ export class Sync {
           this.#outcomes.push({ id: r.id, rejected: true });
         }
       }
-      // Rejections leave the local log now (a persistent store also keeps the commits heard).
-      if (this.#durable !== null || answer.results.some((/** @type {any} */ r) => r.status !== "committed")) await this.#rebase([]);
+      // Rejections leave the local log now. A persistent store also keeps
+      // the commits heard, unless the live stream is about to bring them
+      // (a commit not kept is asked again after a reload: the server
+      // answers a seq it decided with its outcome).
+      const rejected = answer.results.some((/** @type {any} */ r) => r.status !== "committed");
+      if (rejected || (this.#durable !== null && !this.#liveReady)) await this.#rebase([]);
       if (decided === 0) throw new Error("the server answered the push without deciding its batches");
     }
   }
@@ -966,6 +983,8 @@ export class Sync {
     this.#apply({ pulled, confirmed, survivors, joined, rejected: gone }, false);
     this.#rejected = list;
     this.#announce(fresh);
+    // Batches another tab stored are this tab's to push when it leads.
+    if (this.#leader && survivors.some((s) => !byId.has(s.entry.id) && !s.entry.decided)) this.#kick();
   }
 
   /**
