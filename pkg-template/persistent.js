@@ -82,6 +82,9 @@ const ALL_RECORDS = 0xffff_ffff;
  */
 const DISMISSED_KEPT = 64;
 
+/** Thrown by a write decided on a state another tab has changed since (#syncLocked decides again). */
+const STALE = Symbol("stale");
+
 export const closedError = () => new StorageError("The store is closed; open it again to write.", "closed");
 
 export class Persistence {
@@ -118,6 +121,12 @@ export class Persistence {
   #sync = null;
   /** The `changes` of the stored sync state this tab has taken in (-1: none yet). */
   #changes = -1;
+  /**
+   * The stored sync state this tab has taken in: a change is decided on it,
+   * and its write stores nothing if another tab changed the state since.
+   * @type {SyncState | null}
+   */
+  #state = null;
   closed = false;
   /**
    * Projections that keep snapshots here (subscription.js), saved when the
@@ -558,11 +567,19 @@ export class Persistence {
    */
   #syncLocked(work) {
     return exclusive(this.#writeLock, async () => {
-      if (this.closed) throw closedError();
-      /** @type {SyncState} */
-      let state = await this.#io(() => idbGet(this.#db, "sync", "state"));
-      if (state?.changes !== this.#changes) state = await this.#syncTakeIn();
-      return work(state);
+      // Decided on the state last taken in; a write finding it changed
+      // (another tab wrote) stores nothing, and the change is decided
+      // again on what that tab stored.
+      for (;;) {
+        if (this.closed) throw closedError();
+        const state = this.#state ?? (await this.#syncTakeIn());
+        try {
+          return await work(state);
+        } catch (e) {
+          if (e !== STALE) throw e;
+          this.#state = null;
+        }
+      }
     });
   }
 
@@ -571,6 +588,7 @@ export class Persistence {
     const state = await this.#io(() => idbGet(this.#db, "sync", "state"));
     if (state?.changes !== this.#changes) await this.#syncTakeIn();
   }
+
 
   /**
    * Reads the stored queue and what joined the prefix after C, as one
@@ -584,12 +602,14 @@ export class Persistence {
     const snap = await this.#io(() => idbSyncRead(this.#db, from));
     const state = snap.sync;
     if (state === undefined) throw new StorageError("The store's sync state is missing from IndexedDB; the store cannot be loaded as it is.", "corrupt");
-    if (state.changes === this.#changes) return state;
-    /** @type {RecordedEvent[]} */
-    const events = [];
-    for (const run of runs(follow(snap.events, from))) for (const e of run.events) events.push(e);
-    sync.absorb(events, snap.pending, snap.rejected, state.dismissed ?? []);
-    this.#changes = state.changes;
+    if (state.changes !== this.#changes) {
+      /** @type {RecordedEvent[]} */
+      const events = [];
+      for (const run of runs(follow(snap.events, from))) for (const e of run.events) events.push(e);
+      sync.absorb(events, snap.pending, snap.rejected, state.dismissed ?? []);
+      this.#changes = state.changes;
+    }
+    this.#state = state;
     return state;
   }
 
@@ -629,7 +649,7 @@ export class Persistence {
     const next = { ...state, lastSeq, changes: state.changes + 1 };
     if (dismissed.length > 0) next.dismissed = [...(state.dismissed ?? []), ...dismissed].slice(-DISMISSED_KEPT);
     ops.push({ store: "sync", put: next });
-    await this.#io(() => idbWrite(this.#db, ops));
+    if (!(await this.#io(() => idbWrite(this.#db, ops, state.changes)))) throw STALE;
     state.lastSeq = next.lastSeq;
     state.dismissed = next.dismissed;
     state.changes = this.#changes = next.changes;
@@ -684,7 +704,11 @@ export class Persistence {
         } finally {
           this.#engine.truncate(start);
         }
+        // What is written is checked against the state it was decided on;
+        // a group that writes nothing (each batch refused or replayed) reads
+        // the state to check it.
         if (entries.length > 0) await this.#syncWrite({ added: entries }, state);
+        else if ((await this.#io(() => idbGet(this.#db, "sync", "state")))?.changes !== state.changes) throw STALE;
         // Stored: applied for real, in the same order.
         // The records' texts, made once (#syncWrite set `stored`).
         const texts = entries.map((p) => /** @type {PendingRecord} */ (p.stored).events);

@@ -55,8 +55,9 @@
  *   takeIn: () => Promise<void>,
  *   lead: (granted: () => void) => () => void,
  * }} Durable a persistent store's side (persistent.js): `exclusive` runs `work` holding the device's
- *   write lock, once this tab has taken in the stored queue; `write` stores a change (within `exclusive`)
- *   and tells the other tabs; `takeIn` takes in what other tabs stored, if they did (no lock);
+ *   write lock, on the stored queue as this tab last took it in; `write` stores a change (within
+ *   `exclusive`) and tells the other tabs, or, if another tab changed the queue since, stores nothing
+ *   and `work` runs again once this tab took that in (so `work` decides, then writes, then applies); `takeIn` takes in what other tabs stored, if they did (no lock);
  *   `lead` waits to be the tab that talks to the server
  * @typedef {{ id: string, committed?: [number, number], rejected?: boolean }} HeardOutcome
  * @typedef {SyncRejection} Rejection
@@ -581,7 +582,7 @@ export class Sync {
         // another tab said it wrote: its kick follows its write).
         if (this.#durable !== null && this.#othersWrote) {
           this.#othersWrote = false;
-          await this.#durable.exclusive(async () => {});
+          await this.#durable.takeIn();
         }
         // A push that fails (a 409, a 413, a proxy that refuses it) does not
         // keep the device from hearing the others: it pulls all the same.

@@ -131,33 +131,47 @@ fn field(v: &JsValue, key: &str) -> JsValue {
 async fn a_syncing_stores_change_is_one_transaction_over_every_object_store() {
     let name = "wbt-sync".to_string();
     let _ = idb::delete(name.clone()).await;
-    let db = idb::open(name.clone(), JsValue::UNDEFINED).await.unwrap();
+    // The state a change is decided on: `changes` counts the changes.
+    let state = |note: &str, changes: u32| {
+        let s = keyed("key", "state".into(), note);
+        Reflect::set(&s, &"changes".into(), &changes.into()).unwrap();
+        s
+    };
+    let db = idb::open(name.clone(), state("s0", 0)).await.unwrap();
     let ops: Array = [
         op("events", "add", record(1, "a")),
         op("pending", "put", keyed("seq", 1.into(), "p1")),
         op("pending", "put", keyed("seq", 2.into(), "p2")),
-        op("sync", "put", keyed("key", "state".into(), "s1")),
+        op("sync", "put", state("s1", 1)),
     ]
     .into_iter()
     .collect();
-    idb::write(db.clone(), ops).await.unwrap();
+    assert!(idb::write(db.clone(), ops, 0.0).await.unwrap());
     let ops: Array = [
         op("pending", "delete", 1.into()),
         op("rejected", "put", keyed("batchId", "b".into(), "r")),
     ]
     .into_iter()
     .collect();
-    idb::write(db.clone(), ops).await.unwrap();
+    assert!(idb::write(db.clone(), ops, 1.0).await.unwrap());
+    // A change decided on a state that changed since stores nothing.
+    let ops: Array = [
+        op("pending", "delete", 2.into()),
+        op("sync", "put", state("stale", 1)),
+    ]
+    .into_iter()
+    .collect();
+    assert!(!idb::write(db.clone(), ops, 0.0).await.unwrap());
     // An op that fails (a key taken) stores nothing of its change.
     let ops: Array = [
         op("pending", "delete", 2.into()),
-        op("sync", "put", keyed("key", "state".into(), "s2")),
+        op("sync", "put", state("s2", 2)),
         op("events", "add", record(1, "again")),
     ]
     .into_iter()
     .collect();
     assert_eq!(
-        reason(&idb::write(db.clone(), ops).await.unwrap_err()),
+        reason(&idb::write(db.clone(), ops, 1.0).await.unwrap_err()),
         "aborted"
     );
     let snap = idb::sync_read(db.clone(), 0.0).await.unwrap();

@@ -376,39 +376,73 @@ pub async fn sync_read(db: IdbDatabase, after: f64) -> Result<JsValue, JsValue> 
 
 /// Makes one change to a syncing store's state, in one readwrite
 /// transaction over every object store: `ops` is a list of `{ store, add }`,
-/// `{ store, put }` or `{ store, delete: key }`, done in order. Resolves
-/// once it has completed (durable); rejects with a StorageError if it
-/// aborted, nothing of it stored.
+/// `{ store, put }` or `{ store, delete: key }`, done in order, once the
+/// transaction has read the `sync` record `"state"` and found its
+/// `changes` to be `changes` (the change is decided on that state; another
+/// tab's change since makes it stale). Resolves with `true` once it has
+/// completed (durable), `false` if the state had changed (nothing asked,
+/// nothing stored); rejects with a StorageError if it aborted otherwise,
+/// nothing of it stored.
 #[wasm_bindgen(js_name = idbWrite)]
-pub async fn write(db: IdbDatabase, ops: Array) -> Result<(), JsValue> {
+pub async fn write(db: IdbDatabase, ops: Array, changes: f64) -> Result<bool, JsValue> {
     let tx = db
         .transaction_with_str_sequence_and_mode(&all_stores(), IdbTransactionMode::Readwrite)
         .map_err(thrown)?;
-    let field = |op: &JsValue, key: &str| Reflect::get(op, &JsValue::from_str(key));
-    let asked = (|| {
-        for op in ops.iter() {
-            let name = field(&op, "store")?.as_string().unwrap_or_default();
-            let store = tx.object_store(&name)?;
-            let (add, put, delete) = (
-                field(&op, "add")?,
-                field(&op, "put")?,
-                field(&op, "delete")?,
-            );
-            if !add.is_undefined() {
-                store.add(&add)?;
-            } else if !put.is_undefined() {
-                store.put(&put)?;
-            } else {
-                store.delete(&delete)?;
+    let state = tx
+        .object_store("sync")
+        .and_then(|s| s.get(&JsValue::from_str("state")))
+        .map_err(thrown)?;
+    // Decided in the read's success event, while the transaction is active.
+    let stale = std::rc::Rc::new(std::cell::Cell::new(false));
+    let failed = std::rc::Rc::new(std::cell::Cell::new(None));
+    let on_read = Closure::once({
+        let (tx, state, stale, failed) = (tx.clone(), state.clone(), stale.clone(), failed.clone());
+        move || {
+            let now = state
+                .result()
+                .and_then(|s| Reflect::get(&s, &JsValue::from_str("changes")))
+                .ok()
+                .and_then(|c| c.as_f64());
+            if now != Some(changes) {
+                stale.set(true);
+                let _ = tx.abort();
+            } else if let Err(e) = ask(&tx, &ops) {
+                failed.set(Some(e));
+                let _ = tx.abort();
             }
         }
-        Ok::<(), JsValue>(())
-    })();
-    if let Err(e) = asked {
-        let _ = tx.abort();
-        return Err(thrown(e));
+    });
+    state.set_onsuccess(Some(on_read.as_ref().unchecked_ref()));
+    let outcome = completed(&tx).await;
+    state.set_onsuccess(None);
+    drop(on_read);
+    match outcome {
+        Ok(()) => Ok(true),
+        Err(_) if stale.get() => Ok(false),
+        Err(e) => Err(failed.take().map_or(e, thrown)),
     }
-    completed(&tx).await
+}
+
+/// Asks for each of `ops` in `tx`, in order.
+fn ask(tx: &IdbTransaction, ops: &Array) -> Result<(), JsValue> {
+    let field = |op: &JsValue, key: &str| Reflect::get(op, &JsValue::from_str(key));
+    for op in ops.iter() {
+        let name = field(&op, "store")?.as_string().unwrap_or_default();
+        let store = tx.object_store(&name)?;
+        let (add, put, delete) = (
+            field(&op, "add")?,
+            field(&op, "put")?,
+            field(&op, "delete")?,
+        );
+        if !add.is_undefined() {
+            store.add(&add)?;
+        } else if !put.is_undefined() {
+            store.put(&put)?;
+        } else {
+            store.delete(&delete)?;
+        }
+    }
+    Ok(())
 }
 
 /// The record of `store` with key `key`, or undefined.
