@@ -394,9 +394,8 @@ pub async fn write(db: IdbDatabase, ops: Array, changes: f64) -> Result<bool, Js
         .map_err(thrown)?;
     // Decided in the read's success event, while the transaction is active.
     let stale = std::rc::Rc::new(std::cell::Cell::new(false));
-    let failed = std::rc::Rc::new(std::cell::Cell::new(None));
     let on_read = Closure::once({
-        let (tx, state, stale, failed) = (tx.clone(), state.clone(), stale.clone(), failed.clone());
+        let (tx, state, stale) = (tx.clone(), state.clone(), stale.clone());
         move || {
             let now = state
                 .result()
@@ -405,9 +404,9 @@ pub async fn write(db: IdbDatabase, ops: Array, changes: f64) -> Result<bool, Js
                 .and_then(|c| c.as_f64());
             if now != Some(changes) {
                 stale.set(true);
-                let _ = tx.abort();
-            } else if let Err(e) = ask(&tx, &ops) {
-                failed.set(Some(e));
+            }
+            // (An op IndexedDB refuses at once aborts the transaction too.)
+            if now != Some(changes) || ask(&tx, &ops).is_err() {
                 let _ = tx.abort();
             }
         }
@@ -419,7 +418,7 @@ pub async fn write(db: IdbDatabase, ops: Array, changes: f64) -> Result<bool, Js
     match outcome {
         Ok(()) => Ok(true),
         Err(_) if stale.get() => Ok(false),
-        Err(e) => Err(failed.take().map_or(e, thrown)),
+        Err(e) => Err(e),
     }
 }
 
