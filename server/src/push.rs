@@ -1339,14 +1339,14 @@ async fn judge<T: Tx>(
             if !violations.is_empty() {
                 return refused(rejection(id, &violations));
             }
-            return Ok(commit_judged(log, head, &req, &fields, batch, batch_id, id));
+            return Ok(commit(log, head, &req, &fields, batch, batch_id, id));
         }
     };
     let violations = check_resolved(log, &req, &resolved);
     if !violations.is_empty() {
         return refused(rejection(id, &violations));
     }
-    Ok(commit_judged(log, head, &req, &fields, batch, batch_id, id))
+    Ok(commit(log, head, &req, &fields, batch, batch_id, id))
 }
 
 const NOT_DECIDED: &str = "no batch with this id was decided on this log";
@@ -1394,26 +1394,7 @@ impl CachedView {
     }
 }
 
-/// Appends a judged batch and writes its rows: committed.
-fn commit_judged(
-    log: &mut Log,
-    head: &mut Head,
-    req: &Request,
-    fields: &[Fields],
-    batch: &BatchIn,
-    batch_id: u128,
-    id: &str,
-) -> Judged {
-    let (outcome, rows) = commit(log, head, req, fields, batch, batch_id, id);
-    Judged {
-        committed: true,
-        outcome,
-        keys: None,
-        rows,
-    }
-}
-
-/// Appends the batch to the engine and writes its rows.
+/// Appends the batch to the engine and writes its rows: committed.
 fn commit(
     log: &mut Log,
     head: &mut Head,
@@ -1422,7 +1403,7 @@ fn commit(
     batch: &BatchIn,
     batch_id: u128,
     id: &str,
-) -> (String, Vec<EventRow>) {
+) -> Judged {
     let ids: Vec<u128> = req
         .events
         .iter()
@@ -1510,7 +1491,12 @@ fn commit(
         outcome.push('}');
     }
     outcome.push_str("},\"replayed\":false}");
-    (outcome, rows)
+    Judged {
+        committed: true,
+        outcome,
+        keys: None,
+        rows,
+    }
 }
 
 fn keys_json(req: &Request) -> String {
