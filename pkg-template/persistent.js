@@ -589,7 +589,6 @@ export class Persistence {
     if (state?.changes !== this.#changes) await this.#syncTakeIn();
   }
 
-
   /**
    * Reads the stored queue and what joined the prefix after C, as one
    * snapshot, and takes it in (sync.absorb). Returns the sync state.
