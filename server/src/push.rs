@@ -967,7 +967,21 @@ async fn decide<T: Tx>(
     let id = uuid::Uuid::from_u128(batch_id).hyphenated().to_string();
     // An array: Pushed::new checked it.
     let events: Vec<&RawValue> = serde_json::from_str(batch.events.get()).unwrap_or_default();
-    let events_text = same_batch_text(&events, batch.correlation_id.as_deref());
+    // Each event's fields, read once (`None`: not an object), the ones
+    // that are null left out (the null rule).
+    let parsed: Vec<Option<Fields>> = events
+        .iter()
+        .map(|e| {
+            let mut f = serde_json::from_str::<Fields>(e.get()).ok()?;
+            f.retain(|_, v| !absent(v.get()));
+            Some(f)
+        })
+        .collect();
+    let events_text = same_batch_text(
+        &parsed,
+        batch.events.get().len(),
+        batch.correlation_id.as_deref(),
+    );
     if let Some(first) = tx.batch(&id).await? {
         if !same_batch(&first.events, &events_text, &events) {
             return Ok((invalid(
@@ -987,7 +1001,7 @@ async fn decide<T: Tx>(
         seqs,
         view,
     };
-    let judged = judge(tx, log, head, batch, &events, batch_id, &id, asked).await?;
+    let judged = judge(tx, log, head, batch, parsed, batch_id, &id, asked).await?;
     let m = &crate::metrics::METRICS;
     let outcome = if judged.committed {
         "committed"
@@ -1052,8 +1066,12 @@ async fn stored_seq_batch<T: Tx>(
 /// in canonical form ([`crate::canonical`]), an event's fields sorted, a
 /// field that is `null` left out (it means the same as absent).
 /// `{"correlationId":…,"events":[{…},…]}`.
-fn same_batch_text(events: &[&RawValue], correlation: Option<&RawValue>) -> String {
-    let mut out = String::with_capacity(64 + events.iter().map(|e| e.get().len()).sum::<usize>());
+fn same_batch_text(
+    events: &[Option<Fields>],
+    len: usize,
+    correlation: Option<&RawValue>,
+) -> String {
+    let mut out = String::with_capacity(64 + len);
     out.push_str("{\"correlationId\":");
     match correlation {
         Some(c) => canonical(c.get(), &mut out),
@@ -1066,9 +1084,8 @@ fn same_batch_text(events: &[&RawValue], correlation: Option<&RawValue>) -> Stri
         }
         out.push('{');
         // An event that is not an object is refused before it is recorded.
-        let fields = serde_json::from_str::<Fields>(e.get()).unwrap_or_default();
         let mut first = true;
-        for (k, v) in fields.iter().filter(|(_, v)| !absent(v.get())) {
+        for (k, v) in e.iter().flatten() {
             if !first {
                 out.push(',');
             }
@@ -1166,7 +1183,7 @@ async fn judge<T: Tx>(
     log: &mut Log,
     head: &mut Head,
     batch: &BatchIn,
-    events: &[&RawValue],
+    events: Vec<Option<Fields>>,
     batch_id: u128,
     id: &str,
     asked: Asked<'_>,
@@ -1174,12 +1191,11 @@ async fn judge<T: Tx>(
     let rejected = |outcome: Value| Ok(Judged::rejected(outcome, "[]".to_string()));
     // The events: what the core checks, and the rest kept as given.
     let mut fields: Vec<Fields> = Vec::with_capacity(events.len());
-    for (i, raw) in events.iter().enumerate() {
+    for (i, f) in events.into_iter().enumerate() {
         let path = index_path("events", i);
-        let Ok(mut f) = serde_json::from_str::<Fields>(raw.get()) else {
+        let Some(f) = f else {
             return rejected(invalid(Some(id), &path, "expected an event object"));
         };
-        f.retain(|_, v| !absent(v.get()));
         if let Some(k) = STAMPED.iter().find(|k| f.contains_key(**k)) {
             return rejected(invalid(
                 Some(id),
