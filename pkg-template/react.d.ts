@@ -56,9 +56,9 @@ export interface Rejected {
 }
 
 /**
- * A syncing store's rejected batches, kept current, and `dismiss`. A
- * dismissal made in another tab shows with this tab's next sync change (the
- * store reports none for it). The server renders none.
+ * A syncing store's rejected batches, kept current (a dismissal made in
+ * another tab too, once this tab takes it in), and `dismiss`. The server
+ * renders none.
  */
 export declare function useRejected<E extends EventShape>(store: EventStore<E>): Rejected;
 

@@ -394,12 +394,16 @@ export function useRejected(store) {
       mine.add(changed);
       const offRejected = sync.onRejected(changed);
       // Rejections also change the status (a pending batch leaves), which
-      // reports those that another tab took in.
+      // reports those that another tab took in; another tab's dismissal
+      // changes only the list (a registered symbol of sync.js, see
+      // REJECTED_CHANGED there).
       const offStatus = sync.onStatus(changed);
+      const offList = /** @type {any} */ (sync)[Symbol.for("hindcast.rejectedChanged")]?.(changed) ?? nothing;
       return () => {
         mine.delete(changed);
         offRejected();
         offStatus();
+        offList();
       };
     },
     [store],

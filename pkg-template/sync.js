@@ -84,6 +84,8 @@ const BACKOFF_MIN_MS = 1_000;
 const BACKOFF_MAX_MS = 30_000;
 /** A live stream silent this long counts as broken. */
 const LIVE_SILENCE_MS = 45_000;
+/** A registered symbol: hindcast/react names it without importing this module. */
+export const REJECTED_CHANGED = Symbol.for("hindcast.rejectedChanged");
 /** A live message is a page (at most 4 MiB of events, or one batch): text past this ends the stream. */
 const LIVE_BUFFER_CHARS = 64 * 1024 * 1024;
 /** Every request to the server gives up after this long. */
@@ -164,6 +166,8 @@ export class Sync {
   #dismissed = new Set();
   /** @type {Set<(r: Rejection) => void>} */
   #rejectedListeners = new Set();
+  /** @type {Set<() => void>} see REJECTED_CHANGED */
+  #rejectedChanged = new Set();
   /** @type {Set<(s: SyncStatus) => void>} */
   #statusListeners = new Set();
   /** @type {{ revision: number, resolve: () => void, reject: (e: unknown) => void }[]} */
@@ -469,6 +473,17 @@ export class Sync {
    */
   quarantined() {
     return this.#quarantined.slice();
+  }
+
+  /**
+   * The package's own (hindcast/react's `useRejected`): `listener()` after
+   * `rejected()` changed because this tab took in another tab's change (a
+   * new rejection, or one another tab dismissed). → off
+   * @param {() => void} listener
+   */
+  [REJECTED_CHANGED](listener) {
+    this.#rejectedChanged.add(listener);
+    return () => this.#rejectedChanged.delete(listener);
   }
 
   /** @param {(rejection: Rejection) => void} listener */
@@ -982,8 +997,12 @@ export class Sync {
       }
     }
     this.#apply({ pulled, confirmed, survivors, joined, rejected: gone }, false);
+    const before = this.#rejected;
     this.#rejected = list;
     this.#announce(fresh);
+    if (list.length !== before.length || list.some((x, i) => x !== before[i])) {
+      for (const l of this.#rejectedChanged) call(l, undefined);
+    }
     // Batches another tab stored are this tab's to push when it leads.
     if (this.#leader && survivors.some((s) => !byId.has(s.entry.id) && !s.entry.decided)) this.#kick();
   }

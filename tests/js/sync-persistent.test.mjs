@@ -448,6 +448,22 @@ test("a dismissed refusal is not announced again when the dismissing tab takes i
   await p.close();
 });
 
+test("another tab's dismissal is told to this tab's own watchers (hindcast/react's useRejected) when it is taken in", { timeout: 20_000 }, async () => {
+  const { log, name, proxy: p, sync } = await device();
+  const { other, store: a, stale } = await refusedOnce(log, name, p, sync);
+  await assert.rejects(stale.confirmed, (e) => e instanceof ConstraintViolationError);
+  const b = await EventStore.open(name, { sync });
+  assert.deepEqual(a.sync.rejected().map((r) => r.batchId), [stale.batchId]);
+  // The package's own notice (a registered symbol of sync.js), as react.js uses it.
+  const told = new Promise((resolve) => a.sync[Symbol.for("hindcast.rejectedChanged")](() => resolve(a.sync.rejected())));
+  await b.sync.dismiss(stale.batchId);
+  assert.deepEqual(await told, []);
+  await a.close();
+  await b.close();
+  await other.close();
+  await p.close();
+});
+
 test("a tab's batch refused and dismissed by another tab before this one took the refusal in still rejects with its violations", async () => {
   const { log, name, proxy: p, sync } = await device();
   const other = await EventStore.memory({ sync: { url: `${server.url}/v1/logs/${log}`, token: () => token("bob") } });
