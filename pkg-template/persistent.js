@@ -585,8 +585,12 @@ export class Persistence {
 
   /** Takes in what other tabs changed, if they did (a notice's catch-up: no lock needed). */
   async #syncCatchUp() {
-    const state = await this.#io(() => idbGet(this.#db, "sync", "state"));
-    if (state?.changes !== this.#changes) await this.#syncTakeIn();
+    if ((await this.#storedChanges()) !== this.#changes) await this.#syncTakeIn();
+  }
+
+  /** The stored sync state's `changes` (one readonly transaction). */
+  async #storedChanges() {
+    return (await this.#io(() => idbGet(this.#db, "sync", "state")))?.changes;
   }
 
   /**
@@ -707,7 +711,7 @@ export class Persistence {
         // a group that writes nothing (each batch refused or replayed) reads
         // the state to check it.
         if (entries.length > 0) await this.#syncWrite({ added: entries }, state);
-        else if ((await this.#io(() => idbGet(this.#db, "sync", "state")))?.changes !== state.changes) throw STALE;
+        else if ((await this.#storedChanges()) !== state.changes) throw STALE;
         // Stored: applied for real, in the same order.
         // The records' texts, made once (#syncWrite set `stored`).
         const texts = entries.map((p) => /** @type {PendingRecord} */ (p.stored).events);

@@ -188,7 +188,7 @@ export class Sync {
   #live = null;
   /** Whether the live stream is open (answered): its pages are then the news. */
   #liveReady = false;
-  /** @type {any[][]} the live stream's pages not yet taken in, oldest first */
+  /** @type {(any[] | null)[]} the live stream's pages not yet taken in, oldest first (null: one that did not read) */
   #livePages = [];
   #liveBackoff = 0;
   /**
@@ -774,10 +774,11 @@ export class Sync {
   async #takeLive() {
     if (!this.#liveReady) return false;
     while (this.#livePages.length > 0) {
-      const page = /** @type {any[]} */ (this.#livePages.shift());
-      const fresh = page.filter((e) => e?.revision > this.confirmed);
-      if (fresh.length === 0) continue;
-      if (fresh[0].revision !== this.confirmed + 1) {
+      const page = this.#livePages.shift();
+      const fresh = page?.filter((e) => e?.revision > this.confirmed);
+      if (fresh?.length === 0) continue;
+      // A page that did not read, or does not follow the prefix: a gap.
+      if (fresh === undefined || fresh[0].revision !== this.confirmed + 1) {
         this.#livePages = [];
         return false;
       }
@@ -839,8 +840,7 @@ export class Sync {
               } catch {
                 events = null;
               }
-              // A page that does not read is a gap: the loop pulls instead.
-              this.#livePages.push(Array.isArray(events) ? events : [{ revision: Infinity }]);
+              this.#livePages.push(Array.isArray(events) ? events : null);
               pages++;
             }
           }

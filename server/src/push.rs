@@ -1032,17 +1032,6 @@ struct Asked<'a> {
     view: &'a mut Option<CachedView>,
 }
 
-impl Asked<'_> {
-    /// The last seq of `own` already in the cached view, if `own` extends
-    /// it (0 otherwise).
-    fn done_to(&self, base: u64, own: &OwnSeqs) -> u64 {
-        self.view
-            .as_ref()
-            .filter(|c| c.extended_by(base, own))
-            .map_or(0, |c| c.to)
-    }
-}
-
 /// The batch id of `client`'s batch `seq`, as stored.
 async fn stored_seq_batch<T: Tx>(
     tx: &mut T,
@@ -1312,15 +1301,15 @@ async fn judge<T: Tx>(
                 Ok(seqs) => seqs,
                 Err(why) => return refused(invalid(Some(id), "view.own", why)),
             };
-            let done = asked.done_to(view_in.base, own);
             let cached = asked
                 .view
                 .take()
                 .filter(|c| c.extended_by(view_in.base, own));
-            let mut resolved = match cached {
-                Some(c) => c.view,
+            // The seqs up to `done` are in the cached view already.
+            let (done, mut resolved) = match cached {
+                Some(c) => (c.to, c.view),
                 None => match ResolvedView::new(log, view_in.base) {
-                    Ok(r) => r,
+                    Ok(r) => (0, r),
                     Err(e) => return refused(invalid_error(Some(id), &e)),
                 },
             };
